@@ -1,0 +1,55 @@
+# platform-bootstrap: from nothing to a converged GitOps platform, and back.
+# `just --list` shows every recipe. Environments live in environments/<env>/config.yaml.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+set positional-arguments
+
+export PATH := justfile_directory() + "/node_modules/.bin:" + env_var('PATH')
+
+# List the recipes
+default:
+    @just --list --unsorted
+
+# Create (or converge again) an environment: steps 00-cluster … 09-openbao-setup [--from NN] [--dry-run]
+create env="dev" *flags:
+    bun scripts/create.ts --env "$1" "${@:2}"
+
+# Tear an environment's cluster down; keys and secrets files are kept [--force for clusters it did not make]
+destroy env="dev" *flags:
+    bun scripts/destroy.ts --env "$1" "${@:2}"
+
+# OpenBao for runtime secrets: init, KV v2, kubernetes auth, per-app policies/roles, initial secrets [--rotate app/field]
+openbao-setup env="dev" *flags:
+    bun scripts/09-openbao-setup.ts --env "$1" "${@:2}"
+
+# Run one step of the runbook on its own, e.g. `just step 04 local`
+step id env="dev" *flags:
+    bun scripts/create.ts --env "$2" --step "$1" "${@:3}"
+
+# Install every pinned tool into the cache (~/.cache/platform-bootstrap/tools); a second run builds nothing
+tools *names:
+    bun scripts/tools.ts "$@"
+
+# Each tool, its pinned version, where it came from, and how to get what is missing
+doctor:
+    bun scripts/doctor.ts
+
+# The whole test suite: tools, lint, secrets check, workflows, unit tests, the runbook on the local provider
+test:
+    bun scripts/test.ts
+
+# Unit tests only (fast)
+test-unit:
+    bun scripts/test.ts unit
+
+# Format and lint
+lint:
+    biome check .
+
+# Benchmarks: figures printed and written to reports/bench.json (never asserted in tests)
+bench:
+    bun scripts/bench.ts
+
+# Destroy and recreate the full stack on kind and assert convergence (needs Docker and internet)
+e2e env="dev":
+    bun tests/e2e/harness.ts --env "$1"

@@ -1,0 +1,133 @@
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { resolveBootstrapSecrets } from './vault.ts'
+import { decrypt } from './sops.ts'
+import { ensureFirstRunSecrets, envPath } from './bootstrap.ts'
+import { type EnvConfig, loadConfig } from './config.ts'
+import { type Context, memo, type RunFlags } from './context.ts'
+import { BootstrapError, errorMessage } from './errors.ts'
+import { run } from './exec.ts'
+import { createKube, loadKubeConfig } from './kube.ts'
+import { acquireLock } from './lock.ts'
+import { Logger } from './log.ts'
+import { envStateDir } from './paths.ts'
+import { providerFor } from './providers/index.ts'
+import { redactor } from './redact.ts'
+import type { Step } from './step.ts'
+
+/** Command-line options shared by every entry point: `--env`, `--from`, `--dry-run`, … */
+export interface Cli {
+  envName: string
+  flags: RunFlags
+  from?: string
+  only?: string
+  positionals: string[]
+}
+
+export function parseCli(argv: string[]): Cli {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      env: { type: 'string', short: 'e' },
+      from: { type: 'string' },
+      step: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      rotate: { type: 'string', multiple: true, default: [] },
+    },
+  })
+  return {
+    envName: values.env ?? positionals[0] ?? 'dev',
+    flags: { dryRun: values['dry-run'] ?? false, force: values.force ?? false, rotate: values.rotate ?? [] },
+    from: values.from,
+    only: values.step,
+    positionals,
+  }
+}
+
+export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Context {
+  const provider = providerFor(env.cluster.provider)
+  const ctx: Context = {
+    env,
+    flags,
+    log,
+    run,
+    provider,
+    stateDir: envStateDir(env.name),
+    secrets: memo(async () => {
+      await ensureFirstRunSecrets(env, log)
+      const resolved = await resolveBootstrapSecrets(
+        { vault: env.secrets.vault && { ...env.secrets.vault, tokenFile: envPath(env.secrets.vault.tokenFile) }, sopsFile: envPath(env.secrets.sopsFile), fields: env.secrets.fields },
+        { decryptSops: (file: string) => decrypt(file), log },
+      )
+      redactor.addAll(Object.values(resolved.values))
+      return resolved
+    }),
+    kube: memo(async () => {
+      const access = provider.access(ctx)
+      const kc = loadKubeConfig(access.kubeconfig, access.context)
+      return createKube(kc, { onRetry: (what, error) => log.warn(`${what}: ${errorMessage(error)}; retrying`) })
+    }),
+  }
+  return ctx
+}
+
+/** Picks the steps to run: all, from one id on, or a single one. */
+export function selectSteps(steps: Step[], options: { from?: string; only?: string }): Step[] {
+  const find = (id: string) => {
+    const index = steps.findIndex((step) => step.id === id.padStart(2, '0') || step.name === id)
+    if (index < 0) throw new BootstrapError(`no step "${id}"`, { hint: `steps: ${steps.map((s) => `${s.id}-${s.name}`).join(', ')}`, exitCode: 2 })
+    return index
+  }
+  if (options.only) return [steps[find(options.only)] as Step]
+  if (options.from) return steps.slice(find(options.from))
+  return steps
+}
+
+/**
+ * Runs steps in order under the environment's lock. A failure names the step and prints one
+ * line of cause (and how to fix it); the steps before it stay done, so running again continues.
+ */
+export async function runSteps(cli: Cli, steps: Step[], log = new Logger()): Promise<number> {
+  let release: (() => void) | undefined
+  let current: Step | undefined
+  try {
+    const env = loadConfig(cli.envName)
+    release = acquireLock(join(envStateDir(env.name), 'run.lock'), `environment ${env.name}`)
+    const ctx = createContext(env, cli.flags, log)
+    log.info(`platform-bootstrap: environment ${env.name} (provider ${env.cluster.provider})${cli.flags.dryRun ? ' — dry run, nothing is changed' : ''}`)
+    for (const step of selectSteps(steps, cli)) {
+      current = step
+      await log.step(step.id, step.name, () => step.run(ctx))
+    }
+    current = undefined
+    log.summary()
+    return 0
+  } catch (error) {
+    log.summary()
+    const where = current ? `step ${current.id}-${current.name} failed` : 'failed'
+    log.error(`${where}: ${errorMessage(error)}`)
+    if (error instanceof BootstrapError) {
+      if (error.hint) log.error(`how to fix: ${error.hint}`)
+      return error.exitCode
+    }
+    log.error('this is a bug in platform-bootstrap, not in your input; the stack follows')
+    log.error(String((error as Error)?.stack ?? error))
+    return 1
+  } finally {
+    release?.()
+  }
+}
+
+/** Entry point of a script: parse argv, run, exit with the code. */
+export async function main(steps: Step[], argv = process.argv.slice(2)): Promise<never> {
+  let code: number
+  try {
+    code = await runSteps(parseCli(argv), steps)
+  } catch (error) {
+    new Logger().error(errorMessage(error))
+    code = error instanceof BootstrapError ? error.exitCode : 1
+  }
+  process.exit(code)
+}

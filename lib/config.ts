@@ -1,0 +1,329 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { isAbsolute, join, relative } from 'node:path'
+import { parse } from 'yaml'
+import { BootstrapError } from './errors.ts'
+import { repoRoot } from './paths.ts'
+
+/**
+ * An environment's config: `environments/<env>/config.yaml`, validated once when loaded.
+ * Every error names the file, the field and what was expected, so nothing downstream
+ * checks its input again.
+ */
+export type Provider = 'kind' | 'existing' | 'local'
+
+export interface RepoConfig {
+  url: string
+  username: string
+  /** Bootstrap field holding this repository's token. */
+  passwordField: string
+}
+
+export interface BootstrapSecretConfig {
+  name: string
+  namespace: string
+  /** Secret key → bootstrap field it is filled from. */
+  data: Record<string, string>
+}
+
+export interface OpenBaoAppConfig {
+  name: string
+  namespace: string
+  serviceAccount: string
+  /** Initial secret fields: from a bootstrap field, or generated once (length in characters). */
+  secrets: Record<string, { fromField: string } | { generate: number }>
+}
+
+export interface EnvConfig {
+  name: string
+  file: string
+  /** dev-like environments may make missing keys and secrets on first create; staging/prod never do. */
+  generateMissingSecrets: boolean
+  cluster: {
+    provider: Provider
+    name: string
+    /** existing: the kube context the environment must be run against. */
+    context?: string
+    /** kind: the kubeconfig context is kind-<name>. local: number of kwok fake nodes. */
+    nodes: number
+  }
+  gitops: {
+    platformRepo: RepoConfig
+    tenantRepos: Record<string, RepoConfig>
+    revision: string
+    /** Path of the root App of Apps inside the platform repo. */
+    rootPath: string
+    /** Globs (relative to rootPath) of the Applications this environment runs; all when empty. */
+    include: string[]
+    /** Serve this checkout as the platform repo (dev, local) instead of the remote one. */
+    serveCheckout: boolean
+  }
+  secrets: {
+    sopsFile: string
+    vault?: { address: string; kvPath: string; tokenFile: string; timeoutMs: number }
+    /** Bootstrap fields the steps read. */
+    fields: string[]
+  }
+  ageKey: {
+    field: string
+    /** Backup of the cluster age key, encrypted to the personal key. */
+    backupFile: string
+  }
+  namespaces: string[]
+  bootstrapSecrets: BootstrapSecretConfig[]
+  argocd: { namespace: string; timeoutSeconds: number }
+  converge: { timeoutSeconds: number }
+  openbao: {
+    namespace: string
+    /** Reach OpenBao here; without it, through a port-forward to the openbao Service. */
+    address?: string
+    /** Where the init material (root token, recovery keys) is kept, SOPS-encrypted. */
+    initFile: string
+    apps: OpenBaoAppConfig[]
+  }
+}
+
+export const environmentsDir = join(repoRoot, 'environments')
+
+export function listEnvironments(dir = environmentsDir): string[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, 'config.yaml')))
+    .map((entry) => entry.name)
+    .sort()
+}
+
+export function loadConfig(envName: string, dir = environmentsDir): EnvConfig {
+  const file = join(dir, envName, 'config.yaml')
+  if (!existsSync(file)) {
+    const known = listEnvironments(dir)
+    throw new BootstrapError(`unknown environment "${envName}": ${display(file)} does not exist`, {
+      hint: known.length ? `known environments: ${known.join(', ')}` : `create ${display(file)}`,
+      exitCode: 2,
+    })
+  }
+  let raw: unknown
+  try {
+    raw = parse(readFileSync(file, 'utf8'))
+  } catch (error) {
+    throw new BootstrapError(`${display(file)} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, {
+      exitCode: 2,
+    })
+  }
+  return parseConfig(raw, envName, file)
+}
+
+/** Validates a parsed config document; `file` only names the source in errors. */
+export function parseConfig(raw: unknown, envName: string, file: string): EnvConfig {
+  const at = new Fields(display(file))
+  const doc = at.object(raw, '')
+  const name = at.string(doc, 'name', { pattern: DNS_LABEL })
+  if (name !== envName) at.fail('name', `"${envName}" (the folder it is in)`, name)
+
+  const cluster = at.object(doc.cluster, 'cluster')
+  const provider = at.oneOf(cluster, 'cluster.provider', ['kind', 'existing', 'local'] as const)
+  const context = at.optionalString(cluster, 'cluster.context')
+  if (provider === 'existing' && !context) at.fail('cluster.context', 'the kube context to use (required for provider existing)', undefined)
+
+  const gitops = at.object(doc.gitops, 'gitops')
+  const tenantRepos = at.object(gitops.tenantRepos ?? {}, 'gitops.tenantRepos')
+  const secrets = at.object(doc.secrets, 'secrets')
+  const vaultRaw = secrets.vault === undefined ? undefined : at.object(secrets.vault, 'secrets.vault')
+  const ageKey = at.object(doc.ageKey, 'ageKey')
+  const argocd = at.object(doc.argocd ?? {}, 'argocd')
+  const converge = at.object(doc.converge ?? {}, 'converge')
+  const openbao = at.object(doc.openbao ?? {}, 'openbao')
+
+  const config: EnvConfig = {
+    name,
+    file,
+    generateMissingSecrets: at.boolean(doc, 'generateMissingSecrets', false),
+    cluster: {
+      provider,
+      name: at.string(cluster, 'cluster.name', { pattern: DNS_LABEL }),
+      context,
+      nodes: at.integer(cluster, 'cluster.nodes', { min: 1, max: 50, fallback: 1 }),
+    },
+    gitops: {
+      platformRepo: repo(at, gitops.platformRepo, 'gitops.platformRepo'),
+      tenantRepos: Object.fromEntries(
+        Object.entries(tenantRepos).map(([tenant, value]) => {
+          if (!DNS_LABEL.test(tenant)) at.fail(`gitops.tenantRepos.${tenant}`, 'a tenant name (lowercase DNS label)', tenant)
+          return [tenant, repo(at, value, `gitops.tenantRepos.${tenant}`)]
+        }),
+      ),
+      revision: at.optionalString(gitops, 'gitops.revision') ?? 'HEAD',
+      rootPath: at.string(gitops, 'gitops.rootPath'),
+      include: gitops.include === undefined ? [] : at.stringList(gitops, 'gitops.include'),
+      serveCheckout: at.boolean(gitops, 'gitops.serveCheckout', false),
+    },
+    secrets: {
+      sopsFile: at.string(secrets, 'secrets.sopsFile'),
+      vault: vaultRaw && {
+        address: at.string(vaultRaw, 'secrets.vault.address', { pattern: /^https?:\/\/\S+$/, expected: 'an http(s) URL' }),
+        kvPath: at.string(vaultRaw, 'secrets.vault.kvPath', { pattern: /^[\w-]+\/data\/\S+$/, expected: 'a KV v2 path like secret/data/<cluster>/bootstrap' }),
+        tokenFile: at.string(vaultRaw, 'secrets.vault.tokenFile'),
+        timeoutMs: at.integer(vaultRaw, 'secrets.vault.timeoutMs', { min: 100, max: 60000, fallback: 3000 }),
+      },
+      fields: at.stringList(secrets, 'secrets.fields'),
+    },
+    ageKey: {
+      field: at.optionalString(ageKey, 'ageKey.field') ?? 'age_cluster_private_key',
+      backupFile: at.string(ageKey, 'ageKey.backupFile'),
+    },
+    namespaces: at.stringList(doc, 'namespaces', { pattern: DNS_LABEL }),
+    bootstrapSecrets: at.list(doc.bootstrapSecrets ?? [], 'bootstrapSecrets').map((item, i) => {
+      const path = `bootstrapSecrets[${i}]`
+      const entry = at.object(item, path)
+      return {
+        name: at.string(entry, `${path}.name`, { pattern: DNS_SUBDOMAIN }),
+        namespace: at.string(entry, `${path}.namespace`, { pattern: DNS_LABEL }),
+        data: at.stringMap(entry, `${path}.data`),
+      }
+    }),
+    argocd: {
+      namespace: at.optionalString(argocd, 'argocd.namespace') ?? 'argocd',
+      timeoutSeconds: at.integer(argocd, 'argocd.timeoutSeconds', { min: 10, max: 3600, fallback: 300 }),
+    },
+    converge: {
+      timeoutSeconds: at.integer(converge, 'converge.timeoutSeconds', { min: 10, max: 7200, fallback: 300 }),
+    },
+    openbao: {
+      namespace: at.optionalString(openbao, 'openbao.namespace') ?? 'openbao',
+      address: at.optionalString(openbao, 'openbao.address'),
+      initFile: at.optionalString(openbao, 'openbao.initFile') ?? `environments/${name}/openbao.sops.yaml`,
+      apps: at.list(openbao.apps ?? [], 'openbao.apps').map((item, i) => openBaoApp(at, item, `openbao.apps[${i}]`)),
+    },
+  }
+  crossCheck(at, config)
+  return config
+}
+
+function repo(at: Fields, raw: unknown, path: string): RepoConfig {
+  const doc = at.object(raw, path)
+  return {
+    url: at.string(doc, `${path}.url`, { pattern: /^(https?|ssh|git|file):\/\/\S+$|^git@\S+$/, expected: 'a git URL' }),
+    username: at.string(doc, `${path}.username`),
+    passwordField: at.string(doc, `${path}.passwordField`),
+  }
+}
+
+function openBaoApp(at: Fields, raw: unknown, path: string): OpenBaoAppConfig {
+  const doc = at.object(raw, path)
+  const secrets = at.object(doc.secrets ?? {}, `${path}.secrets`)
+  return {
+    name: at.string(doc, `${path}.name`, { pattern: DNS_LABEL }),
+    namespace: at.string(doc, `${path}.namespace`, { pattern: DNS_LABEL }),
+    serviceAccount: at.string(doc, `${path}.serviceAccount`, { pattern: DNS_SUBDOMAIN }),
+    secrets: Object.fromEntries(
+      Object.entries(secrets).map(([field, value]) => {
+        const spec = at.object(value, `${path}.secrets.${field}`)
+        if (typeof spec.fromField === 'string') return [field, { fromField: spec.fromField }]
+        if (typeof spec.generate === 'number' && Number.isInteger(spec.generate) && spec.generate >= 16 && spec.generate <= 256)
+          return [field, { generate: spec.generate }]
+        return at.fail(`${path}.secrets.${field}`, '{ fromField: <bootstrap field> } or { generate: <length 16-256> }', value)
+      }),
+    ),
+  }
+}
+
+/** Rules that span fields: every bootstrap field a step reads must be declared in secrets.fields. */
+function crossCheck(at: Fields, config: EnvConfig): void {
+  const declared = new Set(config.secrets.fields)
+  const need = (field: string, path: string) => {
+    if (!declared.has(field)) at.fail(path, `a field listed in secrets.fields (${[...declared].join(', ')})`, field)
+  }
+  need(config.ageKey.field, 'ageKey.field')
+  need(config.gitops.platformRepo.passwordField, 'gitops.platformRepo.passwordField')
+  for (const [tenant, repo] of Object.entries(config.gitops.tenantRepos)) need(repo.passwordField, `gitops.tenantRepos.${tenant}.passwordField`)
+  config.bootstrapSecrets.forEach((secret, i) => {
+    for (const [key, field] of Object.entries(secret.data)) need(field, `bootstrapSecrets[${i}].data.${key}`)
+    if (!config.namespaces.includes(secret.namespace))
+      at.fail(`bootstrapSecrets[${i}].namespace`, `one of namespaces (${config.namespaces.join(', ')})`, secret.namespace)
+  })
+  config.openbao.apps.forEach((app, i) => {
+    for (const [key, spec] of Object.entries(app.secrets)) if ('fromField' in spec) need(spec.fromField, `openbao.apps[${i}].secrets.${key}.fromField`)
+  })
+  if (!config.namespaces.includes(config.argocd.namespace))
+    at.fail('namespaces', `a list that includes the Argo CD namespace "${config.argocd.namespace}"`, config.namespaces)
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/
+
+type Doc = Record<string, unknown>
+
+/** Field readers that throw one actionable error: file, field, expected, got. */
+class Fields {
+  constructor(private readonly file: string) {}
+
+  fail(path: string, expected: string, got: unknown): never {
+    const shown = got === undefined ? 'nothing' : JSON.stringify(got)
+    throw new BootstrapError(`${this.file}: field "${path || '(document)'}" must be ${expected}, got ${shown}`, {
+      exitCode: 2,
+    })
+  }
+
+  object(value: unknown, path: string): Doc {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail(path, 'a mapping', value)
+    return value as Doc
+  }
+
+  list(value: unknown, path: string): unknown[] {
+    if (!Array.isArray(value)) this.fail(path, 'a list', value)
+    return value
+  }
+
+  string(doc: Doc, path: string, opts: { pattern?: RegExp; expected?: string } = {}): string {
+    const value = doc[leaf(path)]
+    const expected = opts.expected ?? (opts.pattern ? `a string matching ${opts.pattern}` : 'a non-empty string')
+    if (typeof value !== 'string' || value.trim() === '') this.fail(path, expected, value)
+    if (opts.pattern && !opts.pattern.test(value)) this.fail(path, expected, value)
+    return value
+  }
+
+  optionalString(doc: Doc, path: string): string | undefined {
+    return doc[leaf(path)] === undefined ? undefined : this.string(doc, path)
+  }
+
+  oneOf<T extends string>(doc: Doc, path: string, allowed: readonly T[]): T {
+    const value = doc[leaf(path)]
+    if (typeof value !== 'string' || !allowed.includes(value as T)) this.fail(path, `one of ${allowed.join(', ')}`, value)
+    return value as T
+  }
+
+  boolean(doc: Doc, path: string, fallback: boolean): boolean {
+    const value = doc[leaf(path)]
+    if (value === undefined) return fallback
+    if (typeof value !== 'boolean') this.fail(path, 'true or false', value)
+    return value
+  }
+
+  integer(doc: Doc, path: string, opts: { min: number; max: number; fallback: number }): number {
+    const value = doc[leaf(path)]
+    if (value === undefined) return opts.fallback
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < opts.min || value > opts.max)
+      this.fail(path, `an integer from ${opts.min} to ${opts.max}`, value)
+    return value
+  }
+
+  stringList(doc: Doc, path: string, opts: { pattern?: RegExp } = {}): string[] {
+    const value = this.list(doc[leaf(path)], path)
+    return value.map((_, i) => this.string(value as unknown as Doc, `${path}[${i}]`, opts))
+  }
+
+  stringMap(doc: Doc, path: string): Record<string, string> {
+    const value = this.object(doc[leaf(path)], path)
+    for (const key of Object.keys(value)) this.string(value, `${path}.${key}`)
+    return value as Record<string, string>
+  }
+}
+
+/** The last segment of a dotted field path: `a.b[2]` → `2`, `a.b` → `b`. */
+function leaf(path: string): string {
+  const match = /(?:\[(\d+)\]|([^.[\]]+))$/.exec(path)
+  return match?.[1] ?? match?.[2] ?? path
+}
+
+function display(file: string): string {
+  return isAbsolute(file) ? relative(process.cwd(), file) || file : file
+}

@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs'
+import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { EnvConfig } from './config.ts'
+import type { Run } from './exec.ts'
+import { repoRoot } from './paths.ts'
+import type { GitopsSource } from './providers/provider.ts'
+
+/**
+ * Serves this checkout as the platform repository (dev and local): `gitops/` as it is on disk,
+ * uncommitted changes included, is copied into a git repository under the state folder and
+ * committed there; each tenant repo comes from `gitops/tenant-repos/<tenant>/`. The committed
+ * manifests name the canonical repository URLs; in the snapshot they are rewritten to the
+ * served ones, so the AppProject locks are enforced against the URLs Argo CD really pulls.
+ * An unchanged checkout makes no new commit, so the revision Argo CD sees does not move.
+ */
+export async function publishCheckout(
+  env: EnvConfig,
+  reposDir: string,
+  urlFor: (repoName: string) => string,
+  run: Run,
+): Promise<GitopsSource> {
+  const rewrites: [string, string][] = [[env.gitops.platformRepo.url, urlFor('platform')]]
+  for (const [tenant, repo] of Object.entries(env.gitops.tenantRepos)) rewrites.push([repo.url, urlFor(`tenant-${tenant}`)])
+
+  await snapshot(join(repoRoot, 'gitops'), join(reposDir, 'platform'), 'gitops', rewrites, run)
+  for (const tenant of Object.keys(env.gitops.tenantRepos)) {
+    const source = join(repoRoot, 'gitops', 'tenant-repos', tenant)
+    if (existsSync(source)) await snapshot(source, join(reposDir, `tenant-${tenant}`), '.', rewrites, run)
+  }
+  return {
+    platformURL: urlFor('platform'),
+    tenantURLs: Object.fromEntries(Object.keys(env.gitops.tenantRepos).map((tenant) => [tenant, urlFor(`tenant-${tenant}`)])),
+  }
+}
+
+async function snapshot(source: string, repo: string, into: string, rewrites: [string, string][], run: Run): Promise<void> {
+  const git = (...args: string[]) => run('git', ['-C', repo, ...args], { env: GIT_IDENTITY })
+  if (!existsSync(join(repo, '.git'))) {
+    await mkdir(repo, { recursive: true })
+    await git('init', '--quiet', '--initial-branch=main')
+  }
+  const target = join(repo, into)
+  if (into === '.') {
+    for (const entry of await readdir(repo)) if (entry !== '.git') await rm(join(repo, entry), { recursive: true, force: true })
+  } else {
+    await rm(target, { recursive: true, force: true })
+  }
+  await cp(source, target, { recursive: true })
+  await rewriteUrls(target, rewrites)
+  await git('add', '--all')
+  const { stdout } = await git('status', '--porcelain')
+  if (stdout.trim()) await git('commit', '--quiet', '--message', 'snapshot of the platform-bootstrap checkout')
+}
+
+async function rewriteUrls(dir: string, rewrites: [string, string][]): Promise<void> {
+  for (const relative of await readdir(dir, { recursive: true })) {
+    if (!/\.ya?ml$/.test(relative)) continue
+    const file = join(dir, relative)
+    const text = await readFile(file, 'utf8')
+    let out = text
+    for (const [from, to] of rewrites) if (from !== to) out = out.split(from).join(to)
+    if (out !== text) await writeFile(file, out)
+  }
+}
+
+const GIT_IDENTITY = {
+  GIT_AUTHOR_NAME: 'platform-bootstrap',
+  GIT_AUTHOR_EMAIL: 'platform-bootstrap@localhost',
+  GIT_COMMITTER_NAME: 'platform-bootstrap',
+  GIT_COMMITTER_EMAIL: 'platform-bootstrap@localhost',
+  GIT_CONFIG_NOSYSTEM: '1',
+}

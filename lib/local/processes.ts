@@ -1,0 +1,250 @@
+import { spawn } from 'node:child_process'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
+import { join } from 'node:path'
+import { BootstrapError, lastLines } from '../errors.ts'
+import { toolsPath } from '../tools.ts'
+import { localLayout } from './layout.ts'
+
+/**
+ * Long-lived processes of the local stack. Each one is started detached (its own process
+ * group, not tied to the CLI run that started it: the cluster lives until `destroy`), with
+ * stdout and stderr appended to `<state>/logs/<name>.log`, and leaves `<state>/run/<name>.pid`
+ * plus `<state>/run/<name>.json` (pid, ports, command line). A pid only counts as running
+ * while /proc/<pid>/cmdline still equals the recorded command line, so a reused pid is never
+ * mistaken for ours — and never signalled.
+ */
+
+export interface ProcessSpec {
+  name: string
+  /** Absolute path of the binary. */
+  command: string
+  args: string[]
+  /** Added to the base environment (PATH = tools cache first, HOME, locale). */
+  env?: Record<string, string>
+  cwd?: string
+  ports?: Record<string, number>
+}
+
+export interface ProcessRecord {
+  name: string
+  pid: number
+  /** What /proc/<pid>/cmdline must hold: command and arguments. */
+  argv: string[]
+  ports: Record<string, number>
+  log: string
+  startedAt: string
+}
+
+export type StopResult = 'not-running' | 'stopped' | 'killed'
+
+/** Variables the stack's processes inherit from the CLI's environment; everything else is explicit. */
+const INHERITED_ENV = ['HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR']
+
+export class Processes {
+  readonly runDir: string
+  readonly logDir: string
+
+  constructor(
+    readonly stateDir: string,
+    private readonly procRoot = '/proc',
+  ) {
+    const layout = localLayout(stateDir)
+    this.runDir = layout.run
+    this.logDir = layout.logs
+  }
+
+  logFile(name: string): string {
+    return join(this.logDir, `${name}.log`)
+  }
+
+  /** The last JSON record of `name`, kept after a stop so a restart can reuse its ports. */
+  record(name: string): ProcessRecord | undefined {
+    const file = join(this.runDir, `${name}.json`)
+    if (!existsSync(file)) return undefined
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as ProcessRecord
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Every process that ever ran in this state dir (running or not). */
+  list(): ProcessRecord[] {
+    if (!existsSync(this.runDir)) return []
+    return readdirSync(this.runDir)
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => this.record(file.slice(0, -'.json'.length)))
+      .filter((record): record is ProcessRecord => record !== undefined)
+  }
+
+  pid(name: string): number | undefined {
+    const file = join(this.runDir, `${name}.pid`)
+    if (!existsSync(file)) return undefined
+    const pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10)
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  }
+
+  /** Alive, not a zombie, and still running the command line we started. */
+  isRunning(name: string): boolean {
+    const pid = this.pid(name)
+    const record = this.record(name)
+    if (pid === undefined || record === undefined || record.pid !== pid) return false
+    return this.pidRuns(pid, record.argv)
+  }
+
+  /** Starts `spec` detached and records it. The caller waits for readiness (`waitUntil`). */
+  start(spec: ProcessSpec): ProcessRecord {
+    if (!existsSync(spec.command)) {
+      throw new BootstrapError(`${spec.name}: ${spec.command} does not exist`, {
+        hint: 'run `just tools` to build or install every pinned tool',
+      })
+    }
+    mkdirSync(this.runDir, { recursive: true, mode: 0o700 })
+    mkdirSync(this.logDir, { recursive: true, mode: 0o700 })
+    const log = this.logFile(spec.name)
+    const fd = openSync(log, 'a', 0o600)
+    let pid: number | undefined
+    try {
+      writeSync(fd, `\n=== ${new Date().toISOString()} starting ${spec.name}\n`)
+      const child = spawn(spec.command, spec.args, {
+        detached: true,
+        stdio: ['ignore', fd, fd],
+        cwd: spec.cwd,
+        env: baseEnv(spec.env),
+      })
+      child.on('error', () => {}) // reported below through the missing pid / the readiness wait
+      child.unref()
+      pid = child.pid
+    } finally {
+      closeSync(fd)
+    }
+    if (pid === undefined) throw new BootstrapError(`${spec.name}: could not start ${spec.command}`)
+    const record: ProcessRecord = {
+      name: spec.name,
+      pid,
+      argv: [spec.command, ...spec.args],
+      ports: spec.ports ?? {},
+      log,
+      startedAt: new Date().toISOString(),
+    }
+    writeFileSync(join(this.runDir, `${spec.name}.json`), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 })
+    writeFileSync(join(this.runDir, `${spec.name}.pid`), `${pid}\n`, { mode: 0o600 })
+    return record
+  }
+
+  /**
+   * SIGTERM to the process group, SIGKILL after `timeoutMs`, and returns once the process is
+   * gone. Does nothing to a pid that no longer runs our command line.
+   */
+  async stop(name: string, timeoutMs: number): Promise<StopResult> {
+    const pid = this.pid(name)
+    if (pid === undefined || !this.isRunning(name)) {
+      rmSync(join(this.runDir, `${name}.pid`), { force: true })
+      return 'not-running'
+    }
+    const argv = this.record(name)?.argv ?? []
+    signalGroup(pid, 'SIGTERM')
+    let result: StopResult = 'stopped'
+    if (!(await this.waitGone(pid, argv, timeoutMs))) {
+      result = 'killed'
+      signalGroup(pid, 'SIGKILL')
+      if (!(await this.waitGone(pid, argv, 10_000))) {
+        throw new BootstrapError(`${name} (pid ${pid}) is still running after SIGKILL`)
+      }
+    }
+    // Children left in its group (git, kustomize, plugins of the repo-server) go with it.
+    signalGroup(pid, 'SIGKILL')
+    rmSync(join(this.runDir, `${name}.pid`), { force: true })
+    return result
+  }
+
+  /** The last lines of a process's log, for error messages. */
+  logTail(name: string, lines = 12): string {
+    const file = this.logFile(name)
+    if (!existsSync(file)) return ''
+    const text = readFileSync(file, 'utf8')
+    return text.split('\n').slice(-lines - 1).join('\n').trim()
+  }
+
+  /**
+   * Polls `ready` until it answers true; fails at once when the process exits meanwhile,
+   * with the tail of its log.
+   */
+  async waitUntil(
+    name: string,
+    what: string,
+    ready: () => Promise<boolean>,
+    timeoutMs: number,
+    intervalMs = 200,
+  ): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      if (!this.isRunning(name)) {
+        throw new BootstrapError(`${name} exited before ${what}: ${lastLines(this.logTail(name), 3)}`, {
+          hint: `see ${this.logFile(name)}`,
+        })
+      }
+      if (await ready().catch(() => false)) return
+      if (Date.now() > deadline) {
+        throw new BootstrapError(`${name}: not ${what} after ${Math.round(timeoutMs / 1000)} s`, {
+          hint: `see ${this.logFile(name)}`,
+        })
+      }
+      await sleep(intervalMs)
+    }
+  }
+
+  private pidRuns(pid: number, argv: string[]): boolean {
+    try {
+      const stat = readFileSync(join(this.procRoot, String(pid), 'stat'), 'utf8')
+      // state is the field after "(comm)"; comm may contain spaces and parentheses.
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+      if (state === 'Z' || state === 'X') return false
+      const cmdline = readFileSync(join(this.procRoot, String(pid), 'cmdline'), 'utf8')
+      return cmdline === `${argv.join('\0')}\0`
+    } catch {
+      return false
+    }
+  }
+
+  private async waitGone(pid: number, argv: string[], timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() <= deadline) {
+      if (!this.pidRuns(pid, argv)) return true
+      await sleep(50)
+    }
+    return !this.pidRuns(pid, argv)
+  }
+}
+
+/** The environment of every process of the stack: PATH with the tools cache first, a few inherited basics, `extra`. */
+export function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { PATH: toolsPath(process.env.PATH) }
+  for (const key of INHERITED_ENV) {
+    const value = process.env[key]
+    if (value !== undefined) env[key] = value
+  }
+  return { ...env, ...extra }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    // the group is already gone
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

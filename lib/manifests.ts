@@ -1,0 +1,85 @@
+import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1'
+import { Namespace, Secret } from 'kubernetes-models/v1'
+import type { BootstrapSecretConfig, EnvConfig, RepoConfig } from './config.ts'
+import type { KObject } from './kube.ts'
+
+/**
+ * The objects the runbook itself applies, built as typed models and validated against the
+ * real schemas before anything reaches the API. Secrets carry `data` (base64), not
+ * `stringData`: the server keeps only `data`, so a re-apply of the same value is a no-op.
+ */
+export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'platform-bootstrap' }
+export const PRUNE_FALSE = { 'argocd.argoproj.io/sync-options': 'Prune=false' }
+
+export function namespace(name: string): KObject {
+  return validated(new Namespace({ metadata: { name, labels: MANAGED_BY } }))
+}
+
+export function opaqueSecret(
+  name: string,
+  ns: string,
+  data: Record<string, string>,
+  meta: { labels?: Record<string, string>; annotations?: Record<string, string> } = {},
+): KObject {
+  return validated(
+    new Secret({
+      metadata: { name, namespace: ns, labels: { ...MANAGED_BY, ...meta.labels }, annotations: meta.annotations },
+      type: 'Opaque',
+      data: Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Buffer.from(value).toString('base64')])),
+    }),
+  )
+}
+
+/** Secret `ksops-age-key` / `age.agekey`: the cluster age key the repo-server decrypts with. */
+export function ageKeySecret(argocdNamespace: string, identity: string, names = { secret: 'ksops-age-key', key: 'age.agekey' }): KObject {
+  return opaqueSecret(names.secret, argocdNamespace, { [names.key]: ensureNewline(identity) })
+}
+
+/** One repository Secret, labelled so Argo CD picks it up (seed 000). */
+export function repositorySecret(name: string, argocdNamespace: string, repo: RepoConfig, password: string, url = repo.url): KObject {
+  return opaqueSecret(
+    name,
+    argocdNamespace,
+    { type: 'git', url, username: repo.username, password },
+    { labels: { 'argocd.argoproj.io/secret-type': 'repository' } },
+  )
+}
+
+/** A bootstrap Secret from the environment's list, kept by Argo CD even if it ever appears in git and goes away. */
+export function bootstrapSecret(spec: BootstrapSecretConfig, values: Record<string, string>): KObject {
+  const data = Object.fromEntries(Object.entries(spec.data).map(([key, field]) => [key, values[field] ?? '']))
+  return opaqueSecret(spec.name, spec.namespace, data, { annotations: PRUNE_FALSE })
+}
+
+/** The root App of Apps (seed 000): directory recursion over the apps tree, automated prune and selfHeal. */
+export function rootApplication(env: EnvConfig, repoURL: string): KObject {
+  const include = env.gitops.include.length > 1 ? `{${env.gitops.include.join(',')}}` : env.gitops.include[0]
+  return validated(
+    new Application({
+      metadata: { name: 'root', namespace: env.argocd.namespace, labels: MANAGED_BY },
+      spec: {
+        project: 'default',
+        source: {
+          repoURL,
+          targetRevision: env.gitops.revision,
+          path: env.gitops.rootPath,
+          directory: { recurse: true, ...(include ? { include } : {}) },
+        },
+        destination: { server: 'https://kubernetes.default.svc', namespace: env.argocd.namespace },
+        syncPolicy: {
+          automated: { prune: true, selfHeal: true },
+          retry: { limit: 10, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } },
+        },
+      },
+    }),
+  )
+}
+
+function validated(model: { validate(): void; toJSON(): unknown }): KObject {
+  model.validate()
+  return JSON.parse(JSON.stringify(model.toJSON())) as KObject
+}
+
+function ensureNewline(text: string): string {
+  return text.endsWith('\n') ? text : `${text}\n`
+}

@@ -1,0 +1,91 @@
+import { existsSync } from 'node:fs'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { BootstrapError } from '../errors.ts'
+import { publishCheckout } from '../gitops-source.ts'
+import { kindClusters, kindCreate, kindDelete, kindKubeconfig } from '../kind.ts'
+import { waitFor } from '../retry.ts'
+import { installArgoCDChart } from './helm-argocd.ts'
+import { portForwardOpenBao } from './port-forward.ts'
+import type { ClusterProvider } from './provider.ts'
+
+/** Inside the kind node (and the repo-server), where the served checkout is mounted. */
+const REPOS_IN_CLUSTER = '/gitops-repos'
+
+/**
+ * kind for dev: the cluster is made from a generated config with the pinned node image, and
+ * the checkout is served to the repo-server through a host mount, so no pushed repository
+ * or token is needed. A marker in the state folder records that this tool made the cluster:
+ * destroy deletes only clusters it made.
+ */
+export const kindProvider: ClusterProvider = {
+  name: 'kind',
+
+  async ensureCluster(ctx) {
+    const name = ctx.env.cluster.name
+    const kubeconfig = kindProvider.access(ctx).kubeconfig
+    await mkdir(ctx.stateDir, { recursive: true, mode: 0o700 })
+    if ((await kindClusters(ctx.run)).includes(name)) {
+      ctx.log.detail(`kind cluster ${name}: exists, reused`)
+      await writeFile(kubeconfig, await kindKubeconfig(ctx.run, name), { mode: 0o600 })
+    } else if (ctx.flags.dryRun) {
+      return ctx.log.detail(`kind cluster ${name}: would be created`)
+    } else {
+      ctx.log.detail(`kind cluster ${name}: creating (node image pinned in lib/versions.ts)`)
+      await kindCreate(
+        ctx.run,
+        {
+          name,
+          workers: Math.max(0, ctx.env.cluster.nodes - 1),
+          extraMounts: [{ hostPath: reposDir(ctx.stateDir), containerPath: REPOS_IN_CLUSTER, readOnly: true }],
+        },
+        kubeconfig,
+      )
+      await writeFile(createdMarker(ctx.stateDir), `${name}\n`)
+    }
+    const kube = await ctx.kube()
+    await waitFor('every node to be Ready', async () => {
+      const nodes = await kube.list('v1', 'Node')
+      return nodes.length > 0 && nodes.every(isReady) ? nodes : undefined
+    }, { timeoutMs: 300_000, intervalMs: 2000 })
+  },
+
+  access: (ctx) => ({ kubeconfig: join(ctx.stateDir, 'kubeconfig'), context: `kind-${ctx.env.cluster.name}` }),
+
+  async gitopsSource(ctx) {
+    if (!ctx.env.gitops.serveCheckout) {
+      const { platformRepo, tenantRepos } = ctx.env.gitops
+      return { platformURL: platformRepo.url, tenantURLs: Object.fromEntries(Object.entries(tenantRepos).map(([t, r]) => [t, r.url])) }
+    }
+    await mkdir(reposDir(ctx.stateDir), { recursive: true })
+    return publishCheckout(ctx.env, reposDir(ctx.stateDir), (repo) => `file://${REPOS_IN_CLUSTER}/${repo}`, ctx.run)
+  },
+
+  installArgoCD: (ctx) =>
+    installArgoCDChart(ctx, kindProvider.access(ctx), ctx.env.gitops.serveCheckout ? { reposHostPath: REPOS_IN_CLUSTER } : {}),
+
+  openbao: (ctx) => portForwardOpenBao(ctx),
+
+  async destroy(ctx) {
+    const name = ctx.env.cluster.name
+    if (!(await kindClusters(ctx.run)).includes(name)) return ctx.log.detail(`kind cluster ${name}: not there, nothing to do`)
+    if (!existsSync(createdMarker(ctx.stateDir)) && !ctx.flags.force) {
+      throw new BootstrapError(`kind cluster ${name} was not created by platform-bootstrap on this machine: not deleting it`, {
+        hint: `run \`just destroy ${ctx.env.name} --force\` if you really mean it`,
+        exitCode: 2,
+      })
+    }
+    await kindDelete(ctx.run, name)
+    await rm(createdMarker(ctx.stateDir), { force: true })
+    await rm(join(ctx.stateDir, 'kubeconfig'), { force: true })
+    ctx.log.detail(`kind cluster ${name}: deleted (keys and secrets files are kept)`)
+  },
+}
+
+const reposDir = (stateDir: string) => join(stateDir, 'repos')
+const createdMarker = (stateDir: string) => join(stateDir, 'created-by-platform-bootstrap')
+
+export function isReady(node: { status?: unknown }): boolean {
+  const conditions = (node.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []
+  return conditions.some((condition) => condition.type === 'Ready' && condition.status === 'True')
+}

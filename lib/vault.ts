@@ -1,0 +1,305 @@
+import { readFile } from 'node:fs/promises'
+import nodeVault from 'node-vault'
+import { BootstrapError, errorMessage } from './errors.ts'
+import { redactor } from './redact.ts'
+import { decrypt as sopsDecrypt } from './sops.ts'
+
+/**
+ * Bootstrap secrets from Vault/OpenBao with the SOPS file as fallback. Built around the
+ * bugs of a shell version of the same thing:
+ *   - a fallback ran after the Vault read and overwrote what Vault returned → per field,
+ *     a Vault value is final; SOPS only fills the fields Vault lacks;
+ *   - the token clean-up (strip quotes/whitespace) was also applied to values and broke PEM
+ *     certificates → only the token is cleaned; values are kept byte for byte;
+ *   - an unexported VAULT_ADDR made the CLI talk to localhost → the address is an explicit
+ *     argument of one client, nothing read from the ambient environment;
+ *   - one `kv get` per field failed on a scoped token (mount metadata) → one read of one
+ *     KV v2 path holding every field;
+ *   - the token expired at the 32-day max TTL → renew-self first (a failure only warns).
+ * An unreachable Vault must cost seconds, not hang the run: every call has a deadline.
+ */
+export type SecretSource = 'vault' | 'sops'
+
+export interface VaultOptions {
+  /** e.g. https://vault.example.ts.net:8200 */
+  address: string
+  /** The KV v2 API path, mount included: `secret/data/<cluster>/bootstrap`. */
+  kvPath: string
+  tokenFile: string
+  /** Per request, and the budget for reachability; default 3000. */
+  timeoutMs?: number
+}
+
+export interface ResolveOptions {
+  vault?: VaultOptions
+  sopsFile: string
+  /** Fields that must resolve from one source or the other. */
+  fields: string[]
+  /** Fields taken when present; they never make the SOPS file get decrypted on their own. */
+  optionalFields?: string[]
+  /** Passed to sops decrypt; default SOPS_AGE_KEY_FILE / ~/.config/sops/age/keys.txt. */
+  ageKeyFile?: string
+}
+
+export interface ResolvedSecrets {
+  values: Record<string, string>
+  /** Where each field came from: names only, never values. */
+  sources: Record<string, SecretSource>
+  warnings: string[]
+}
+
+/** The two calls this module makes; node-vault's client satisfies it. */
+export interface VaultClient {
+  tokenRenewSelf(options?: object): Promise<unknown>
+  read(path: string, requestOptions?: object): Promise<unknown>
+}
+
+export interface VaultClientConfig {
+  address: string
+  token: string
+  timeoutMs: number
+}
+
+export interface ResolveDeps {
+  /** Default: node-vault ({@link createVaultClient}). */
+  vaultClient?: (config: VaultClientConfig) => VaultClient
+  /** Default: sops decrypt from lib/sops.ts. */
+  decryptSops?: (file: string, options: { ageKeyFile?: string }) => Promise<Record<string, string>>
+  log: { warn(message: string): void; detail(message: string): void }
+}
+
+export const DEFAULT_TIMEOUT_MS = 3000
+
+/** node-vault 0.12 (axios) with a per-request timeout; works against Vault and OpenBao alike. */
+export function createVaultClient(config: VaultClientConfig): VaultClient {
+  return nodeVault({
+    apiVersion: 'v1',
+    endpoint: config.address,
+    token: config.token,
+    // Explicit, so VAULT_NAMESPACE / VAULT_PREFIX in the caller's environment cannot redirect the read.
+    namespace: '',
+    pathPrefix: '',
+    requestOptions: { timeout: config.timeoutMs },
+  }) as unknown as VaultClient
+}
+
+export async function resolveBootstrapSecrets(
+  options: ResolveOptions,
+  deps: ResolveDeps,
+): Promise<ResolvedSecrets> {
+  const optional = (options.optionalFields ?? []).filter((field) => !options.fields.includes(field))
+  const wanted = [...options.fields, ...optional]
+  const values: Record<string, string> = {}
+  const sources: Record<string, SecretSource> = {}
+  const warnings: string[] = []
+  const warn = (message: string) => {
+    const masked = redactor.mask(message)
+    warnings.push(masked)
+    deps.log.warn(masked)
+  }
+
+  let vaultFields: Record<string, unknown> | undefined
+  if (options.vault) {
+    const outcome = await readVault(options.vault, deps, warn)
+    if (outcome.ok) vaultFields = outcome.fields
+    else warn(`${outcome.reason} — using ${options.sopsFile}`)
+  }
+
+  if (vaultFields) {
+    for (const field of wanted) {
+      const value = vaultFields[field]
+      if (typeof value === 'string' && value !== '') {
+        redactor.add(value)
+        values[field] = value
+        sources[field] = 'vault'
+      } else if (value !== undefined && value !== null && typeof value !== 'string') {
+        warn(`vault field ${field} at ${options.vault?.kvPath} is a ${typeof value}, not a string: ignored`)
+      }
+    }
+    const fromVault = Object.keys(values).length
+    deps.log.detail(`vault: ${fromVault} of ${wanted.length} fields from ${options.vault?.kvPath}`)
+  }
+
+  const missingRequired = options.fields.filter((field) => !(field in values))
+  if (missingRequired.length > 0) {
+    if (vaultFields) {
+      warn(
+        `vault path ${options.vault?.kvPath} lacks ${missingRequired.join(', ')} — taking ${missingRequired.length === 1 ? 'it' : 'them'} from ${options.sopsFile}`,
+      )
+    }
+    let fallback: Record<string, string>
+    try {
+      const decrypt = deps.decryptSops ?? sopsDecrypt
+      fallback = await decrypt(options.sopsFile, { ageKeyFile: options.ageKeyFile })
+    } catch (error) {
+      throw new BootstrapError(
+        `bootstrap secrets ${missingRequired.join(', ')} are not available: ${vaultWhere(options)}, and the SOPS fallback ${options.sopsFile} failed: ${redactor.mask(errorMessage(error))}`,
+        { hint: error instanceof BootstrapError ? error.hint : undefined, cause: error },
+      )
+    }
+    for (const value of Object.values(fallback)) redactor.add(value)
+    for (const field of wanted) {
+      // The Vault value is final: the fallback only fills what Vault did not give.
+      if (field in values) continue
+      const value = fallback[field]
+      if (value !== undefined && value !== '') {
+        values[field] = value
+        sources[field] = 'sops'
+      }
+    }
+    deps.log.detail(
+      `sops: ${Object.values(sources).filter((s) => s === 'sops').length} fields from ${options.sopsFile}`,
+    )
+  }
+
+  const stillMissing = options.fields.filter((field) => !(field in values))
+  if (stillMissing.length > 0) {
+    throw new BootstrapError(
+      `bootstrap secrets missing: ${stillMissing.join(', ')} — in neither ${vaultWhere(options)} nor ${options.sopsFile}`,
+      {
+        hint: `add ${stillMissing.length === 1 ? 'it' : 'them'} to the Vault path or to the SOPS file (\`sops ${options.sopsFile}\`)`,
+      },
+    )
+  }
+  return { values, sources, warnings }
+}
+
+function vaultWhere(options: ResolveOptions): string {
+  return options.vault ? `vault path ${options.vault.kvPath} at ${options.vault.address}` : 'vault (not configured)'
+}
+
+type VaultOutcome = { ok: true; fields: Record<string, unknown> } | { ok: false; reason: string }
+
+async function readVault(
+  vault: VaultOptions,
+  deps: ResolveDeps,
+  warn: (message: string) => void,
+): Promise<VaultOutcome> {
+  const timeoutMs = vault.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const at = `vault at ${vault.address}`
+
+  let token: string
+  try {
+    token = cleanToken(await readFile(vault.tokenFile, 'utf8'))
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? errorMessage(error)})`
+    return { ok: false, reason: `${at} not used: token file ${vault.tokenFile} ${why}` }
+  }
+  if (!token) return { ok: false, reason: `${at} not used: token file ${vault.tokenFile} is empty` }
+  redactor.add(token)
+
+  const client = (deps.vaultClient ?? createVaultClient)({ address: vault.address, token, timeoutMs })
+
+  try {
+    await withDeadline(client.tokenRenewSelf(), timeoutMs)
+  } catch (error) {
+    const failure = classify(error, timeoutMs)
+    // No answer at all, or sealed: the read would fail the same way; fall back now, not after a second timeout.
+    if (failure.kind === 'unreachable') return { ok: false, reason: `${at} unreachable (${failure.detail})` }
+    if (failure.kind === 'sealed') return { ok: false, reason: `${at} is sealed` }
+    warn(`${at}: token renew-self failed (${failure.detail}); continuing with the token as it is`)
+  }
+
+  let response: unknown
+  try {
+    response = await withDeadline(client.read(vault.kvPath), timeoutMs)
+  } catch (error) {
+    const failure = classify(error, timeoutMs)
+    switch (failure.kind) {
+      case 'unreachable':
+        return { ok: false, reason: `${at} unreachable (${failure.detail})` }
+      case 'sealed':
+        return { ok: false, reason: `${at} is sealed` }
+      case 'forbidden':
+        return {
+          ok: false,
+          reason: `${at} denied the token from ${vault.tokenFile} reading ${vault.kvPath} (403 ${failure.detail}: expired, revoked, or lacking a policy for it)`,
+        }
+      case 'not-found':
+        return { ok: false, reason: `${at} has no secret at ${vault.kvPath} (404)` }
+      default:
+        return { ok: false, reason: `${at} failed reading ${vault.kvPath} (${failure.detail})` }
+    }
+  }
+  // KV v2: the fields are in data.data; data.metadata describes the version.
+  const fields = (response as { data?: { data?: unknown } } | undefined)?.data?.data
+  if (!fields || typeof fields !== 'object' || Array.isArray(fields)) {
+    return { ok: false, reason: `${at} returned no KV v2 data at ${vault.kvPath} (is it a KV v2 path: <mount>/data/…?)` }
+  }
+  return { ok: true, fields: fields as Record<string, unknown> }
+}
+
+/**
+ * Token files get written by hand, by `echo`, by password managers: strip the whitespace
+ * and quotes around the token. Only the token: values are never cleaned.
+ */
+export function cleanToken(raw: string): string {
+  return raw.replace(/^[\s'"]+|[\s'"]+$/g, '')
+}
+
+type Failure = {
+  kind: 'unreachable' | 'sealed' | 'forbidden' | 'not-found' | 'other'
+  detail: string
+}
+
+class DeadlineError extends Error {}
+
+/** The axios timeout covers a silent socket; this covers everything else (DNS, TLS, a stalled body). */
+export async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(`no answer within ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([promise, deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+  'ConnectionRefused',
+  'ConnectionClosed',
+])
+
+function classify(error: unknown, timeoutMs: number): Failure {
+  if (error instanceof DeadlineError) return { kind: 'unreachable', detail: error.message }
+  const e = error as {
+    code?: string
+    message?: string
+    response?: { statusCode?: number; body?: { errors?: unknown[] } }
+  }
+  const status = e.response?.statusCode
+  if (typeof status === 'number') {
+    const said = Array.isArray(e.response?.body?.errors) ? e.response.body.errors.join('; ') : ''
+    const detail = redactor.mask(said || `status ${status}`)
+    if (status === 503 && /sealed/i.test(said)) return { kind: 'sealed', detail }
+    if (status === 403) return { kind: 'forbidden', detail }
+    if (status === 404) return { kind: 'not-found', detail }
+    return { kind: 'other', detail: `${status} ${detail}` }
+  }
+  const code = e.code ?? ''
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? '')) {
+    return { kind: 'unreachable', detail: `no answer within ${timeoutMs} ms` }
+  }
+  if (NETWORK_CODES.has(code)) {
+    // Node 20 reports a refused dual-stack connect as an AggregateError with an empty message.
+    const detail = code === 'ECONNREFUSED' ? 'connect ECONNREFUSED' : e.message || code
+    return { kind: 'unreachable', detail: redactor.mask(detail) }
+  }
+  if (/certificate|self.signed|TLS|SSL/i.test(`${code} ${e.message}`)) {
+    return { kind: 'unreachable', detail: `TLS: ${redactor.mask(e.message || code)}` }
+  }
+  return { kind: 'other', detail: redactor.mask(e.message || code || String(error)) }
+}

@@ -1,0 +1,40 @@
+/**
+ * Every external binary, chart and image the project runs, pinned in one place:
+ * upgrading one is a one-line change here. The local control plane, kubectl and the kind
+ * node image share one Kubernetes version so the local tier proves what kind runs.
+ */
+export const versions = {
+  kubernetes: 'v1.36.3',
+  kindNodeImage: 'kindest/node:v1.36.3',
+  kind: 'v0.33.0',
+  etcd: 'v3.6.16',
+  kustomize: 'v5.8.1',
+  kwok: 'v0.8.0',
+  helm: 'v3.22.0',
+  sops: 'v3.13.3',
+  age: 'v1.2.1',
+  openbao: '2.7.2',
+  argocd: 'v3.6.1',
+  actionlint: 'v1.7.12',
+  /** Debian's package: whatever the distribution ships, checked only for presence. */
+  redis: 'debian',
+  /** Helm charts used on kind and existing clusters (the local provider runs the binaries above). */
+  charts: {
+    argocd: { repo: 'https://argoproj.github.io/argo-helm', name: 'argo-cd', version: '9.5.1' },
+    openbao: { repo: 'https://openbao.github.io/openbao-helm', name: 'openbao', version: '0.26.0' },
+    secretsStoreCsiDriver: {
+      repo: 'https://kubernetes-sigs.github.io/secrets-store-csi-driver/charts',
+      name: 'secrets-store-csi-driver',
+      version: '1.5.4',
+    },
+  },
+  /** Images used on kind only. */
+  images: {
+    ksopsInit: 'viaductoss/ksops:v4.4.0',
+    openbaoCsiProvider: 'quay.io/openbao/openbao-csi-provider:v2.0.0',
+  },
+  /** Go toolchain needed by modules that require Go 1.27 (fetched by the go command from the module proxy). */
+  goToolchain: 'go1.27.3',
+} as const
+
+export type Versions = typeof versions

@@ -1,0 +1,12 @@
+import { main } from '../lib/cli.ts'
+import { defineStep } from '../lib/step.ts'
+
+/** A cluster that answers, with every node Ready: made by kind or the local stack, or the guarded existing one. */
+export const step = defineStep({
+  id: '00',
+  name: 'cluster',
+  summary: 'the cluster exists, its API answers and every node is Ready',
+  run: (ctx) => ctx.provider.ensureCluster(ctx),
+})
+
+if (import.meta.main) await main([step])

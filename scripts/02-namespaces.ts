@@ -1,0 +1,16 @@
+import { applyAll } from '../lib/apply.ts'
+import { main } from '../lib/cli.ts'
+import { namespace } from '../lib/manifests.ts'
+import { defineStep } from '../lib/step.ts'
+
+/** The namespaces the bootstrap Secrets and Argo CD land in; the rest are made by GitOps. */
+export const step = defineStep({
+  id: '02',
+  name: 'namespaces',
+  summary: 'argocd, openbao, cert-manager and the platform namespaces exist',
+  async run(ctx) {
+    await applyAll(ctx, ctx.env.namespaces.map(namespace))
+  },
+})
+
+if (import.meta.main) await main([step])

@@ -1,0 +1,17 @@
+import { applyAll } from '../lib/apply.ts'
+import { main } from '../lib/cli.ts'
+import { bootstrapSecret } from '../lib/manifests.ts'
+import { defineStep } from '../lib/step.ts'
+
+/** The Secrets the platform needs before GitOps can make them (e.g. OpenBao's unseal key), with Prune=false. */
+export const step = defineStep({
+  id: '05',
+  name: 'bootstrap-secrets',
+  summary: "the environment's bootstrap Secrets exist, annotated Prune=false",
+  async run(ctx) {
+    const { values } = await ctx.secrets()
+    await applyAll(ctx, ctx.env.bootstrapSecrets.map((spec) => bootstrapSecret(spec, values)))
+  },
+})
+
+if (import.meta.main) await main([step])

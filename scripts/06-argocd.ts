@@ -1,0 +1,12 @@
+import { main } from '../lib/cli.ts'
+import { defineStep } from '../lib/step.ts'
+
+/** Argo CD with KSOPS in the repo-server: the Helm chart on a cluster, its controllers as processes on local. */
+export const step = defineStep({
+  id: '06',
+  name: 'argocd',
+  summary: 'Argo CD is running with KSOPS and the cluster age key in its repo-server',
+  run: (ctx) => ctx.provider.installArgoCD(ctx),
+})
+
+if (import.meta.main) await main([step])
