@@ -48,7 +48,9 @@ export async function encryptTo(recipients: string[], plaintext: string | Uint8A
     try {
       encrypter.addRecipient(recipient)
     } catch (error) {
-      throw new BootstrapError(`age: ${JSON.stringify(recipient)} is not a valid age recipient`, { cause: error })
+      throw new BootstrapError(`age: ${JSON.stringify(recipient)} is not a valid age recipient`, {
+        cause: error,
+      })
     }
   }
   return age.armor.encode(await encrypter.encrypt(plaintext))
@@ -62,16 +64,21 @@ export async function decryptWith(identities: string[], armored: string): Promis
     try {
       decrypter.addIdentity(identity)
     } catch (error) {
-      throw new BootstrapError('age: one of the identities is not a valid age identity', { cause: scrub(error) })
+      throw new BootstrapError('age: one of the identities is not a valid age identity', {
+        cause: scrub(error),
+      })
     }
   }
   let file: Uint8Array
   try {
     file = age.armor.decode(armored)
   } catch (error) {
-    throw new BootstrapError('age: the input is not an armored age file (-----BEGIN AGE ENCRYPTED FILE-----)', {
-      cause: error,
-    })
+    throw new BootstrapError(
+      'age: the input is not an armored age file (-----BEGIN AGE ENCRYPTED FILE-----)',
+      {
+        cause: error,
+      },
+    )
   }
   try {
     return await decrypter.decrypt(file, 'text')
@@ -112,7 +119,9 @@ export async function parseIdentityFile(text: string, source = 'age key file'): 
     try {
       recipient = await age.identityToRecipient(line)
     } catch (error) {
-      throw new BootstrapError(`${source}: line ${index + 1} is not a valid age identity`, { cause: scrub(error) })
+      throw new BootstrapError(`${source}: line ${index + 1} is not a valid age identity`, {
+        cause: scrub(error),
+      })
     }
     if (statedRecipient && statedRecipient !== recipient) {
       throw new BootstrapError(

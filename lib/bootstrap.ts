@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { homedir } from 'node:os'
 import { isAbsolute, join } from 'node:path'
 import type { EnvConfig } from './config.ts'
 import { generateIdentity, readKeyFile, recipientOf, writeKeyFile } from './age.ts'
@@ -19,7 +20,9 @@ export interface FirstRunResult {
   generatedFields: string[]
 }
 
+/** A path from an environment's config: `~/` is the home folder, a relative path is from the checkout. */
 export function envPath(file: string): string {
+  if (file.startsWith('~/')) return join(homedir(), file.slice(2))
   return isAbsolute(file) ? file : join(repoRoot, file)
 }
 

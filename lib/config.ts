@@ -313,7 +313,9 @@ class Fields {
 
   stringMap(doc: Doc, path: string): Record<string, string> {
     const value = this.object(doc[leaf(path)], path)
-    for (const key of Object.keys(value)) this.string(value, `${path}.${key}`)
+    // Keys are read directly, not through leaf(): a Secret key may hold dots (tls.crt, .dockerconfigjson).
+    for (const [key, item] of Object.entries(value))
+      if (typeof item !== 'string' || item.trim() === '') this.fail(`${path}.${key}`, 'a non-empty string', item)
     return value as Record<string, string>
   }
 }

@@ -123,13 +123,13 @@ function applyResult(before: KObject | undefined, after: KObject, dryRun: boolea
 
 /** An object without the fields the server writes on every change, to compare a dry run with what is there. */
 function comparable(object: KObject): unknown {
-  const { managedFields: _m, resourceVersion: _r, generation: _g, ...metadata } = object.metadata as Record<string, unknown>
+  const { managedFields: _m, resourceVersion: _r, generation: _g, ...metadata } = object.metadata as unknown as Record<string, unknown>
   return { ...object, metadata }
 }
 
 function stripServerFields(object: KObject): KObject {
-  const { resourceVersion: _r, managedFields: _m, uid: _u, creationTimestamp: _c, ...metadata } = object.metadata as Record<string, unknown>
-  return { ...object, metadata } as KObject
+  const { resourceVersion: _r, managedFields: _m, uid: _u, creationTimestamp: _c, ...metadata } = object.metadata as unknown as Record<string, unknown>
+  return { ...object, metadata } as unknown as KObject
 }
 
 function header(ref: ObjectRef) {

@@ -84,7 +84,8 @@ describe('encrypt / decrypt', () => {
       await writeEncrypted(file, planted, [owner.recipient, other.recipient], deps)
       const onDisk = await readFile(file, 'utf8')
       for (const value of Object.values(planted)) {
-        for (const line of value.split('\n').filter((l) => l.trim().length >= 6)) expect(onDisk).not.toContain(line)
+        for (const line of value.split('\n').filter((l) => l.trim().length >= 6))
+          expect(onDisk).not.toContain(line)
       }
       expect(await decrypt(file, {}, deps)).toEqual(planted)
       // Either recipient's key decrypts it.
@@ -105,10 +106,14 @@ describe('encrypt / decrypt', () => {
     const calls: { command: string; args: string[]; options?: RunOptions }[] = []
     const target = join(dir, 'stdin-only')
     await mkdir(target)
-    await encrypt(planted, { file: join(target, 's.sops.yaml'), recipients: [owner.recipient] }, {
-      ...deps,
-      run: inDir(target, calls),
-    })
+    await encrypt(
+      planted,
+      { file: join(target, 's.sops.yaml'), recipients: [owner.recipient] },
+      {
+        ...deps,
+        run: inDir(target, calls),
+      },
+    )
     expect(calls).toHaveLength(1)
     const [call] = calls
     expect(call?.args[0]).toBe('encrypt')
@@ -127,7 +132,10 @@ describe('encrypt / decrypt', () => {
     )
     const file = join(project, 'secrets.sops.yaml')
     const error = await caught(
-      writeEncrypted(file, { GITHUB_TOKEN: planted.GITHUB_TOKEN }, [owner.recipient], { ...deps, run: inDir(project) }),
+      writeEncrypted(file, { GITHUB_TOKEN: planted.GITHUB_TOKEN }, [owner.recipient], {
+        ...deps,
+        run: inDir(project),
+      }),
     )
     expect(error.message).toContain('GITHUB_TOKEN unencrypted')
     expectNoPlantedValue(error)
@@ -137,7 +145,10 @@ describe('encrypt / decrypt', () => {
   it('honours a matching .sops.yaml rule that encrypts everything', async () => {
     const project = join(dir, 'project-ok')
     await mkdir(project)
-    await writeFile(join(project, '.sops.yaml'), `creation_rules:\n  - path_regex: only/this/.*\n    age: ${other.recipient}\n`)
+    await writeFile(
+      join(project, '.sops.yaml'),
+      `creation_rules:\n  - path_regex: only/this/.*\n    age: ${other.recipient}\n`,
+    )
     // A rule that does not match the target would make sops refuse "/dev/stdin"; the override names the real path.
     const file = join(project, 'only', 'this', 'secrets.sops.yaml')
     await writeEncrypted(file, { A: 'value-a' }, [owner.recipient], { ...deps, run: inDir(project) })
@@ -169,7 +180,9 @@ describe('decrypt errors', () => {
     const file = join(dir, 'owner-only-2.sops.yaml')
     await writeEncrypted(file, planted, [owner.recipient], deps)
     const missingKey = join(dir, 'keys', 'nope.txt')
-    const error = await caught(decrypt(file, {}, { ...deps, env: { ...process.env, SOPS_AGE_KEY_FILE: missingKey } }))
+    const error = await caught(
+      decrypt(file, {}, { ...deps, env: { ...process.env, SOPS_AGE_KEY_FILE: missingKey } }),
+    )
     expect(error.message).toContain(`key file tried: ${missingKey}, which does not exist`)
     expectNoPlantedValue(error)
   })
@@ -214,7 +227,17 @@ describe('decrypt errors', () => {
     // Written by sops directly: encrypt() only takes strings.
     const { stdout } = await deps.run(
       'sops',
-      ['encrypt', '--input-type', 'yaml', '--output-type', 'yaml', '--filename-override', file, '--age', owner.recipient],
+      [
+        'encrypt',
+        '--input-type',
+        'yaml',
+        '--output-type',
+        'yaml',
+        '--filename-override',
+        file,
+        '--age',
+        owner.recipient,
+      ],
       { input: `GITHUB_TOKEN: ${planted.GITHUB_TOKEN}\nPORT: 5432\n` },
     )
     await writeFile(file, stdout)
@@ -242,7 +265,9 @@ describe('decrypt errors', () => {
 describe('execEnv', () => {
   it('runs a command with the values in its environment; its output is masked', async () => {
     const file = join(dir, 'roundtrip', 'bootstrap.sops.yaml')
-    const { stdout } = await execEnv(file, ['sh', '-c', 'printf "%s|" "$GITHUB_TOKEN" "${#VAULT_CA_CRT}"'], {}, deps)
+    // Shell, not a template: the length of the PEM as the child sees it.
+    const script = ['printf "%s|" "$GITHUB_TOKEN" "$', '{#VAULT_CA_CRT}"'].join('')
+    const { stdout } = await execEnv(file, ['sh', '-c', script], {}, deps)
     expect(stdout).toBe(`***|${planted.VAULT_CA_CRT.length}|`)
   })
 

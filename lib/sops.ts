@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { BootstrapError, errorMessage, lastLines, ProcessError } from './errors.ts'
-import { type Run, type RunResult, run as defaultRun } from './exec.ts'
+import { run as defaultRun, type Run, type RunResult } from './exec.ts'
 import { personalAgeKeyFile } from './paths.ts'
 import { redactor } from './redact.ts'
 
@@ -49,10 +49,14 @@ export async function decrypt(
   assertExists(file)
   let stdout: string
   try {
-    ;({ stdout } = await deps.run('sops', ['--decrypt', '--input-type', format, '--output-type', 'json', file], {
-      env: { ...deps.env, SOPS_AGE_KEY_FILE: keyFile },
-      timeoutMs: 60_000,
-    }))
+    ;({ stdout } = await deps.run(
+      'sops',
+      ['--decrypt', '--input-type', format, '--output-type', 'json', file],
+      {
+        env: { ...deps.env, SOPS_AGE_KEY_FILE: keyFile },
+        timeoutMs: 60_000,
+      },
+    ))
   } catch (error) {
     throw await explainFailure(error, file, keyFile, 'decrypt')
   }
@@ -87,7 +91,8 @@ export async function encrypt(
     }
   }
   for (const [field, value] of Object.entries(data)) {
-    if (typeof value !== 'string') throw new BootstrapError(`field ${field} is a ${typeof value}, not a string`)
+    if (typeof value !== 'string')
+      throw new BootstrapError(`field ${field} is a ${typeof value}, not a string`)
     if (field === 'sops' || field.startsWith('sops_')) {
       throw new BootstrapError(`field ${field} collides with the sops metadata key`)
     }
@@ -102,7 +107,17 @@ export async function encrypt(
       // child a socket as stdin, and opening /dev/stdin on a socket fails (ENXIO).
       // --filename-override names the real path, for the output format and so .sops.yaml
       // creation rules match it (against "/dev/stdin" sops refuses: "no matching creation rules").
-      ['encrypt', '--input-type', 'yaml', '--output-type', format, '--filename-override', file, '--age', recipients.join(',')],
+      [
+        'encrypt',
+        '--input-type',
+        'yaml',
+        '--output-type',
+        format,
+        '--filename-override',
+        file,
+        '--age',
+        recipients.join(','),
+      ],
       { input: stringifyYaml(data), env: deps.env, timeoutMs: 60_000 },
     ))
   } catch (error) {
@@ -293,7 +308,9 @@ function assertAllEncrypted(ciphertext: string, format: SopsFormat, file: string
   if (clear.length > 0) {
     throw new BootstrapError(
       `sops left ${clear.join(', ')} unencrypted in ${file}: refusing to write it (a .sops.yaml rule such as encrypted_regex or unencrypted_suffix applies)`,
-      { hint: 'bootstrap secret files must encrypt every field: fix the creation rule for this path or rename the field' },
+      {
+        hint: 'bootstrap secret files must encrypt every field: fix the creation rule for this path or rename the field',
+      },
     )
   }
 }

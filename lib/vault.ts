@@ -72,15 +72,17 @@ export const DEFAULT_TIMEOUT_MS = 3000
 
 /** node-vault 0.12 (axios) with a per-request timeout; works against Vault and OpenBao alike. */
 export function createVaultClient(config: VaultClientConfig): VaultClient {
-  return nodeVault({
+  const client = nodeVault({
     apiVersion: 'v1',
     endpoint: config.address,
     token: config.token,
-    // Explicit, so VAULT_NAMESPACE / VAULT_PREFIX in the caller's environment cannot redirect the read.
-    namespace: '',
-    pathPrefix: '',
     requestOptions: { timeout: config.timeoutMs },
-  }) as unknown as VaultClient
+  }) as unknown as VaultClient & { namespace?: string; pathPrefix: string }
+  // node-vault falls back to VAULT_NAMESPACE / VAULT_PREFIX for empty options: clear them after
+  // construction, so the caller's environment cannot redirect the read (the unexported-VAULT_ADDR bug, inverted).
+  client.namespace = undefined
+  client.pathPrefix = ''
+  return client
 }
 
 export async function resolveBootstrapSecrets(
@@ -106,10 +108,10 @@ export async function resolveBootstrapSecrets(
   }
 
   if (vaultFields) {
+    for (const value of Object.values(vaultFields)) if (typeof value === 'string') redactor.add(value)
     for (const field of wanted) {
-      const value = vaultFields[field]
+      const value = Object.hasOwn(vaultFields, field) ? vaultFields[field] : undefined
       if (typeof value === 'string' && value !== '') {
-        redactor.add(value)
         values[field] = value
         sources[field] = 'vault'
       } else if (value !== undefined && value !== null && typeof value !== 'string') {
@@ -120,7 +122,7 @@ export async function resolveBootstrapSecrets(
     deps.log.detail(`vault: ${fromVault} of ${wanted.length} fields from ${options.vault?.kvPath}`)
   }
 
-  const missingRequired = options.fields.filter((field) => !(field in values))
+  const missingRequired = options.fields.filter((field) => !Object.hasOwn(values, field))
   if (missingRequired.length > 0) {
     if (vaultFields) {
       warn(
@@ -140,19 +142,18 @@ export async function resolveBootstrapSecrets(
     for (const value of Object.values(fallback)) redactor.add(value)
     for (const field of wanted) {
       // The Vault value is final: the fallback only fills what Vault did not give.
-      if (field in values) continue
-      const value = fallback[field]
-      if (value !== undefined && value !== '') {
+      if (Object.hasOwn(values, field)) continue
+      const value = Object.hasOwn(fallback, field) ? fallback[field] : undefined
+      if (typeof value === 'string' && value !== '') {
         values[field] = value
         sources[field] = 'sops'
       }
     }
-    deps.log.detail(
-      `sops: ${Object.values(sources).filter((s) => s === 'sops').length} fields from ${options.sopsFile}`,
-    )
+    const fromSops = Object.values(sources).filter((s) => s === 'sops').length
+    deps.log.detail(`sops: ${fromSops} of ${wanted.length} fields from ${options.sopsFile}`)
   }
 
-  const stillMissing = options.fields.filter((field) => !(field in values))
+  const stillMissing = options.fields.filter((field) => !Object.hasOwn(values, field))
   if (stillMissing.length > 0) {
     throw new BootstrapError(
       `bootstrap secrets missing: ${stillMissing.join(', ')} — in neither ${vaultWhere(options)} nor ${options.sopsFile}`,
@@ -165,7 +166,9 @@ export async function resolveBootstrapSecrets(
 }
 
 function vaultWhere(options: ResolveOptions): string {
-  return options.vault ? `vault path ${options.vault.kvPath} at ${options.vault.address}` : 'vault (not configured)'
+  return options.vault
+    ? `vault path ${options.vault.kvPath} at ${options.vault.address}`
+    : 'vault (not configured)'
 }
 
 type VaultOutcome = { ok: true; fields: Record<string, unknown> } | { ok: false; reason: string }
@@ -195,22 +198,23 @@ async function readVault(
     await withDeadline(client.tokenRenewSelf(), timeoutMs)
   } catch (error) {
     const failure = classify(error, timeoutMs)
-    // No answer at all, or sealed: the read would fail the same way; fall back now, not after a second timeout.
-    if (failure.kind === 'unreachable') return { ok: false, reason: `${at} unreachable (${failure.detail})` }
-    if (failure.kind === 'sealed') return { ok: false, reason: `${at} is sealed` }
+    // No answer, no TLS, or sealed: the read would fail the same way; fall back now, not after a second timeout.
+    if (failure.kind === 'unreachable' || failure.kind === 'tls' || failure.kind === 'sealed') {
+      return { ok: false, reason: connectionReason(at, failure) }
+    }
     warn(`${at}: token renew-self failed (${failure.detail}); continuing with the token as it is`)
   }
 
   let response: unknown
   try {
-    response = await withDeadline(client.read(vault.kvPath), timeoutMs)
+    response = await withDeadline(client.read(vault.kvPath.replace(/^\/+/, '')), timeoutMs)
   } catch (error) {
     const failure = classify(error, timeoutMs)
     switch (failure.kind) {
       case 'unreachable':
-        return { ok: false, reason: `${at} unreachable (${failure.detail})` }
+      case 'tls':
       case 'sealed':
-        return { ok: false, reason: `${at} is sealed` }
+        return { ok: false, reason: connectionReason(at, failure) }
       case 'forbidden':
         return {
           ok: false,
@@ -225,9 +229,18 @@ async function readVault(
   // KV v2: the fields are in data.data; data.metadata describes the version.
   const fields = (response as { data?: { data?: unknown } } | undefined)?.data?.data
   if (!fields || typeof fields !== 'object' || Array.isArray(fields)) {
-    return { ok: false, reason: `${at} returned no KV v2 data at ${vault.kvPath} (is it a KV v2 path: <mount>/data/…?)` }
+    return {
+      ok: false,
+      reason: `${at} returned no KV v2 data at ${vault.kvPath} (is it a KV v2 path: <mount>/data/…?)`,
+    }
   }
   return { ok: true, fields: fields as Record<string, unknown> }
+}
+
+function connectionReason(at: string, failure: Failure): string {
+  if (failure.kind === 'sealed') return `${at} is sealed`
+  if (failure.kind === 'tls') return `${at} failed TLS (${failure.detail})`
+  return `${at} unreachable (${failure.detail})`
 }
 
 /**
@@ -239,7 +252,7 @@ export function cleanToken(raw: string): string {
 }
 
 type Failure = {
-  kind: 'unreachable' | 'sealed' | 'forbidden' | 'not-found' | 'other'
+  kind: 'unreachable' | 'tls' | 'sealed' | 'forbidden' | 'not-found' | 'other'
   detail: string
 }
 
@@ -282,7 +295,7 @@ function classify(error: unknown, timeoutMs: number): Failure {
   }
   const status = e.response?.statusCode
   if (typeof status === 'number') {
-    const said = Array.isArray(e.response?.body?.errors) ? e.response.body.errors.join('; ') : ''
+    const said = Array.isArray(e.response?.body?.errors) ? e.response.body.errors.map(oneLine).join('; ') : ''
     const detail = redactor.mask(said || `status ${status}`)
     if (status === 503 && /sealed/i.test(said)) return { kind: 'sealed', detail }
     if (status === 403) return { kind: 'forbidden', detail }
@@ -299,7 +312,14 @@ function classify(error: unknown, timeoutMs: number): Failure {
     return { kind: 'unreachable', detail: redactor.mask(detail) }
   }
   if (/certificate|self.signed|TLS|SSL/i.test(`${code} ${e.message}`)) {
-    return { kind: 'unreachable', detail: `TLS: ${redactor.mask(e.message || code)}` }
+    return { kind: 'tls', detail: redactor.mask(e.message || code) }
   }
   return { kind: 'other', detail: redactor.mask(e.message || code || String(error)) }
+}
+
+/** Vault wraps some errors as "1 error occurred:\n\t* permission denied\n\n": keep the items, on one line. */
+function oneLine(said: unknown): string {
+  const text = String(said)
+  const items = [...text.matchAll(/^\s*\*\s*(.+)$/gm)].map((match) => match[1]?.trim())
+  return (items.length > 0 ? items.join('; ') : text).replace(/\s+/g, ' ').trim()
 }

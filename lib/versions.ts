@@ -20,7 +20,8 @@ export const versions = {
   redis: 'debian',
   /** Helm charts used on kind and existing clusters (the local provider runs the binaries above). */
   charts: {
-    argocd: { repo: 'https://argoproj.github.io/argo-helm', name: 'argo-cd', version: '9.5.1' },
+    /** Its own appVersion is older: helmValues() sets the image tag to `argocd` above. */
+    argocd: { repo: 'https://argoproj.github.io/argo-helm', name: 'argo-cd', version: '10.1.1' },
     openbao: { repo: 'https://openbao.github.io/openbao-helm', name: 'openbao', version: '0.26.0' },
     secretsStoreCsiDriver: {
       repo: 'https://kubernetes-sigs.github.io/secrets-store-csi-driver/charts',
@@ -30,7 +31,7 @@ export const versions = {
   },
   /** Images used on kind only. */
   images: {
-    ksopsInit: 'viaductoss/ksops:v4.4.0',
+    ksopsInit: 'viaductoss/ksops:v4.5.1',
     openbaoCsiProvider: 'quay.io/openbao/openbao-csi-provider:v2.0.0',
   },
   /** Go toolchain needed by modules that require Go 1.27 (fetched by the go command from the module proxy). */

@@ -2,7 +2,7 @@ import { createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate 
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BootstrapError } from '../errors.ts'
-import { type Run, run as defaultRun } from '../exec.ts'
+import { run as defaultRun, type Run } from '../exec.ts'
 import type { Logger } from '../log.ts'
 
 /**
@@ -31,8 +31,6 @@ export const clientIdentities = {
   'kube-scheduler': { cn: 'system:kube-scheduler', o: [] },
   // kwok plays the kubelet of every fake node (node and pod status, leases).
   kwok: { cn: 'kwok', o: ['system:masters'] },
-  // The Argo CD application-controller has cluster-admin in the upstream install too.
-  argocd: { cn: 'argocd-application-controller', o: ['system:masters'] },
 } as const
 
 export type ClientName = keyof typeof clientIdentities
@@ -158,7 +156,10 @@ export async function ensurePki(options: PkiOptions): Promise<Pki> {
     ['extendedKeyUsage=serverAuth', `subjectAltName=${san.join(',')}`],
     (cert) => san.every((name) => (cert.subjectAltName ?? '').includes(sanForm(name))),
   )
-  for (const [name, id] of Object.entries(clientIdentities) as [ClientName, (typeof clientIdentities)[ClientName]][]) {
+  for (const [name, id] of Object.entries(clientIdentities) as [
+    ClientName,
+    (typeof clientIdentities)[ClientName],
+  ][]) {
     const subject = [...id.o.map((o) => `/O=${o}`), `/CN=${id.cn}`].join('')
     await leaf(name, paths.clients[name], subject, ['extendedKeyUsage=clientAuth'], (cert) =>
       cert.subject.split('\n').includes(`CN=${id.cn}`),
@@ -218,7 +219,10 @@ export function writeAtomic(file: string, content: string | Buffer, mode: number
 
 async function openssl(run: Run, args: string[]): Promise<void> {
   try {
-    await run('openssl', args, { timeoutMs: 30_000, hint: 'the local PKI needs OpenSSL 3 (`openssl version`)' })
+    await run('openssl', args, {
+      timeoutMs: 30_000,
+      hint: 'the local PKI needs OpenSSL 3 (`openssl version`)',
+    })
   } catch (error) {
     if (error instanceof BootstrapError) throw error
     throw new BootstrapError(`openssl ${args[0]} failed`, { cause: error })

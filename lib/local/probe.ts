@@ -18,7 +18,10 @@ export interface HttpAnswer {
 }
 
 /** GETs `url`; resolves with the status and body, rejects on connection errors or after `timeoutMs`. */
-export function httpGet(url: string, options: { tls?: TlsFiles; timeoutMs?: number } = {}): Promise<HttpAnswer> {
+export function httpGet(
+  url: string,
+  options: { tls?: TlsFiles; timeoutMs?: number } = {},
+): Promise<HttpAnswer> {
   const { tls, timeoutMs = 2000 } = options
   return new Promise((resolve, reject) => {
     const target = new URL(url)

@@ -33,6 +33,8 @@ export interface ProcessSpec {
   env?: Record<string, string>
   cwd?: string
   ports?: Record<string, number>
+  /** A hash of its configuration (see component.ts), kept to notice when it changes. */
+  fingerprint?: string
 }
 
 export interface ProcessRecord {
@@ -43,6 +45,7 @@ export interface ProcessRecord {
   ports: Record<string, number>
   log: string
   startedAt: string
+  fingerprint?: string
 }
 
 export type StopResult = 'not-running' | 'stopped' | 'killed'
@@ -102,8 +105,11 @@ export class Processes {
     return this.pidRuns(pid, record.argv)
   }
 
-  /** Starts `spec` detached and records it. The caller waits for readiness (`waitUntil`). */
-  start(spec: ProcessSpec): ProcessRecord {
+  /**
+   * Starts `spec` detached, records it, and returns once the child runs the binary (under
+   * Bun, spawn returns before the exec). The caller waits for readiness (`waitUntil`).
+   */
+  async start(spec: ProcessSpec): Promise<ProcessRecord> {
     if (!existsSync(spec.command)) {
       throw new BootstrapError(`${spec.name}: ${spec.command} does not exist`, {
         hint: 'run `just tools` to build or install every pinned tool',
@@ -136,9 +142,21 @@ export class Processes {
       ports: spec.ports ?? {},
       log,
       startedAt: new Date().toISOString(),
+      fingerprint: spec.fingerprint,
     }
-    writeFileSync(join(this.runDir, `${spec.name}.json`), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 })
+    writeFileSync(join(this.runDir, `${spec.name}.json`), `${JSON.stringify(record, null, 2)}\n`, {
+      mode: 0o600,
+    })
     writeFileSync(join(this.runDir, `${spec.name}.pid`), `${pid}\n`, { mode: 0o600 })
+    const deadline = Date.now() + 10_000
+    while (!this.pidRuns(pid, record.argv)) {
+      if (!existsSync(join(this.procRoot, String(pid))) || this.isZombie(pid) || Date.now() > deadline) {
+        throw new BootstrapError(`${spec.name} did not start: ${lastLines(this.logTail(spec.name), 3)}`, {
+          hint: `see ${log}`,
+        })
+      }
+      await sleep(5)
+    }
     return record
   }
 
@@ -173,7 +191,11 @@ export class Processes {
     const file = this.logFile(name)
     if (!existsSync(file)) return ''
     const text = readFileSync(file, 'utf8')
-    return text.split('\n').slice(-lines - 1).join('\n').trim()
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n')
+      .trim()
   }
 
   /**
@@ -204,12 +226,20 @@ export class Processes {
     }
   }
 
-  private pidRuns(pid: number, argv: string[]): boolean {
+  private isZombie(pid: number): boolean {
     try {
       const stat = readFileSync(join(this.procRoot, String(pid), 'stat'), 'utf8')
-      // state is the field after "(comm)"; comm may contain spaces and parentheses.
+      // The state is the field after "(comm)"; comm may contain spaces and parentheses.
       const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-      if (state === 'Z' || state === 'X') return false
+      return state === 'Z' || state === 'X'
+    } catch {
+      return true
+    }
+  }
+
+  private pidRuns(pid: number, argv: string[]): boolean {
+    try {
+      if (this.isZombie(pid)) return false
       const cmdline = readFileSync(join(this.procRoot, String(pid), 'cmdline'), 'utf8')
       return cmdline === `${argv.join('\0')}\0`
     } catch {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BootstrapError } from '../errors.ts'
+import type { KObject } from '../kube.ts'
 import { publishCheckout } from '../gitops-source.ts'
 import { kindClusters, kindCreate, kindDelete, kindKubeconfig } from '../kind.ts'
 import { waitFor } from '../retry.ts'
@@ -85,7 +86,7 @@ export const kindProvider: ClusterProvider = {
 const reposDir = (stateDir: string) => join(stateDir, 'repos')
 const createdMarker = (stateDir: string) => join(stateDir, 'created-by-platform-bootstrap')
 
-export function isReady(node: { status?: unknown }): boolean {
+export function isReady(node: KObject): boolean {
   const conditions = (node.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []
   return conditions.some((condition) => condition.type === 'Ready' && condition.status === 'True')
 }

@@ -9,6 +9,15 @@ export interface ClusterAccess {
 /** An OpenBao the runbook can talk to for as long as it needs; close() ends any port-forward. */
 export interface OpenBaoEndpoint {
   address: string
+  /**
+   * What OpenBao's kubernetes auth method reviews logins against. Unset: https://kubernetes.default.svc
+   * (OpenBao in a pod, with the pod's own token and CA). Set to another URL (local provider: the
+   * local apiserver), OpenBao is outside the cluster: setup then binds each app's ServiceAccount
+   * to system:auth-delegator, since OpenBao has no reviewer token of its own.
+   */
+  kubernetesHost?: string
+  /** PEM of the CA that signed kubernetesHost's serving certificate; unset in a pod. */
+  kubernetesCaCert?: string
   close(): Promise<void>
 }
 

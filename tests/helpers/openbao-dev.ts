@@ -26,7 +26,12 @@ export interface OpenBaoDev {
   /** Seals the server (irreversible for a dev server: use a server of its own). */
   seal(): Promise<void>
   /** Any API call with the root token; returns status and parsed body. */
-  api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: unknown }>
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+  ): Promise<{ status: number; body: unknown }>
   stop(): Promise<void>
 }
 
@@ -76,7 +81,12 @@ export async function startOpenBaoDev(
   throw lastError
 }
 
-async function launch(binary: string, port: number, rootToken: string, startTimeoutMs: number): Promise<OpenBaoDev> {
+async function launch(
+  binary: string,
+  port: number,
+  rootToken: string,
+  startTimeoutMs: number,
+): Promise<OpenBaoDev> {
   const address = `http://127.0.0.1:${port}`
   // Its own HOME: bao must not read or write the developer's ~/.vault-token or config.
   const home = await mkdtemp(join(tmpdir(), 'openbao-dev-'))
@@ -105,8 +115,12 @@ async function launch(binary: string, port: number, rootToken: string, startTime
   child.once('exit', (code) => {
     exited = code
   })
+  // A test run that dies before afterAll must not leave a server behind.
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
 
   const stop = async () => {
+    process.removeListener('exit', killOnExit)
     await stopChild(child)
     await rm(home, { recursive: true, force: true })
   }
@@ -114,6 +128,7 @@ async function launch(binary: string, port: number, rootToken: string, startTime
   const started = Date.now()
   for (;;) {
     if (exited !== undefined) {
+      process.removeListener('exit', killOnExit)
       await rm(home, { recursive: true, force: true })
       throw new Error(`bao server -dev exited (${exited}) before it was ready:\n${output}`)
     }
@@ -141,7 +156,8 @@ async function launch(binary: string, port: number, rootToken: string, startTime
   }
   const must = async (method: string, path: string, body?: unknown) => {
     const result = await api(method, path, body)
-    if (result.status >= 300) throw new Error(`${method} ${path}: ${result.status} ${JSON.stringify(result.body)}`)
+    if (result.status >= 300)
+      throw new Error(`${method} ${path}: ${result.status} ${JSON.stringify(result.body)}`)
     return result.body
   }
 

@@ -1,0 +1,217 @@
+import { describe, expect, it } from 'vitest'
+import { applyAll, contains } from './apply.ts'
+import type { Context } from './context.ts'
+import type { ApplyOutcome, KObject, Kube, ObjectRef } from './kube.ts'
+import { refOf } from './kube.ts'
+import { Logger, memorySink } from './log.ts'
+import { namespace, opaqueSecret } from './manifests.ts'
+import { Redactor } from './redact.ts'
+
+/**
+ * An in-memory API server: server-side apply merges the applied fields over what is stored,
+ * adds the fields a server adds (uid, creationTimestamp, status), and bumps resourceVersion
+ * only when something changed.
+ */
+class FakeKube implements Kube {
+  readonly requests = { reads: 0, writes: 0 }
+  readonly applied: { object: KObject; options?: { dryRun?: boolean; force?: boolean } }[] = []
+  private readonly store = new Map<string, KObject>()
+  private version = 100
+
+  private key(ref: ObjectRef): string {
+    return `${ref.apiVersion}/${ref.kind}/${ref.namespace ?? ''}/${ref.name}`
+  }
+
+  async get<T extends KObject = KObject>(ref: ObjectRef): Promise<T | undefined> {
+    this.requests.reads++
+    const found = this.store.get(this.key(ref))
+    return found && (structuredClone(found) as T)
+  }
+
+  async list<T extends KObject = KObject>(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+  ): Promise<T[]> {
+    this.requests.reads++
+    return [...this.store.values()]
+      .filter((o) => o.apiVersion === apiVersion && o.kind === kind)
+      .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
+      .map((o) => structuredClone(o) as T)
+  }
+
+  async apply(object: KObject, options?: { dryRun?: boolean; force?: boolean }): Promise<ApplyOutcome> {
+    this.applied.push({ object: structuredClone(object), options })
+    const ref = refOf(object)
+    const before = this.store.get(this.key(ref))
+    const merged = merge(before ?? serverDefaults(object), object) as KObject
+    let result: ApplyOutcome['result']
+    if (!before) result = 'created'
+    else result = JSON.stringify(merged) === JSON.stringify(before) ? 'unchanged' : 'configured'
+    if (result !== 'unchanged') merged.metadata.resourceVersion = String(++this.version)
+    if (!options?.dryRun) {
+      this.requests.writes++
+      this.store.set(this.key(ref), merged)
+    }
+    return { ref, result, object: structuredClone(merged) }
+  }
+
+  async delete(ref: ObjectRef): Promise<boolean> {
+    this.requests.writes++
+    return this.store.delete(this.key(ref))
+  }
+
+  stored(ref: ObjectRef): KObject | undefined {
+    return this.store.get(this.key(ref))
+  }
+}
+
+function serverDefaults(object: KObject): KObject {
+  const base: Record<string, unknown> = {
+    metadata: { uid: `uid-${object.metadata.name}`, creationTimestamp: '2026-01-01T00:00:00Z' },
+  }
+  if (object.kind === 'Namespace') {
+    base.spec = { finalizers: ['kubernetes'] }
+    base.status = { phase: 'Active' }
+  }
+  return base as KObject
+}
+
+function merge(into: unknown, from: unknown): unknown {
+  if (from === null || typeof from !== 'object' || Array.isArray(from)) return structuredClone(from)
+  const out: Record<string, unknown> =
+    into && typeof into === 'object' && !Array.isArray(into)
+      ? structuredClone(into as Record<string, unknown>)
+      : {}
+  for (const [key, value] of Object.entries(from)) out[key] = merge(out[key], value)
+  return out
+}
+
+function context(kube: Kube, dryRun = false) {
+  const sink = memorySink()
+  const ctx = {
+    flags: { dryRun, force: false, rotate: [] },
+    log: new Logger({ sink, redactor: new Redactor() }),
+    kube: async () => kube,
+  } as unknown as Context
+  return { ctx, lines: sink.lines }
+}
+
+const objects = () => [
+  namespace('openbao'),
+  opaqueSecret('openbao-unseal-key', 'openbao', { key: 'unseal-1' }, { annotations: { a: 'b' } }),
+]
+
+describe('applyAll', () => {
+  it('creates what is missing and says so per object', async () => {
+    const kube = new FakeKube()
+    const { ctx, lines } = context(kube)
+    expect(await applyAll(ctx, objects())).toEqual(['created', 'created'])
+    expect(kube.applied).toHaveLength(2)
+    expect(kube.applied.every((call) => call.options?.dryRun === false)).toBe(true)
+    expect(lines).toEqual([
+      '    Namespace/openbao: created',
+      '    Secret/openbao/openbao-unseal-key: created',
+    ])
+  })
+
+  it('makes no apply call at all when every object is already there', async () => {
+    const kube = new FakeKube()
+    await applyAll(context(kube).ctx, objects())
+    const writes = kube.requests.writes
+    const calls = kube.applied.length
+    // The stored objects carry server fields (uid, status, resourceVersion) the desired ones do not.
+    expect(kube.stored(refOf(namespace('openbao')))?.status).toEqual({ phase: 'Active' })
+
+    const { ctx, lines } = context(kube)
+    expect(await applyAll(ctx, objects())).toEqual(['unchanged', 'unchanged'])
+    expect(kube.applied).toHaveLength(calls)
+    expect(kube.requests.writes).toBe(writes)
+    expect(lines).toEqual([
+      '    Namespace/openbao: unchanged',
+      '    Secret/openbao/openbao-unseal-key: unchanged',
+    ])
+  })
+
+  it('applies only the object that changed', async () => {
+    const kube = new FakeKube()
+    await applyAll(context(kube).ctx, objects())
+    const secretRef = refOf(objects()[1] as KObject)
+    const versionBefore = kube.stored(secretRef)?.metadata.resourceVersion
+    const calls = kube.applied.length
+
+    const changed = [
+      namespace('openbao'),
+      opaqueSecret('openbao-unseal-key', 'openbao', { key: 'unseal-2' }, { annotations: { a: 'b' } }),
+    ]
+    const { ctx, lines } = context(kube)
+    expect(await applyAll(ctx, changed)).toEqual(['unchanged', 'configured'])
+    expect(kube.applied.slice(calls).map((call) => call.object)).toEqual([changed[1]])
+    const stored = kube.stored(secretRef)
+    expect((stored?.data as Record<string, string> | undefined)?.key).toBe(
+      Buffer.from('unseal-2').toString('base64'),
+    )
+    expect(stored?.metadata.resourceVersion).not.toBe(versionBefore)
+    expect(lines[1]).toBe('    Secret/openbao/openbao-unseal-key: configured')
+  })
+
+  it('in a dry run asks the server with dryRun: true, changes nothing and says "would be"', async () => {
+    const kube = new FakeKube()
+    await applyAll(context(kube).ctx, [namespace('openbao')])
+    const calls = kube.applied.length
+
+    const { ctx, lines } = context(kube, true)
+    const results = await applyAll(ctx, [
+      namespace('openbao'),
+      opaqueSecret('openbao-unseal-key', 'openbao', { key: 'unseal-1' }),
+    ])
+    expect(results).toEqual(['unchanged', 'created'])
+    expect(kube.applied.slice(calls)).toEqual([
+      { object: expect.objectContaining({ kind: 'Secret' }), options: { dryRun: true } },
+    ])
+    expect(
+      kube.stored({ apiVersion: 'v1', kind: 'Secret', name: 'openbao-unseal-key', namespace: 'openbao' }),
+    ).toBe(undefined)
+    expect(lines).toEqual([
+      '    Namespace/openbao: unchanged',
+      '    Secret/openbao/openbao-unseal-key: would be created',
+    ])
+  })
+})
+
+describe('contains', () => {
+  it('holds when every desired field is in the actual object, extra fields allowed', () => {
+    const actual = {
+      metadata: { name: 'a', uid: 'u', labels: { x: '1', y: '2' } },
+      status: { phase: 'Active' },
+    }
+    expect(contains(actual, { metadata: { name: 'a', labels: { x: '1' } } })).toBe(true)
+    expect(contains(actual, {})).toBe(true)
+    expect(contains(actual, { metadata: { labels: { x: '2' } } })).toBe(false)
+    expect(contains(actual, { metadata: { labels: { z: '1' } } })).toBe(false)
+    expect(contains(actual, { spec: { finalizers: [] } })).toBe(false)
+  })
+
+  it('compares arrays by position and length, elements as subsets', () => {
+    expect(contains([1, 2], [1, 2])).toBe(true)
+    expect(contains([2, 1], [1, 2])).toBe(false)
+    expect(contains([1, 2, 3], [1, 2])).toBe(false)
+    expect(contains([1], [1, 2])).toBe(false)
+    expect(contains([{ name: 'a', value: '1' }], [{ name: 'a' }])).toBe(true)
+    expect(contains([{ name: 'a' }], [{ name: 'a', value: '1' }])).toBe(false)
+    expect(contains({ 0: 1, 1: 2 }, [1, 2])).toBe(false)
+    expect(contains([], {})).toBe(false)
+  })
+
+  it('compares scalars strictly', () => {
+    expect(contains('1', '1')).toBe(true)
+    expect(contains(1, '1')).toBe(false)
+    expect(contains(true, 'true')).toBe(false)
+    expect(contains(null, null)).toBe(true)
+    expect(contains(undefined, null)).toBe(false)
+    expect(contains(undefined, 'x')).toBe(false)
+    expect(contains({ a: 1 }, 'x')).toBe(false)
+    expect(contains(null, { a: 1 })).toBe(false)
+    expect(contains('abc', { length: 3 })).toBe(false)
+  })
+})

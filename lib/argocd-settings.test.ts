@@ -1,0 +1,170 @@
+import { Container, EnvVar, Volume, VolumeMount } from 'kubernetes-models/v1'
+import { describe, expect, it } from 'vitest'
+import {
+  ageSecret,
+  argocdCm,
+  argocdCmdParams,
+  assertKsopsInstallable,
+  helmValues,
+  ksopsPluginPath,
+  ksopsPluginRelPath,
+  repoServerEnv,
+} from './argocd-settings.ts'
+import { BootstrapError } from './errors.ts'
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML and chart values are walked freely; the schemas and assertions check them
+type Doc = Record<string, any>
+
+/** An image that has `ksops install`; the pin in lib/versions.ts is checked by assertKsopsInstallable. */
+const IMAGE = 'viaductoss/ksops:v4.5.1'
+const values = helmValues({ ksopsImage: IMAGE }) as Doc
+const repo = values.repoServer as { initContainers: Doc[]; volumes: Doc[]; volumeMounts: Doc[]; env: Doc[] }
+
+describe('helmValues: the argo-cd chart values of seed 000', () => {
+  it('puts kustomize.buildOptions under configs.cm, not configs.params', () => {
+    expect(values.configs.cm['kustomize.buildOptions']).toBe('--enable-alpha-plugins --enable-exec')
+    expect(values.configs.params).not.toHaveProperty('kustomize.buildOptions')
+    expect(values.configs.params['server.insecure']).toBe(true)
+  })
+
+  it('restores Application health in argocd-cm, so the App of Apps waits wave by wave', () => {
+    expect(values.configs.cm['resource.customizations.health.argoproj.io_Application']).toMatch(
+      /obj\.status\.health\.status/,
+    )
+  })
+
+  it('runs the KSOPS init containers unprivileged, exactly as seed 000', () => {
+    expect(repo.initContainers.length).toBeGreaterThan(0)
+    for (const container of repo.initContainers) {
+      expect(container.image).toBe(IMAGE)
+      expect(container.securityContext).toEqual({
+        runAsNonRoot: true,
+        runAsUser: 65534,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      })
+      expect(() => new Container(container as Container).validate()).not.toThrow()
+    }
+  })
+
+  it('lays KSOPS down twice in custom-tools: as ksops and as plugin/viaduct.ai/v1/ksops/ksops', () => {
+    // `ksops install <dir>` writes <dir>/ksops; where <dir> lands in the volume depends on the subPath.
+    const installed = repo.initContainers.map((container) => {
+      expect(container.command.slice(0, 2)).toEqual(['/usr/local/bin/ksops', 'install'])
+      const dest = container.command[2] as string
+      const mount = container.volumeMounts.find(
+        (m: Doc) => m.name === 'custom-tools' && dest.startsWith(m.mountPath),
+      )
+      const inVolume = [mount.subPath, dest.slice(mount.mountPath.length).replace(/^\//, ''), 'ksops'].filter(
+        Boolean,
+      )
+      return inVolume.join('/')
+    })
+    expect(installed.sort()).toEqual(['ksops', 'plugin/viaduct.ai/v1/ksops/ksops'])
+  })
+
+  it('declares the custom-tools emptyDir and the age key Secret volume with mode 0444', () => {
+    expect(repo.volumes).toContainEqual({ name: 'custom-tools', emptyDir: {} })
+    expect(repo.volumes).toContainEqual({
+      name: 'sops-age-key',
+      secret: { secretName: 'ksops-age-key', defaultMode: 292 },
+    })
+    for (const volume of repo.volumes) expect(() => new Volume(volume as Volume).validate()).not.toThrow()
+  })
+
+  it('mounts the binary, the plugin tree and the age key where seed 000 puts them', () => {
+    expect(repo.volumeMounts).toEqual([
+      { name: 'custom-tools', mountPath: '/usr/local/bin/ksops', subPath: 'ksops' },
+      { name: 'custom-tools', mountPath: '/home/argocd/ksops-plugin', subPath: 'plugin' },
+      { name: 'sops-age-key', mountPath: '/home/argocd/.config/sops/age', readOnly: true },
+    ])
+    for (const mount of repo.volumeMounts)
+      expect(() => new VolumeMount(mount as VolumeMount).validate()).not.toThrow()
+    const volumes = new Set(repo.volumes.map((v) => v.name))
+    for (const container of [...repo.initContainers, { volumeMounts: repo.volumeMounts }])
+      for (const mount of container.volumeMounts) expect(volumes).toContain(mount.name)
+  })
+
+  it('sets the three env vars KSOPS needs', () => {
+    expect(repo.env).toEqual([
+      { name: 'SOPS_AGE_KEY_FILE', value: '/home/argocd/.config/sops/age/age.agekey' },
+      { name: 'XDG_CONFIG_HOME', value: '/home/argocd/.config' },
+      { name: 'KUSTOMIZE_PLUGIN_HOME', value: '/home/argocd/ksops-plugin' },
+    ])
+    for (const env of repo.env) expect(() => new EnvVar(env as EnvVar).validate()).not.toThrow()
+  })
+
+  it('agrees with itself: the env points at what the mounts provide', () => {
+    const env = Object.fromEntries(repo.env.map((e) => [e.name, e.value as string]))
+    const ageMount = repo.volumeMounts.find((m) => m.name === 'sops-age-key') as Doc
+    expect(env.SOPS_AGE_KEY_FILE).toBe(`${ageMount.mountPath}/${ageSecret.key}`)
+    const pluginMount = repo.volumeMounts.find((m) => m.mountPath === env.KUSTOMIZE_PLUGIN_HOME) as Doc
+    // What kustomize resolves, inside the volume: the copy the second init container made.
+    expect(`${pluginMount.subPath}/${ksopsPluginRelPath}`).toBe('plugin/viaduct.ai/v1/ksops/ksops')
+    expect(ksopsPluginPath(env.KUSTOMIZE_PLUGIN_HOME as string)).toBe(
+      '/home/argocd/ksops-plugin/viaduct.ai/v1/ksops/ksops',
+    )
+  })
+
+  it('mounts the served repositories read-only only when asked (dev on kind)', () => {
+    expect(repo.volumes.some((v) => v.hostPath)).toBe(false)
+    const dev = (helmValues({ ksopsImage: IMAGE, reposHostPath: '/platform-repos' }) as Doc).repoServer
+    expect(dev.volumes).toContainEqual({
+      name: 'served-repos',
+      hostPath: { path: '/platform-repos', type: 'Directory' },
+    })
+    expect(dev.volumeMounts).toContainEqual({
+      name: 'served-repos',
+      mountPath: '/platform-repos',
+      readOnly: true,
+    })
+  })
+})
+
+describe('the settings the local provider reads', () => {
+  it('describes argocd-cm and argocd-cmd-params-cm as strings', () => {
+    expect(argocdCm['kustomize.buildOptions']).toBe('--enable-alpha-plugins --enable-exec')
+    expect(argocdCmdParams).toEqual({ 'server.insecure': 'true' })
+  })
+
+  it('builds the repo-server env for any layout', () => {
+    expect(repoServerEnv({ configHome: '/s/config', ageKeyDir: '/s/age', pluginHome: '/s/plugins' })).toEqual(
+      {
+        SOPS_AGE_KEY_FILE: '/s/age/age.agekey',
+        XDG_CONFIG_HOME: '/s/config',
+        KUSTOMIZE_PLUGIN_HOME: '/s/plugins',
+      },
+    )
+  })
+
+  it('names the age key Secret', () => {
+    expect(ageSecret).toEqual({ secret: 'ksops-age-key', key: 'age.agekey' })
+  })
+})
+
+describe('assertKsopsInstallable', () => {
+  it('accepts images with `ksops install` (v4.5.0 and later)', () => {
+    for (const image of [
+      'viaductoss/ksops:v4.5.0',
+      'viaductoss/ksops:v4.5.1',
+      'quay.io/viaductoss/ksops:v5.0.0',
+      'viaductoss/ksops:v4.5.1@sha256:abc',
+    ])
+      expect(() => assertKsopsInstallable(image), image).not.toThrow()
+  })
+
+  it('refuses v4.4.0 (distroless, no shell, no install) and unpinned tags, saying what to pin', () => {
+    for (const image of ['viaductoss/ksops:v4.4.0', 'viaductoss/ksops:latest', 'viaductoss/ksops']) {
+      expect(() => assertKsopsInstallable(image), image).toThrow(BootstrapError)
+      const error = (() => {
+        try {
+          helmValues({ ksopsImage: image })
+        } catch (e) {
+          return e as BootstrapError
+        }
+      })()
+      expect(error?.hint).toMatch(/viaductoss\/ksops:v4\.5\.1/)
+    }
+  })
+})

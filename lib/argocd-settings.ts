@@ -1,0 +1,185 @@
+import { join } from 'node:path'
+import { Container, EnvVar, Volume, VolumeMount } from 'kubernetes-models/v1'
+import { BootstrapError } from './errors.ts'
+import { repoRoot } from './paths.ts'
+import { versions } from './versions.ts'
+
+/**
+ * The Argo CD settings KSOPS needs (seed 000), described once: the Helm chart values on kind and
+ * existing clusters and the local provider's argocd-cm and repo-server processes both read them
+ * from here, so the two tiers cannot drift apart.
+ */
+
+/** The cluster age key Secret in the Argo CD namespace (made by the runbook before Argo CD starts). */
+export const ageSecret = { secret: 'ksops-age-key', key: 'age.agekey' } as const
+
+/** Where the repo-server finds things inside its container. */
+export interface RepoServerPaths {
+  /** XDG_CONFIG_HOME: keeps sops's config lookup under the argocd user's home. */
+  configHome: string
+  /** The directory the age key Secret is mounted as; the key file is `<ageKeyDir>/age.agekey`. */
+  ageKeyDir: string
+  /** KUSTOMIZE_PLUGIN_HOME: kustomize finds KSOPS at `<pluginHome>/viaduct.ai/v1/ksops/ksops`. */
+  pluginHome: string
+}
+
+export const repoServerPaths: RepoServerPaths = {
+  configHome: '/home/argocd/.config',
+  ageKeyDir: '/home/argocd/.config/sops/age',
+  pluginHome: '/home/argocd/ksops-plugin',
+}
+
+/** KSOPS as a legacy exec plugin, relative to KUSTOMIZE_PLUGIN_HOME: `<group>/<version>/<lowercased kind>/<kind>`. */
+const KSOPS_PLUGIN_DIR = 'viaduct.ai/v1/ksops'
+export const ksopsPluginRelPath = `${KSOPS_PLUGIN_DIR}/ksops`
+
+export function ksopsPluginPath(pluginHome: string): string {
+  return join(pluginHome, ksopsPluginRelPath)
+}
+
+/** The offline stand-in the local provider installs at ksopsPluginPath (not KSOPS: see its header). */
+export const ksopsStandin = join(repoRoot, 'lib', 'local', 'ksops-standin.sh')
+
+/**
+ * argocd-cm entries. `kustomize.buildOptions` belongs here and not in argocd-cmd-params-cm: Argo CD
+ * reads it only from argocd-cm, and in the wrong map it is silently ignored (seed 000).
+ */
+export const argocdCm: Readonly<Record<string, string>> = {
+  'kustomize.buildOptions': '--enable-alpha-plugins --enable-exec',
+  // Argo CD 1.8 dropped the health of Application objects. Without it the root App of Apps does
+  // not wait for one wave's child Applications to be Healthy before the next wave, and the sync
+  // waves in gitops/apps would order nothing but the creation of Application objects.
+  'resource.customizations.health.argoproj.io_Application': [
+    'hs = {}',
+    'hs.status = "Progressing"',
+    'hs.message = ""',
+    'if obj.status ~= nil and obj.status.health ~= nil then',
+    '  hs.status = obj.status.health.status',
+    '  if obj.status.health.message ~= nil then',
+    '    hs.message = obj.status.health.message',
+    '  end',
+    'end',
+    'return hs',
+    '',
+  ].join('\n'),
+}
+
+/** argocd-cmd-params-cm entries (ConfigMap values are strings; the chart takes the boolean). */
+export const argocdCmdParams: Readonly<Record<string, string>> = {
+  'server.insecure': 'true',
+}
+
+/** The three variables KSOPS needs in the repo-server; miss one and syncs fail "decryption failed" or "plugin not found". */
+export function repoServerEnv(paths: RepoServerPaths = repoServerPaths): Record<string, string> {
+  return {
+    SOPS_AGE_KEY_FILE: join(paths.ageKeyDir, ageSecret.key),
+    XDG_CONFIG_HOME: paths.configHome,
+    KUSTOMIZE_PLUGIN_HOME: paths.pluginHome,
+  }
+}
+
+export interface HelmValuesOptions {
+  /** The image the init containers copy KSOPS from; defaults to the pin in lib/versions.ts. */
+  ksopsImage?: string
+  /**
+   * dev on kind: the node folder holding the served checkout's git repositories, mounted read-only
+   * into the repo-server at the same path so `file://<path>/<repo>` URLs resolve there.
+   */
+  reposHostPath?: string
+}
+
+const CUSTOM_TOOLS = 'custom-tools'
+const AGE_KEY_VOLUME = 'sops-age-key'
+
+/**
+ * The argo-cd chart values for kind and existing clusters (seed 000): KSOPS laid down by init
+ * containers into an emptyDir, both as a flat `ksops` (what a KRM-style generator runs from PATH)
+ * and as `plugin/viaduct.ai/v1/ksops/ksops` (the legacy exec plugin the overlays use, found
+ * through KUSTOMIZE_PLUGIN_HOME); the age key Secret mounted as a directory; the env vars; the
+ * build options in argocd-cm.
+ */
+export function helmValues(opts: HelmValuesOptions = {}): Record<string, unknown> {
+  const image = opts.ksopsImage ?? versions.images.ksopsInit
+  assertKsopsInstallable(image)
+
+  const volumes = [
+    new Volume({ name: CUSTOM_TOOLS, emptyDir: {} }),
+    // 0444: the repo-server runs as argocd (uid 999), not as the Secret's owner.
+    new Volume({ name: AGE_KEY_VOLUME, secret: { secretName: ageSecret.secret, defaultMode: 0o444 } }),
+  ]
+  const volumeMounts = [
+    new VolumeMount({ name: CUSTOM_TOOLS, mountPath: '/usr/local/bin/ksops', subPath: 'ksops' }),
+    new VolumeMount({ name: CUSTOM_TOOLS, mountPath: repoServerPaths.pluginHome, subPath: 'plugin' }),
+    new VolumeMount({ name: AGE_KEY_VOLUME, mountPath: repoServerPaths.ageKeyDir, readOnly: true }),
+  ]
+  if (opts.reposHostPath) {
+    volumes.push(
+      new Volume({ name: 'served-repos', hostPath: { path: opts.reposHostPath, type: 'Directory' } }),
+    )
+    volumeMounts.push(
+      new VolumeMount({ name: 'served-repos', mountPath: opts.reposHostPath, readOnly: true }),
+    )
+  }
+  const env = Object.entries(repoServerEnv()).map(([name, value]) => new EnvVar({ name, value }))
+  const initContainers = ksopsInitContainers(image)
+
+  for (const model of [...initContainers, ...volumes, ...volumeMounts, ...env]) model.validate()
+  const plain = (models: unknown[]) => JSON.parse(JSON.stringify(models)) as unknown[]
+
+  return {
+    // The chart's newest release ships an older Argo CD; the image tag pins the same Argo CD
+    // the local tier runs as processes, so both tiers prove one version.
+    global: { image: { tag: versions.argocd } },
+    configs: {
+      cm: { ...argocdCm },
+      params: { 'server.insecure': argocdCmdParams['server.insecure'] === 'true' },
+    },
+    repoServer: {
+      initContainers: plain(initContainers),
+      volumes: plain(volumes),
+      volumeMounts: plain(volumeMounts),
+      env: plain(env),
+    },
+  }
+}
+
+/**
+ * Two init containers copy KSOPS out of its own image instead of downloading a release from GitHub
+ * as seed 000 does: the pinned image already holds the binary, so no network fetch at pod start and
+ * no second pin to keep in step. The image is distroless (no /bin/sh, no cp since v4.4.0), so each
+ * container runs `ksops install <dir>`, which copies the running binary to `<dir>/ksops`. The second
+ * mounts the emptyDir at `plugin/viaduct.ai/v1/ksops`: the kubelet creates that missing subPath with
+ * the emptyDir's mode (0777), so the unprivileged container can write there. Seed 000's security
+ * context: the copy needs no root, no capability and no privilege escalation.
+ */
+function ksopsInitContainers(image: string): Container[] {
+  const securityContext = {
+    runAsNonRoot: true,
+    runAsUser: 65534,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' as const },
+  }
+  const install = (name: string, subPath?: string) =>
+    new Container({
+      name,
+      image,
+      command: ['/usr/local/bin/ksops', 'install', '/custom-tools'],
+      volumeMounts: [{ name: CUSTOM_TOOLS, mountPath: '/custom-tools', ...(subPath ? { subPath } : {}) }],
+      securityContext,
+    })
+  return [install('install-ksops'), install('install-ksops-plugin', `plugin/${KSOPS_PLUGIN_DIR}`)]
+}
+
+/** `ksops install` exists from KSOPS v4.5.0; v4.4.0's image has neither it nor a shell to copy with. */
+export function assertKsopsInstallable(image: string): void {
+  const tag = /:v?(\d+)\.(\d+)\.(\d+)(?:[-+@].*)?$/.exec(image)
+  const [major, minor] = tag ? [Number(tag[1]), Number(tag[2])] : [Number.NaN, Number.NaN]
+  if (major > 4 || (major === 4 && minor >= 5)) return
+  throw new BootstrapError(`KSOPS image ${image} cannot install KSOPS into the Argo CD repo-server`, {
+    hint:
+      'KSOPS images from v4.4.0 are distroless (no /bin/sh, so nothing to copy the binary with) and `ksops install` ' +
+      'only exists from v4.5.0: pin versions.images.ksopsInit in lib/versions.ts to viaductoss/ksops:v4.5.1 or later',
+    exitCode: 2,
+  })
+}

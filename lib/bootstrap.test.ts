@@ -1,0 +1,113 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { readKeyFile, recipientOf } from './age.ts'
+import { ensureFirstRunSecrets } from './bootstrap.ts'
+import { type EnvConfig, loadConfig } from './config.ts'
+import { Logger, memorySink } from './log.ts'
+import { decrypt, recipientsOf } from './sops.ts'
+
+// The real sops and age: the key file and the secrets file live in a temp folder.
+const dir = mkdtempSync(join(tmpdir(), 'bootstrap-test-'))
+const keyFile = join(dir, 'config', 'sops', 'age', 'keys.txt')
+const sopsFile = join(dir, 'secrets.sops.yaml')
+
+const local = loadConfig('local')
+const env: EnvConfig = { ...local, secrets: { ...local.secrets, sopsFile, vault: undefined } }
+
+function logger() {
+  const sink = memorySink()
+  return { log: new Logger({ sink }), lines: sink.lines }
+}
+
+beforeAll(() => {
+  vi.stubEnv('SOPS_AGE_KEY_FILE', keyFile)
+})
+afterAll(() => {
+  vi.unstubAllEnvs()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('ensureFirstRunSecrets', () => {
+  let firstValues: Record<string, string>
+  let firstBytes: Buffer
+
+  it('on the first run makes the personal key (0600) and an encrypted file with every field', async () => {
+    expect(existsSync(keyFile)).toBe(false)
+    const { log, lines } = logger()
+    const result = await ensureFirstRunSecrets(env, log)
+    expect(result).toEqual({ madePersonalKey: true, generatedFields: env.secrets.fields })
+
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600)
+    const personal = (await readKeyFile(keyFile)).keys[0]?.recipient
+
+    const values = await decrypt(sopsFile)
+    expect(Object.keys(values).sort()).toEqual([...env.secrets.fields].sort())
+    expect(values.age_cluster_private_key).toMatch(/^AGE-SECRET-KEY-1[0-9A-Z]+$/)
+    expect(Buffer.from(values.openbao_unseal_key ?? '', 'base64')).toHaveLength(32)
+    expect(values.github_token_platform).toMatch(/^[0-9a-f]{48}$/)
+    expect(new Set(Object.values(values)).size).toBe(env.secrets.fields.length)
+
+    // Encrypted to the personal key and to the cluster key it generated.
+    const cluster = await recipientOf(values.age_cluster_private_key ?? '')
+    expect((await recipientsOf(sopsFile)).sort()).toEqual([personal, cluster].sort())
+
+    // No plaintext value in the file, in any form; none in what was printed either.
+    const text = readFileSync(sopsFile, 'utf8')
+    for (const value of Object.values(values)) {
+      expect(text).not.toContain(value)
+      expect(text).not.toContain(Buffer.from(value).toString('base64'))
+      for (const line of lines) expect(line).not.toContain(value)
+    }
+    for (const field of env.secrets.fields) expect(text).toMatch(new RegExp(`^${field}: ENC\\[`, 'm'))
+    expect(lines.some((line) => line.includes(`made your personal age key at ${keyFile}`))).toBe(true)
+
+    firstValues = values
+    firstBytes = readFileSync(sopsFile)
+  })
+
+  it('on a second run generates nothing and leaves both files byte for byte', async () => {
+    const keyBefore = readFileSync(keyFile)
+    const { log, lines } = logger()
+    expect(await ensureFirstRunSecrets(env, log)).toEqual({ madePersonalKey: false, generatedFields: [] })
+    expect(readFileSync(sopsFile).equals(firstBytes)).toBe(true)
+    expect(readFileSync(keyFile).equals(keyBefore)).toBe(true)
+    expect(lines).toEqual([])
+  })
+
+  it('generates a field added to the config later alone, keeping the others and the recipients', async () => {
+    const recipients = await recipientsOf(sopsFile)
+    const grown: EnvConfig = {
+      ...env,
+      secrets: { ...env.secrets, fields: [...env.secrets.fields, 'grafana_token'] },
+    }
+    const { log } = logger()
+    expect(await ensureFirstRunSecrets(grown, log)).toEqual({
+      madePersonalKey: false,
+      generatedFields: ['grafana_token'],
+    })
+    const values = await decrypt(sopsFile)
+    expect(values).toEqual({ ...firstValues, grafana_token: expect.stringMatching(/^[0-9a-f]{48}$/) })
+    expect((await recipientsOf(sopsFile)).sort()).toEqual(recipients.sort())
+    expect(readFileSync(sopsFile, 'utf8')).not.toContain(values.grafana_token)
+  })
+
+  it('does nothing for an environment that may not generate secrets', async () => {
+    const other = join(dir, 'prod')
+    vi.stubEnv('SOPS_AGE_KEY_FILE', join(other, 'keys.txt'))
+    try {
+      const prod: EnvConfig = {
+        ...env,
+        generateMissingSecrets: false,
+        secrets: { ...env.secrets, sopsFile: join(other, 'secrets.sops.yaml') },
+      }
+      const { log, lines } = logger()
+      expect(await ensureFirstRunSecrets(prod, log)).toEqual({ madePersonalKey: false, generatedFields: [] })
+      expect(existsSync(other)).toBe(false)
+      expect(lines).toEqual([])
+    } finally {
+      vi.stubEnv('SOPS_AGE_KEY_FILE', keyFile)
+    }
+  })
+})

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { BootstrapError } from '../errors.ts'
+import { formatMs, type Logger } from '../log.ts'
+import { pickPorts } from './ports.ts'
+import type { Processes, ProcessSpec } from './processes.ts'
+
+/**
+ * One long-lived process of the stack and how to tell it is ready. `ensureComponent` adopts
+ * it when it already runs with the same inputs, restarts it when its command line,
+ * environment or input files changed, and starts it when it is not running.
+ */
+export interface Component<K extends string = string> {
+  name: string
+  /** Ports it listens on, picked on 127.0.0.1 (the previous ones when still free). */
+  portKeys: readonly K[]
+  /** Ports it must keep (the apiserver on restart): fail instead of picking others. */
+  fixedPorts?: Partial<Record<K, number>>
+  spec(ports: Record<K, number>): Omit<ProcessSpec, 'name' | 'ports'> & {
+    /** Files whose content is part of its configuration (kubeconfigs, certificates, config files). */
+    inputs?: string[]
+  }
+  /** Answers true once it serves; called repeatedly. */
+  ready(ports: Record<K, number>): Promise<boolean>
+  readyTimeoutMs: number
+  /** How long SIGTERM may take before SIGKILL. */
+  stopTimeoutMs?: number
+}
+
+export interface Ensured<K extends string> {
+  ports: Record<K, number>
+  /** 'adopted': it ran already with the same inputs. */
+  outcome: 'adopted' | 'started' | 'restarted'
+}
+
+export async function ensureComponent<K extends string>(
+  procs: Processes,
+  component: Component<K>,
+  log: Logger,
+): Promise<Ensured<K>> {
+  const { name } = component
+  const previous = procs.record(name)
+  let outcome: Ensured<K>['outcome'] = 'started'
+
+  if (previous && procs.isRunning(name)) {
+    const ports = previous.ports as Record<K, number>
+    const spec = component.spec(ports)
+    if (previous.fingerprint === fingerprint(spec)) {
+      await procs.waitUntil(name, 'ready', () => component.ready(ports), component.readyTimeoutMs)
+      return { ports, outcome: 'adopted' }
+    }
+    log.detail(`${name}: configuration changed, restarting (pid ${previous.pid})`)
+    await procs.stop(name, component.stopTimeoutMs ?? 10_000)
+    outcome = 'restarted'
+  } else if (previous && procs.pid(name) !== undefined) {
+    log.detail(`${name}: pid ${previous.pid} is gone, starting it again`)
+    outcome = 'restarted'
+  }
+
+  const ports = await portsFor(component, previous?.ports)
+  const spec = component.spec(ports)
+  const started = performance.now()
+  const record = await procs.start({ ...spec, name, ports, fingerprint: fingerprint(spec) })
+  await procs.waitUntil(name, 'ready', () => component.ready(ports), component.readyTimeoutMs)
+  const where = Object.values(ports).length ? ` on 127.0.0.1:${Object.values(ports).join(',')}` : ''
+  log.detail(
+    `${name}: ${outcome} (pid ${record.pid}${where}), ready in ${formatMs(performance.now() - started)}`,
+  )
+  return { ports, outcome }
+}
+
+async function portsFor<K extends string>(
+  component: Component<K>,
+  previous: Record<string, number> | undefined,
+): Promise<Record<K, number>> {
+  const fixed = component.fixedPorts ?? {}
+  const picked = await pickPorts(component.portKeys, { ...previous, ...fixed })
+  for (const [key, port] of Object.entries(fixed) as [K, number][]) {
+    if (picked[key] !== port) {
+      throw new BootstrapError(`${component.name}: port ${port} on 127.0.0.1 is taken by another process`, {
+        hint: `see what listens there: ss -ltnp 'sport = :${port}'`,
+      })
+    }
+  }
+  return picked
+}
+
+/** A hash of everything that configures the process: command line, environment, input files. */
+export function fingerprint(spec: ReturnType<Component['spec']>): string {
+  const hash = createHash('sha256')
+  hash.update(JSON.stringify([spec.command, spec.args, spec.env ?? {}, spec.cwd ?? '']))
+  for (const file of spec.inputs ?? []) {
+    hash.update(`\0${file}\0`)
+    if (existsSync(file)) hash.update(readFileSync(file))
+  }
+  return hash.digest('hex')
+}

@@ -1,0 +1,138 @@
+import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1'
+import { Namespace, Secret } from 'kubernetes-models/v1'
+import { describe, expect, it } from 'vitest'
+import { type EnvConfig, loadConfig } from './config.ts'
+import type { KObject } from './kube.ts'
+import {
+  ageKeySecret,
+  bootstrapSecret,
+  MANAGED_BY,
+  namespace,
+  repositorySecret,
+  rootApplication,
+} from './manifests.ts'
+
+const decode = (object: KObject) =>
+  Object.fromEntries(
+    Object.entries(object.data as Record<string, string>).map(([k, v]) => [
+      k,
+      Buffer.from(v, 'base64').toString(),
+    ]),
+  )
+
+const validSecret = (object: KObject) => expect(() => new Secret(object as never).validate()).not.toThrow()
+
+describe('manifests', () => {
+  it('namespace: a labelled v1 Namespace that validates', () => {
+    const ns = namespace('cert-manager')
+    expect(ns).toEqual({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'cert-manager', labels: MANAGED_BY },
+    })
+    expect(() => new Namespace(ns as never).validate()).not.toThrow()
+  })
+
+  it('repositorySecret: labelled as an Argo CD repository, type/url/username/password base64 in data', () => {
+    const repo = {
+      url: 'https://github.com/example-org/platform-gitops.git',
+      username: 'bot',
+      passwordField: 'x',
+    }
+    const secret = repositorySecret('repo-platform', 'argocd', repo, 'ghp_token')
+    expect(secret.kind).toBe('Secret')
+    expect(secret.type).toBe('Opaque')
+    expect(secret.metadata).toMatchObject({ name: 'repo-platform', namespace: 'argocd' })
+    expect(secret.metadata.labels).toEqual({ ...MANAGED_BY, 'argocd.argoproj.io/secret-type': 'repository' })
+    expect(secret.stringData).toBeUndefined()
+    expect(secret.data).toEqual({
+      type: Buffer.from('git').toString('base64'),
+      url: Buffer.from(repo.url).toString('base64'),
+      username: Buffer.from('bot').toString('base64'),
+      password: Buffer.from('ghp_token').toString('base64'),
+    })
+    validSecret(secret)
+    // The served URL replaces the canonical one when given.
+    expect(decode(repositorySecret('r', 'argocd', repo, 'p', 'file:///gitops-repos/platform')).url).toBe(
+      'file:///gitops-repos/platform',
+    )
+  })
+
+  it('bootstrapSecret: Prune=false, each key filled from its bootstrap field', () => {
+    const spec = {
+      name: 'cloudflare-api-token',
+      namespace: 'cert-manager',
+      data: { 'api-token': 'cloudflare_api_token', 'tls.crt': 'cert_field' },
+    }
+    const secret = bootstrapSecret(spec, {
+      cloudflare_api_token: 'cf-123',
+      cert_field: 'PEM',
+      other: 'not-used',
+    })
+    expect(secret.metadata).toMatchObject({ name: 'cloudflare-api-token', namespace: 'cert-manager' })
+    expect(secret.metadata.annotations).toEqual({ 'argocd.argoproj.io/sync-options': 'Prune=false' })
+    expect(secret.metadata.labels).toEqual(MANAGED_BY)
+    expect(decode(secret)).toEqual({ 'api-token': 'cf-123', 'tls.crt': 'PEM' })
+    validSecret(secret)
+  })
+
+  it('ageKeySecret: ksops-age-key / age.agekey with exactly one trailing newline', () => {
+    const identity = 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ'
+    const secret = ageKeySecret('argocd', identity)
+    expect(secret.metadata).toMatchObject({ name: 'ksops-age-key', namespace: 'argocd' })
+    expect(decode(secret)).toEqual({ 'age.agekey': `${identity}\n` })
+    expect(decode(ageKeySecret('argocd', `${identity}\n`))).toEqual({ 'age.agekey': `${identity}\n` })
+    validSecret(secret)
+  })
+
+  describe('rootApplication', () => {
+    const local = loadConfig('local')
+    const withInclude = (include: string[]): EnvConfig => ({ ...local, gitops: { ...local.gitops, include } })
+
+    it('recurses the apps tree with automated prune, selfHeal and retry backoff, in project default', () => {
+      const app = rootApplication(withInclude(['platform/*']), 'file:///gitops-repos/platform')
+      expect(app).toMatchObject({
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'root', namespace: 'argocd', labels: MANAGED_BY },
+        spec: {
+          project: 'default',
+          source: {
+            repoURL: 'file:///gitops-repos/platform',
+            targetRevision: local.gitops.revision,
+            path: local.gitops.rootPath,
+            directory: { recurse: true, include: 'platform/*' },
+          },
+          destination: { server: 'https://kubernetes.default.svc', namespace: 'argocd' },
+          syncPolicy: {
+            automated: { prune: true, selfHeal: true },
+            retry: { limit: 10, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } },
+          },
+        },
+      })
+      expect(() => new Application(app as never).validate()).not.toThrow()
+    })
+
+    it('joins several include globs into one {a,b} glob', () => {
+      const app = rootApplication(withInclude(['platform/*', 'tenants/*', 'overlays/local.yaml']), 'x')
+      const spec = app.spec as { source: { directory: Record<string, unknown> } }
+      expect(spec.source.directory).toEqual({
+        recurse: true,
+        include: '{platform/*,tenants/*,overlays/local.yaml}',
+      })
+      expect(() => new Application(app as never).validate()).not.toThrow()
+    })
+
+    it('takes the include list from the real config', () => {
+      const spec = rootApplication(local, 'x').spec as { source: { directory: { include?: string } } }
+      expect(spec.source.directory.include).toBe(`{${local.gitops.include.join(',')}}`)
+    })
+
+    it('has no include at all when the list is empty', () => {
+      const spec = rootApplication(withInclude([]), 'x').spec as {
+        source: { directory: Record<string, unknown> }
+      }
+      expect(spec.source.directory).toEqual({ recurse: true })
+    })
+  })
+})

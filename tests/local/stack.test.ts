@@ -1,0 +1,289 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
+import { afterAll, describe, expect, it, vi } from 'vitest'
+import { run } from '../../lib/exec.ts'
+import { ensureControlPlane, isReady, restartApiserver } from '../../lib/local/control-plane.ts'
+import { kubeApis, pollUntil } from '../../lib/local/kube.ts'
+import { ensureOpenBao } from '../../lib/local/openbao.ts'
+import { portIsFree } from '../../lib/local/ports.ts'
+import { httpGet } from '../../lib/local/probe.ts'
+import { Processes } from '../../lib/local/processes.ts'
+import { stackStatus, stopStack } from '../../lib/local/stack.ts'
+import { redactor } from '../../lib/redact.ts'
+import { useLocalStack } from './fixture.ts'
+
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 600_000 })
+
+const NODES = 2
+const stack = useLocalStack({ nodes: NODES })
+
+describe('the local stack (real processes on 127.0.0.1)', () => {
+  it('has every fake node Ready', async () => {
+    const { core } = kubeApis(stack().controlPlane.kubeconfig)
+    const nodes = await core.listNode({ labelSelector: 'type=kwok' })
+    expect(nodes.items.map((n) => n.metadata?.name).sort()).toEqual(['kwok-node-0', 'kwok-node-1'])
+    for (const node of nodes.items) expect(isReady(node)).toBe(true)
+  })
+
+  it('is adopted, not restarted, when ensured again while it runs (< 1 s)', async () => {
+    const { stateDir, log } = stack()
+    const pids = stackStatus(stateDir).map((s) => [s.name, s.pid])
+    const started = performance.now()
+    const again = await ensureControlPlane({ stateDir, nodes: NODES, log })
+    const ms = performance.now() - started
+    log.info(`re-ensure of the running control plane: ${Math.round(ms)} ms`)
+    expect(again.reused).toBe(true)
+    expect(ms).toBeLessThan(1000)
+    expect(stackStatus(stateDir).map((s) => [s.name, s.pid])).toEqual(pids)
+  })
+
+  it('restarts only the process that died', async () => {
+    const { stateDir, log } = stack()
+    const procs = new Processes(stateDir)
+    const before = stackStatus(stateDir)
+    await procs.stop('kube-scheduler', 5000)
+    const again = await stack().phase('restart scheduler', () =>
+      ensureControlPlane({ stateDir, nodes: NODES, log }),
+    )
+    expect(again.reused).toBe(false)
+    const after = stackStatus(stateDir)
+    for (const status of after) {
+      const old = before.find((s) => s.name === status.name)
+      expect(status.running, status.name).toBe(true)
+      if (status.name === 'kube-scheduler') expect(status.pid).not.toBe(old?.pid)
+      else expect(status.pid, status.name).toBe(old?.pid)
+    }
+  })
+
+  it('runs a Deployment to Available (kwok marks its pod Running)', async () => {
+    const { kc } = kubeApis(stack().controlPlane.kubeconfig)
+    const apps = kc.makeApiClient(AppsV1Api)
+    const core = kc.makeApiClient(CoreV1Api)
+    await stack().phase('deployment available', async () => {
+      await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('web', 'default') })
+      await pollUntil(
+        'deployment web Available',
+        async () => {
+          const d = await apps.readNamespacedDeployment({ name: 'web', namespace: 'default' })
+          return (d.status?.conditions ?? []).some((c) => c.type === 'Available' && c.status === 'True')
+        },
+        120_000,
+      )
+    })
+    const pods = await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web' })
+    expect(pods.items).toHaveLength(1)
+    expect(pods.items[0]?.status?.phase).toBe('Running')
+    expect(pods.items[0]?.spec?.nodeName).toMatch(/^kwok-node-\d$/)
+  })
+
+  describe('Argo CD', () => {
+    let repo = ''
+    afterAll(async () => {
+      if (repo) await rm(repo, { recursive: true, force: true })
+    })
+
+    it('syncs an Application from a file:// git repository to Synced/Healthy', async () => {
+      const s = stack()
+      repo = await makeGitRepo(s.agePublicKey)
+      const { kc } = kubeApis(s.controlPlane.kubeconfig)
+      const custom = kc.makeApiClient(CustomObjectsApi)
+      await custom.createNamespacedCustomObject({
+        group: 'argoproj.io',
+        version: 'v1alpha1',
+        namespace: 'argocd',
+        plural: 'applications',
+        body: {
+          apiVersion: 'argoproj.io/v1alpha1',
+          kind: 'Application',
+          metadata: { name: 'demo', namespace: 'argocd' },
+          spec: {
+            project: 'default',
+            source: { repoURL: `file://${repo}`, path: 'app', targetRevision: 'HEAD' },
+            destination: { server: 'https://kubernetes.default.svc', namespace: 'demo' },
+            syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions: ['CreateNamespace=true'] },
+          },
+        },
+      })
+      let last: { sync?: string; health?: string; conditions?: unknown } = {}
+      await s
+        .phase('application synced + healthy', () =>
+          pollUntil(
+            'Application demo Synced/Healthy',
+            async () => {
+              const app = (await custom.getNamespacedCustomObject({
+                group: 'argoproj.io',
+                version: 'v1alpha1',
+                namespace: 'argocd',
+                plural: 'applications',
+                name: 'demo',
+              })) as {
+                status?: { sync?: { status?: string }; health?: { status?: string }; conditions?: unknown }
+              }
+              last = {
+                sync: app.status?.sync?.status,
+                health: app.status?.health?.status,
+                conditions: app.status?.conditions,
+              }
+              return last.sync === 'Synced' && last.health === 'Healthy'
+            },
+            240_000,
+            1000,
+          ),
+        )
+        .catch((error: unknown) => {
+          throw new Error(`${(error as Error).message}; last status: ${JSON.stringify(last)}`)
+        })
+      const apps = kc.makeApiClient(AppsV1Api)
+      const d = await apps.readNamespacedDeployment({ name: 'demo', namespace: 'demo' })
+      expect(d.status?.availableReplicas).toBe(1)
+    })
+
+    it('decrypts a SOPS-encrypted Secret through the KSOPS plugin path', async () => {
+      const s = stack()
+      const pluginHome = join(s.stateDir, 'ksops-plugin', 'viaduct.ai', 'v1', 'ksops', 'ksops')
+      expect(existsSync(pluginHome)).toBe(true)
+      const { core } = kubeApis(s.controlPlane.kubeconfig)
+      const secret = await core.readNamespacedSecret({ name: 'demo-credentials', namespace: 'demo' })
+      expect(Buffer.from(secret.data?.password ?? '', 'base64').toString()).toBe(SECRET_VALUE)
+      // …and the value is nowhere in the repository Argo CD read.
+      const committed = readFileSync(join(repo, 'app', 'secret.sops.yaml'), 'utf8')
+      expect(committed).not.toContain(SECRET_VALUE)
+      expect(committed).toContain('ENC[')
+    })
+  })
+
+  it('restarts the apiserver on the same port', async () => {
+    const s = stack()
+    const port = new URL(s.controlPlane.server).port
+    await s.phase('apiserver restart', () => restartApiserver({ stateDir: s.stateDir, log: s.log }))
+    const record = new Processes(s.stateDir).record('kube-apiserver')
+    expect(String(record?.ports.secure)).toBe(port)
+    const { core } = kubeApis(s.controlPlane.kubeconfig)
+    expect((await core.listNode({})).items.length).toBe(NODES)
+  })
+
+  it('OpenBao starts, and after init and a restart unseals itself', async () => {
+    const s = stack()
+    const address = s.openbao?.address ?? ''
+    expect((await httpGet(`${address}/v1/sys/health`)).status).toBe(501) // not initialised
+    const env = { BAO_ADDR: address }
+    const init = JSON.parse((await run('bao', ['operator', 'init', '-format=json'], { env })).stdout) as {
+      root_token: string
+      recovery_keys_b64: string[]
+    }
+    redactor.addAll([init.root_token, ...init.recovery_keys_b64])
+    expect(init.recovery_keys_b64.length).toBeGreaterThan(0)
+    const sealStatus = async () =>
+      JSON.parse((await httpGet(`${address}/v1/sys/seal-status`)).body) as {
+        sealed: boolean
+        initialized: boolean
+      }
+    await pollUntil('OpenBao unsealed after init', async () => !(await sealStatus()).sealed, 30_000)
+
+    await new Processes(s.stateDir).stop('openbao', 10_000)
+    const again = await s.phase('openbao restart', () =>
+      ensureOpenBao({ stateDir: s.stateDir, unsealKeyFile: s.unsealKeyFile, log: s.log }),
+    )
+    expect(again.address).toBe(address)
+    await pollUntil(
+      'OpenBao unsealed by itself after a restart',
+      async () => !(await sealStatus()).sealed,
+      30_000,
+    )
+    expect(await sealStatus()).toMatchObject({ initialized: true, sealed: false })
+  })
+
+  it('leaves no process and no listening port behind when stopped', async () => {
+    const s = stack()
+    const before = stackStatus(s.stateDir)
+    expect(before.filter((p) => !p.running).map((p) => p.name)).toEqual([])
+    const ports = before.flatMap((p) => Object.values(p.ports))
+    await s.phase('stop', () => stopStack(s.stateDir, { log: s.log }))
+    for (const p of before)
+      expect(existsSync(`/proc/${p.pid}`) && isStackProcess(p.pid ?? 0, s.stateDir)).toBe(false)
+    expect(stackProcesses(s.stateDir)).toEqual([])
+    for (const port of ports) expect(await portIsFree(port), `port ${port}`).toBe(true)
+    expect(stackStatus(s.stateDir).every((p) => !p.running)).toBe(true)
+  })
+})
+
+const SECRET_VALUE = 's3cr3t-from-sops'
+
+function deployment(name: string, namespace: string) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name, image: 'registry.invalid/never-pulled:1' }] },
+      },
+    },
+  }
+}
+
+/** A git repository with a Deployment and a SOPS-encrypted Secret behind a KSOPS generator. */
+async function makeGitRepo(ageRecipient: string): Promise<string> {
+  const repo = await mkdtemp(join(tmpdir(), 'pb-local-repo-'))
+  const app = join(repo, 'app')
+  mkdirSync(app)
+  const yaml = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
+  writeFileSync(join(app, 'deployment.yaml'), yaml(deployment('demo', 'demo')))
+  writeFileSync(
+    join(app, 'kustomization.yaml'),
+    'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\ngenerators:\n  - secret-generator.yaml\n',
+  )
+  writeFileSync(
+    join(app, 'secret-generator.yaml'),
+    'apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: demo-secrets\nfiles:\n  - ./secret.sops.yaml\n',
+  )
+  const plain = join(app, 'secret.yaml')
+  writeFileSync(
+    plain,
+    `apiVersion: v1\nkind: Secret\nmetadata:\n  name: demo-credentials\n  namespace: demo\ntype: Opaque\nstringData:\n  password: ${SECRET_VALUE}\n`,
+  )
+  const encrypted = await run('sops', [
+    '--encrypt',
+    '--age',
+    ageRecipient,
+    '--encrypted-regex',
+    '^(data|stringData)$',
+    '--input-type',
+    'yaml',
+    '--output-type',
+    'yaml',
+    plain,
+  ])
+  writeFileSync(join(app, 'secret.sops.yaml'), encrypted.stdout)
+  await rm(plain)
+  const git = (...args: string[]) =>
+    run('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', ...args], { cwd: repo })
+  await git('init', '--quiet', '--initial-branch=main')
+  await git('add', '.')
+  await git('commit', '--quiet', '-m', 'demo app')
+  return repo
+}
+
+/** Whether /proc/<pid> belongs to the stack: its command line or working directory names the state dir. */
+function isStackProcess(pid: number, stateDir: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    if (cmdline.includes(stateDir)) return true
+    return readlinkSync(`/proc/${pid}/cwd`).startsWith(stateDir)
+  } catch {
+    return false
+  }
+}
+
+function stackProcesses(stateDir: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => pid !== process.pid && isStackProcess(pid, stateDir))
+}
