@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { isAbsolute, join } from 'node:path'
+import { dirname, isAbsolute, join } from 'node:path'
+import { stringify } from 'yaml'
 import type { EnvConfig } from './config.ts'
 import { generateIdentity, readKeyFile, recipientOf, writeKeyFile } from './age.ts'
 import { BootstrapError } from './errors.ts'
+import { run } from './exec.ts'
 import type { Logger } from './log.ts'
 import { personalAgeKeyFile, repoRoot } from './paths.ts'
 import { redactor } from './redact.ts'
@@ -44,19 +47,53 @@ export async function ensureFirstRunSecrets(env: EnvConfig, log: Logger): Promis
     log.info(`    made your personal age key at ${keyFile} (public key ${personal}); back it up: it decrypts your secrets`)
   }
 
+  result.generatedFields = await ensureBootstrapFields(env, personal, log)
+  await ensureDemoOverlaySecret(env, log)
+  return result
+}
+
+async function ensureBootstrapFields(env: EnvConfig, personal: string, log: Logger): Promise<string[]> {
   const sopsFile = envPath(env.secrets.sopsFile)
   const current = existsSync(sopsFile) ? await decrypt(sopsFile) : {}
   const missing = env.secrets.fields.filter((field) => !(field in current))
-  if (missing.length === 0) return result
+  if (missing.length === 0) return []
 
   const values = { ...current }
   for (const field of missing) values[field] = await generateField(field, env)
   const clusterRecipient = await clusterRecipientOf(values[env.ageKey.field] ?? '')
   const recipients = existsSync(sopsFile) ? await recipientsOf(sopsFile) : [personal, clusterRecipient]
   await writeEncrypted(sopsFile, values, recipients)
-  result.generatedFields = missing
   log.info(`    generated ${missing.join(', ')} into ${env.secrets.sopsFile} (encrypted to ${recipients.length} age keys)`)
-  return result
+  return missing
+}
+
+/**
+ * The overlay's demo Secret (gitops/overlays/<env>/secrets/demo-credentials.secret.yaml), made
+ * once per machine and encrypted to the same two keys as the bootstrap file, so the cluster's
+ * KSOPS decrypts it with the cluster key. Only `stringData` is encrypted, as KSOPS expects.
+ */
+async function ensureDemoOverlaySecret(env: EnvConfig, log: Logger): Promise<void> {
+  const relative = join('gitops', 'overlays', env.name, 'secrets', 'demo-credentials.secret.yaml')
+  const file = join(repoRoot, relative)
+  if (existsSync(file) || !existsSync(dirname(dirname(file)))) return
+  const password = randomBytes(18).toString('base64url')
+  redactor.add(password)
+  const manifest = stringify({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'demo-credentials', namespace: 'platform-system' },
+    type: 'Opaque',
+    stringData: { username: 'demo', password },
+  })
+  const recipients = await recipientsOf(envPath(env.secrets.sopsFile))
+  const { stdout } = await run(
+    'sops',
+    ['encrypt', '--input-type', 'yaml', '--output-type', 'yaml', '--filename-override', file, '--encrypted-regex', '^(data|stringData)$', '--age', recipients.join(',')],
+    { input: manifest, hint: 'is sops installed? run `just tools`' },
+  )
+  await mkdir(dirname(file), { recursive: true })
+  await writeFile(file, stdout, { mode: 0o644, flag: 'wx' })
+  log.info(`    generated ${relative} (encrypted to ${recipients.length} age keys)`)
 }
 
 /** A value for a missing dev field: the cluster age key is an age identity, the unseal key 32 random bytes. */

@@ -11,24 +11,6 @@ import { envStateDir, repoRoot } from './paths.ts'
 import { Redactor } from './redact.ts'
 import type { Step } from './step.ts'
 
-// The steps here never touch a cluster: the provider is a stand-in that fails if anything asks it.
-vi.mock('./providers/index.ts', () => {
-  const refuse = () => {
-    throw new Error('the provider must not be used by these steps')
-  }
-  return {
-    providerFor: (name: string) => ({
-      name,
-      ensureCluster: refuse,
-      access: refuse,
-      gitopsSource: refuse,
-      installArgoCD: refuse,
-      openbao: refuse,
-      destroy: refuse,
-    }),
-  }
-})
-
 const NAMES = [
   'cluster',
   'secrets',

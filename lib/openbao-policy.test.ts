@@ -122,10 +122,17 @@ describe('kubernetes auth config', () => {
   })
 
   it('outside the cluster: the given host and CA, and no pod files looked for', () => {
-    const target = { host: 'https://127.0.0.1:6443', caCert: '-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n' }
+    const target = {
+      host: 'https://127.0.0.1:6443',
+      caCert: '-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n',
+    }
     expect(isExternal(target)).toBe(true)
     const desired = kubernetesAuthConfig(target)
-    expect(desired).toEqual({ kubernetes_host: target.host, kubernetes_ca_cert: target.caCert, disable_local_ca_jwt: true })
+    expect(desired).toEqual({
+      kubernetes_host: target.host,
+      kubernetes_ca_cert: target.caCert,
+      disable_local_ca_jwt: true,
+    })
     // GET auth/kubernetes/config as OpenBao 2.7.2 answers it (recorded).
     const readBack = {
       disable_iss_validation: true,
@@ -137,7 +144,9 @@ describe('kubernetes auth config', () => {
       token_reviewer_jwt_set: false,
     }
     expect(sameKubernetesAuthConfig(readBack, desired)).toBe(true)
-    expect(sameKubernetesAuthConfig({ ...readBack, kubernetes_host: 'https://127.0.0.1:1' }, desired)).toBe(false)
+    expect(sameKubernetesAuthConfig({ ...readBack, kubernetes_host: 'https://127.0.0.1:1' }, desired)).toBe(
+      false,
+    )
     expect(sameKubernetesAuthConfig({ ...readBack, kubernetes_ca_cert: '' }, desired)).toBe(false)
     expect(sameKubernetesAuthConfig({ ...readBack, disable_local_ca_jwt: false }, desired)).toBe(false)
     expect(sameKubernetesAuthConfig(undefined, desired)).toBe(false)
@@ -149,7 +158,10 @@ describe('auth-delegator binding', () => {
     expect(authDelegatorBinding(grafana)).toEqual({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
-      metadata: { name: 'openbao-auth-delegator-grafana', labels: { 'app.kubernetes.io/managed-by': 'platform-bootstrap' } },
+      metadata: {
+        name: 'openbao-auth-delegator-grafana',
+        labels: { 'app.kubernetes.io/managed-by': 'platform-bootstrap' },
+      },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:auth-delegator' },
       subjects: [{ kind: 'ServiceAccount', name: 'grafana', namespace: 'monitoring' }],
     })

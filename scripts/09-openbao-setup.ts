@@ -45,8 +45,11 @@ export const step = defineStep({
   },
 })
 
-/** The step, with the report returned and the OpenBao calls replaceable (tests count writes). */
-export async function openbaoSetup(ctx: Context, overrides: Partial<SetupDeps> = {}): Promise<SetupReport> {
+/** The step, with the report returned and its dependencies adjustable (tests count the writes). */
+export async function openbaoSetup(
+  ctx: Context,
+  adjust: (deps: SetupDeps) => SetupDeps = (deps) => deps,
+): Promise<SetupReport> {
   const { openbao, secrets } = ctx.env
   const rotate = parseRotations(ctx.flags.rotate, openbao.apps)
   const endpoint = await ctx.provider.openbao(ctx)
@@ -68,7 +71,7 @@ export async function openbaoSetup(ctx: Context, overrides: Partial<SetupDeps> =
         dryRun: ctx.flags.dryRun,
         bootstrapValues: async () => (await ctx.secrets()).values,
       },
-      { ...deps, ...overrides },
+      adjust(deps),
     )
     if (isExternal(kubernetes)) await applyAll(ctx, openbao.apps.map(authDelegatorBinding))
     for (const line of summaryLines(report)) ctx.log.detail(line)

@@ -204,6 +204,7 @@ function apiserverComponent(
         // 127.0.0.1 is not a valid Endpoints address: keep the reconciler from logging that forever.
         '--endpoint-reconciler-type=none',
         '--profiling=false',
+        '--shutdown-watch-termination-grace-period=2s',
       ],
       inputs: [pki.ca.cert, pki.apiserver.cert, pki.serviceAccount.publicKey],
     }),

@@ -4,8 +4,6 @@ import { BootstrapError } from '../errors.ts'
 import { assertContext } from './existing.ts'
 
 // Only the context check is under test: the chart install and the port-forward are not loaded.
-vi.mock('./helm-argocd.ts', () => ({ installArgoCDChart: vi.fn(), uninstallCreated: vi.fn() }))
-vi.mock('./port-forward.ts', () => ({ portForwardOpenBao: vi.fn() }))
 
 const staging = { env: loadConfig('staging') }
 

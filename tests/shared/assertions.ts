@@ -1,0 +1,94 @@
+import { appCondition, convergence } from '../../lib/argocd-status.ts'
+import type { EnvConfig } from '../../lib/config.ts'
+import type { KObject, Kube } from '../../lib/kube.ts'
+import { PRUNE_FALSE } from '../../lib/manifests.ts'
+
+/**
+ * What a converged platform looks like, judged from objects read from a cluster. The same
+ * functions run on the local provider in every CI run and on kind every night; each returns
+ * a verdict with a message that says what was expected and what was found.
+ */
+export interface Verdict {
+  name: string
+  ok: boolean
+  message: string
+}
+
+const verdict = (name: string, ok: boolean, message: string): Verdict => ({ name, ok, message })
+const decode = (value: string | undefined) => (value === undefined ? undefined : Buffer.from(value, 'base64').toString())
+const dataOf = (object: KObject | undefined) => (object?.data ?? {}) as Record<string, string>
+const secretRef = (name: string, namespace: string) => ({ apiVersion: 'v1', kind: 'Secret', name, namespace })
+
+export async function namespacesExist(kube: Kube, env: EnvConfig): Promise<Verdict> {
+  const names = new Set((await kube.list('v1', 'Namespace')).map((ns) => ns.metadata.name))
+  const missing = env.namespaces.filter((name) => !names.has(name))
+  return verdict('namespaces', missing.length === 0, missing.length ? `missing namespaces: ${missing.join(', ')}` : `${env.namespaces.length} namespaces exist`)
+}
+
+/** ksops-age-key holds exactly the cluster age key (compared, never printed). */
+export async function ageKeySecretHolds(kube: Kube, env: EnvConfig, identity: string): Promise<Verdict> {
+  const secret = await kube.get(secretRef('ksops-age-key', env.argocd.namespace))
+  if (!secret) return verdict('ksops-age-key', false, `Secret ${env.argocd.namespace}/ksops-age-key does not exist`)
+  const held = decode(dataOf(secret)['age.agekey'])?.trim()
+  return verdict('ksops-age-key', held === identity.trim(), held === identity.trim() ? 'holds the cluster age key' : 'holds a different key than the bootstrap secrets (or no age.agekey)')
+}
+
+export async function repositorySecretsExist(kube: Kube, env: EnvConfig, expectedURLs: string[]): Promise<Verdict> {
+  const secrets = await kube.list('v1', 'Secret', env.argocd.namespace, 'argocd.argoproj.io/secret-type=repository')
+  const urls = secrets.map((secret) => decode(dataOf(secret).url))
+  const missing = expectedURLs.filter((url) => !urls.includes(url))
+  const incomplete = secrets.filter((secret) => ['type', 'url', 'username', 'password'].some((key) => !dataOf(secret)[key]))
+  const ok = missing.length === 0 && incomplete.length === 0
+  return verdict('repository Secrets', ok, ok ? `${secrets.length} labelled repository Secrets with type/url/username/password` : `missing for ${missing.join(', ') || '-'}; incomplete: ${incomplete.map((s) => s.metadata.name).join(', ') || '-'}`)
+}
+
+/** Every bootstrap Secret exists with Prune=false and the value of its bootstrap field. */
+export async function bootstrapSecretsExist(kube: Kube, env: EnvConfig, values: Record<string, string>): Promise<Verdict> {
+  const problems: string[] = []
+  for (const spec of env.bootstrapSecrets) {
+    const secret = await kube.get(secretRef(spec.name, spec.namespace))
+    if (!secret) {
+      problems.push(`${spec.namespace}/${spec.name} missing`)
+      continue
+    }
+    const annotations = (secret.metadata as { annotations?: Record<string, string> }).annotations ?? {}
+    for (const [key, value] of Object.entries(PRUNE_FALSE)) if (annotations[key] !== value) problems.push(`${spec.name} lacks ${key}: ${value}`)
+    for (const [key, field] of Object.entries(spec.data)) if (decode(dataOf(secret)[key]) !== values[field]) problems.push(`${spec.name}.${key} differs from bootstrap field ${field}`)
+  }
+  return verdict('bootstrap Secrets', problems.length === 0, problems.join('; ') || `${env.bootstrapSecrets.length} bootstrap Secrets with Prune=false`)
+}
+
+export async function rootApplicationExists(kube: Kube, env: EnvConfig): Promise<Verdict> {
+  const root = await kube.get({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', name: 'root', namespace: env.argocd.namespace })
+  const spec = root?.spec as { source?: { path?: string; directory?: { recurse?: boolean } }; syncPolicy?: { automated?: { prune?: boolean; selfHeal?: boolean } } } | undefined
+  const ok = !!spec && spec.source?.path === env.gitops.rootPath && spec.source?.directory?.recurse === true && spec.syncPolicy?.automated?.prune === true && spec.syncPolicy?.automated?.selfHeal === true
+  return verdict('root Application', ok, ok ? `root over ${env.gitops.rootPath}, recurse, prune + selfHeal` : `root Application missing or not as promised: ${JSON.stringify(spec ?? null)}`)
+}
+
+export async function applicationsConverged(kube: Kube, env: EnvConfig, expected: string[] = []): Promise<Verdict> {
+  const apps = await kube.list('argoproj.io/v1alpha1', 'Application', env.argocd.namespace)
+  const state = convergence(apps)
+  const names = apps.map((app) => app.metadata.name)
+  const absent = expected.filter((name) => !names.includes(name))
+  const ok = state.converged && absent.length === 0
+  const pending = state.pending.map((app) => `${app.name} ${app.sync}/${app.health}${app.reason ? ` (${app.reason})` : ''}`)
+  return verdict('Applications Synced/Healthy', ok, ok ? `${apps.length} Applications Synced/Healthy: ${names.join(', ')}` : `pending: ${pending.join('; ') || '-'}; absent: ${absent.join(', ') || '-'}`)
+}
+
+/** A Secret KSOPS decrypted into the cluster holds the expected value (compared, never printed). */
+export async function secretHolds(kube: Kube, namespace: string, name: string, key: string, expected: string): Promise<Verdict> {
+  const secret = await kube.get(secretRef(name, namespace))
+  const value = decode(dataOf(secret)[key])
+  return verdict(`Secret ${namespace}/${name}`, value === expected, !secret ? 'does not exist' : value === expected ? `${key} holds the expected value` : `${key} holds a different value`)
+}
+
+/** An Application its project must refuse carries the refusal as a condition. */
+export function refusedByProject(app: KObject | undefined, fragment: RegExp): Verdict {
+  const message = app && (appCondition(app, 'InvalidSpecError') ?? appCondition(app, 'ComparisonError'))
+  const ok = !!message && fragment.test(message)
+  return verdict(`Application ${app?.metadata.name ?? '?'} refused`, ok, message ? `condition: ${message}` : 'no refusal condition on the Application')
+}
+
+export function failed(verdicts: Verdict[]): Verdict[] {
+  return verdicts.filter((v) => !v.ok)
+}
