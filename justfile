@@ -53,3 +53,19 @@ bench:
 # Destroy and recreate the full stack on kind and assert convergence (needs Docker and internet)
 e2e env="dev":
     bun tests/e2e/harness.ts --env "$1"
+
+# Secrets from .env into SOPS-encrypted overlay Secrets: DEV_/STAGING_/PROD_* per env, APP_* skipped, the rest core [--from file]
+secrets-generate *flags:
+    bun scripts/secrets-generate.ts "$@"
+
+# Edit an environment's bootstrap secrets file in sops' editor
+secrets-edit env:
+    bun scripts/secrets-edit.ts "$@"
+
+# After .sops.yaml recipients change: re-encrypt every SOPS file for them (sops updatekeys), listing what changed
+secrets-rotate:
+    bun scripts/secrets-rotate.ts "$@"
+
+# Fail on a plaintext Secret or secrets file, a SOPS file with the wrong recipients, or a committed private key
+secrets-check:
+    bun scripts/secrets-check.ts "$@"

@@ -76,7 +76,13 @@ async function ensureDemoOverlaySecret(env: EnvConfig, log: Logger): Promise<voi
   const relative = join('gitops', 'overlays', env.name, 'secrets', 'demo-credentials.secret.yaml')
   const file = join(repoRoot, relative)
   if (existsSync(file) || !existsSync(dirname(dirname(file)))) return
-  const password = randomBytes(18).toString('base64url')
+  const recipients = await recipientsOf(envPath(env.secrets.sopsFile))
+  await writeDemoOverlaySecret(file, recipients, randomBytes(18).toString('base64url'))
+  log.info(`    generated ${relative} (encrypted to ${recipients.length} age keys)`)
+}
+
+/** Writes Secret demo-credentials (platform-system) with `stringData` encrypted by sops; never replaces a file. */
+export async function writeDemoOverlaySecret(file: string, recipients: string[], password: string): Promise<void> {
   redactor.add(password)
   const manifest = stringify({
     apiVersion: 'v1',
@@ -85,7 +91,6 @@ async function ensureDemoOverlaySecret(env: EnvConfig, log: Logger): Promise<voi
     type: 'Opaque',
     stringData: { username: 'demo', password },
   })
-  const recipients = await recipientsOf(envPath(env.secrets.sopsFile))
   const { stdout } = await run(
     'sops',
     ['encrypt', '--input-type', 'yaml', '--output-type', 'yaml', '--filename-override', file, '--encrypted-regex', '^(data|stringData)$', '--age', recipients.join(',')],
@@ -93,7 +98,6 @@ async function ensureDemoOverlaySecret(env: EnvConfig, log: Logger): Promise<voi
   )
   await mkdir(dirname(file), { recursive: true })
   await writeFile(file, stdout, { mode: 0o644, flag: 'wx' })
-  log.info(`    generated ${relative} (encrypted to ${recipients.length} age keys)`)
 }
 
 /** A value for a missing dev field: the cluster age key is an age identity, the unseal key 32 random bytes. */

@@ -89,7 +89,12 @@ export function selectSteps(steps: Step[], options: { from?: string; only?: stri
  * Runs steps in order under the environment's lock. A failure names the step and prints one
  * line of cause (and how to fix it); the steps before it stay done, so running again continues.
  */
-export async function runSteps(cli: Cli, steps: Step[], log = new Logger()): Promise<number> {
+export async function runSteps(
+  cli: Cli,
+  steps: Step[],
+  log = new Logger(),
+  afterSuccess?: (ctx: Context) => void,
+): Promise<number> {
   let release: (() => void) | undefined
   let current: Step | undefined
   try {
@@ -103,6 +108,7 @@ export async function runSteps(cli: Cli, steps: Step[], log = new Logger()): Pro
     }
     current = undefined
     log.summary()
+    if (!cli.flags.dryRun && !cli.only) afterSuccess?.(ctx)
     return 0
   } catch (error) {
     log.summary()
@@ -121,10 +127,10 @@ export async function runSteps(cli: Cli, steps: Step[], log = new Logger()): Pro
 }
 
 /** Entry point of a script: parse argv, run, exit with the code. */
-export async function main(steps: Step[], argv = process.argv.slice(2)): Promise<never> {
+export async function main(steps: Step[], options: { afterSuccess?: (ctx: Context) => void } = {}): Promise<never> {
   let code: number
   try {
-    code = await runSteps(parseCli(argv), steps)
+    code = await runSteps(parseCli(process.argv.slice(2)), steps, new Logger(), options.afterSuccess)
   } catch (error) {
     new Logger().error(errorMessage(error))
     code = error instanceof BootstrapError ? error.exitCode : 1

@@ -68,6 +68,7 @@ export function rootApplication(env: EnvConfig, repoURL: string): KObject {
         destination: { server: 'https://kubernetes.default.svc', namespace: env.argocd.namespace },
         syncPolicy: {
           automated: { prune: true, selfHeal: true },
+          syncOptions: ['ServerSideApply=true'],
           retry: { limit: 10, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } },
         },
       },

@@ -766,6 +766,19 @@ describe('errors', () => {
     expect(bao.writes()).toEqual([])
   })
 
+  it('an init file without any token: names it, and how to make one', async () => {
+    const bao = fakeBao(everythingInPlace())
+    const { deps } = harness(
+      bao.call,
+      memoryStore({ [generatedKey('grafana', 'admin-password')]: 'kept-planted-value' }),
+    )
+    const error = await caught(setupOpenBao(setupOptions(), deps))
+    expect(error.message).toBe(
+      'environments/test/openbao.sops.yaml holds no token for OpenBao at http://127.0.0.1:8200',
+    )
+    expect(error.hint).toContain('store it in the init file as root_token')
+  })
+
   it('an initialised OpenBao without an init file: names the file', async () => {
     const bao = fakeBao(everythingInPlace())
     const { deps } = harness(bao.call, memoryStore())
@@ -1054,7 +1067,8 @@ describe('against a real static-seal OpenBao, initialised by setup, with the rea
       'recovery_threshold',
       'root_token_revoked_at',
     ])
-    for (const value of Object.values(stored).filter((v) => v.length >= 8)) expect(onDisk).not.toContain(value)
+    for (const value of Object.values(stored).filter((v) => v.length >= 8))
+      expect(onDisk).not.toContain(value)
     expect(onDisk).not.toContain(first.root)
     // The root token is revoked; the admin token works.
     const lookup = (token: string) =>

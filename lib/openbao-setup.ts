@@ -524,13 +524,13 @@ class Run {
       await this.replaceAdminToken(root)
       return
     }
-    const which = admin ? `the admin token in ${initFile}` : `${initFile} holds no admin token`
-    throw new BootstrapError(
-      `OpenBao at ${this.options.address} rejected ${admin ? which : 'setup'}${admin ? ' (403: expired, revoked, or from another OpenBao)' : `: ${which}`}`,
-      {
-        hint: recoveryHint(initFile),
-      },
-    )
+    const at = `OpenBao at ${this.options.address}`
+    const why = admin
+      ? `${at} rejected the admin token in ${initFile} (403: expired, revoked, or from another OpenBao)`
+      : root
+        ? `${at} rejected the root token in ${initFile}, which holds no admin token`
+        : `${initFile} holds no token for ${at}`
+    throw new BootstrapError(why, { hint: recoveryHint(initFile) })
   }
 
   /** The token's lookup data when OpenBao accepts it; undefined when it answers 403. */

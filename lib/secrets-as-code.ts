@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path'
 import { execa } from 'execa'
-import { isSeq, parse as parseYaml, parseAllDocuments, parseDocument, stringify } from 'yaml'
+import { isSeq, parseAllDocuments, parseDocument, parse as parseYaml, stringify } from 'yaml'
 import { envPath } from './bootstrap.ts'
 import { listEnvironments, loadConfig } from './config.ts'
 import { BootstrapError, errorMessage, lastLines, ProcessError } from './errors.ts'
@@ -31,7 +31,6 @@ export interface SecretsOptions {
   /** The checkout to work on (tests pass a temporary copy). */
   root?: string
   deps?: SecretsDeps
-  log?: Logger
 }
 
 const defaultDeps: SecretsDeps = { run: defaultRun, env: process.env }
@@ -59,8 +58,21 @@ export interface DotenvEntry {
  * starts a comment). Every bad line is named in one error; no value is ever quoted in it.
  */
 export function parseDotenv(text: string, source = '.env'): DotenvEntry[] {
+  const { entries, problems } = readDotenv(text)
+  if (problems.length > 0) throw inputError(source, problems)
+  return entries
+}
+
+/** A problem with one input line: said with its line number, never with its value. */
+export interface LineProblem {
+  line: number
+  message: string
+}
+
+/** parseDotenv without the throw: the good entries and every bad line, for one report of both. */
+export function readDotenv(text: string): { entries: DotenvEntry[]; problems: LineProblem[] } {
   const entries: DotenvEntry[] = []
-  const problems: string[] = []
+  const problems: LineProblem[] = []
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/)
   for (const [index, raw] of lines.entries()) {
     const line = index + 1
@@ -69,21 +81,23 @@ export function parseDotenv(text: string, source = '.env'): DotenvEntry[] {
     if (!match) {
       // The line may be a pasted value: register it and say only where it is.
       redactor.add(raw.trim())
-      problems.push(`line ${line} is not KEY=value (KEY: letters, digits and _)`)
+      problems.push({ line, message: `line ${line} is not KEY=value (KEY: letters, digits and _)` })
       continue
     }
     const key = match[1] as string
     const value = parseValue((match[2] as string).trim())
     if (value === undefined) {
       redactor.add((match[2] as string).trim())
-      problems.push(`line ${line} (${key}) is not KEY=value: its quoted value is not closed on that line`)
+      problems.push({
+        line,
+        message: `line ${line} (${key}) is not KEY=value: its quoted value is not closed on that line`,
+      })
       continue
     }
     redactor.add(value)
     entries.push({ key, value, line })
   }
-  if (problems.length > 0) throw inputError(source, problems)
-  return entries
+  return { entries, problems }
 }
 
 function parseValue(rest: string): string | undefined {
@@ -109,9 +123,12 @@ function parseValue(rest: string): string | undefined {
   return (comment >= 0 ? rest.slice(0, comment) : rest).trim()
 }
 
-function inputError(source: string, problems: string[]): BootstrapError {
+function inputError(source: string, found: LineProblem[]): BootstrapError {
+  const problems = [...found].sort((a, b) => a.line - b.line).map((problem) => problem.message)
   return new BootstrapError(
-    `${source}: ${problems.length === 1 ? problems[0] : `${problems.length} problems:\n    ${problems.join('\n    ')}`}; nothing was written`,
+    problems.length === 1
+      ? `${source}: ${problems[0]}; nothing was written`
+      : `${source}: ${problems.length} problems, nothing was written:\n    ${problems.join('\n    ')}`,
     {
       hint: 'each line is KEY=value (UPPER_CASE key, an optional DEV_/STAGING_/PROD_… prefix); fix the lines named and run again',
       exitCode: 2,
@@ -155,6 +172,8 @@ export interface PlanOptions {
   /** Namespace of each target's Secrets (default kube-system). */
   namespaces?: Record<string, string>
   source?: string
+  /** Problems found earlier (readDotenv), reported with these in one error. */
+  problems?: LineProblem[]
 }
 
 /**
@@ -168,7 +187,7 @@ export function planSecrets(entries: DotenvEntry[], options: PlanOptions): Secre
     .filter((env) => env !== CORE)
     .map((env) => ({ env, prefix: envPrefix(env) }))
     .sort((a, b) => b.prefix.length - a.prefix.length)
-  const problems: string[] = []
+  const problems: LineProblem[] = [...(options.problems ?? [])]
   const secrets: PlannedSecret[] = []
   const skipped: SecretPlan['skipped'] = []
   const seen = new Map<string, DotenvEntry>()
@@ -181,17 +200,19 @@ export function planSecrets(entries: DotenvEntry[], options: PlanOptions): Secre
     const target = hit ? hit.env : CORE
     const name = normaliseName(hit ? entry.key.slice(hit.prefix.length) : entry.key)
     if (!isValidSecretName(name)) {
-      problems.push(
-        `line ${entry.line}: ${entry.key} normalises to ${JSON.stringify(name)}, not a valid Kubernetes name (lowercase letters, digits and inner hyphens, at most 253)`,
-      )
+      problems.push({
+        line: entry.line,
+        message: `line ${entry.line}: ${entry.key} normalises to ${JSON.stringify(name)}, not a valid Kubernetes name (lowercase letters, digits and inner hyphens, at most 253)`,
+      })
       continue
     }
     const id = `${target}/${name}`
     const before = seen.get(id)
     if (before) {
-      problems.push(
-        `line ${entry.line}: ${entry.key} normalises to ${name} in ${target}, as ${before.key} on line ${before.line} does`,
-      )
+      problems.push({
+        line: entry.line,
+        message: `line ${entry.line}: ${entry.key} normalises to ${name} in ${target}, as ${before.key} on line ${before.line} does`,
+      })
       continue
     }
     seen.set(id, entry)
@@ -211,9 +232,10 @@ export function planSecrets(entries: DotenvEntry[], options: PlanOptions): Secre
         namespaceOf(CORE) === namespaceOf(secret.target),
     )
     if (core) {
-      problems.push(
-        `line ${secret.line}: ${secret.key} makes Secret ${namespaceOf(CORE)}/${secret.name} in ${secret.target}, which also includes it from core (${core.key}, line ${core.line}): kustomize refuses two Secrets with one name`,
-      )
+      problems.push({
+        line: secret.line,
+        message: `line ${secret.line}: ${secret.key} makes Secret ${namespaceOf(CORE)}/${secret.name} in ${secret.target}, which also includes it from core (${core.key}, line ${core.line}): kustomize refuses two Secrets with one name`,
+      })
     }
   }
   if (problems.length > 0) throw inputError(source, problems)
@@ -241,9 +263,12 @@ export interface SopsConfig {
 export function loadSopsConfig(root = repoRoot): SopsConfig {
   const file = join(root, '.sops.yaml')
   if (!existsSync(file)) {
-    throw new BootstrapError(`${relativeTo(root, file)} does not exist: nothing says who secrets are encrypted to`, {
-      hint: 'restore .sops.yaml from git',
-    })
+    throw new BootstrapError(
+      `${relativeTo(root, file)} does not exist: nothing says who secrets are encrypted to`,
+      {
+        hint: 'restore .sops.yaml from git',
+      },
+    )
   }
   let doc: unknown
   try {
@@ -321,7 +346,10 @@ interface FileWork {
  * memory. A file whose decrypted content already matches is not touched (sops' ciphertext
  * changes on every encryption, so re-encrypting would show as a change in git).
  */
-export async function generateSecrets(envFile: string, options: SecretsOptions = {}): Promise<GenerateResult> {
+export async function generateSecrets(
+  envFile: string,
+  options: SecretsOptions = {},
+): Promise<GenerateResult> {
   const root = options.root ?? repoRoot
   const deps = options.deps ?? defaultDeps
   const source = displayPath(envFile)
@@ -331,14 +359,20 @@ export async function generateSecrets(envFile: string, options: SecretsOptions =
       exitCode: 2,
     })
   }
-  const entries = parseDotenv(await readFile(envFile, 'utf8'), source)
+  const { entries, problems } = readDotenv(await readFile(envFile, 'utf8'))
   const environments = listEnvironments(join(root, 'environments'))
   const sopsConfig = loadSopsConfig(root)
   const sharedEnvs = environments.filter((env) => isShared(sopsConfig, env))
   const namespaces: Record<string, string> = { [CORE]: DEFAULT_NAMESPACE }
   for (const env of environments) namespaces[env] = overlayNamespace(root, env)
-  const plan = planSecrets(entries, { environments, coreConsumers: sharedEnvs, namespaces, source })
-  const result: GenerateResult = { written: [], unchanged: [], listed: [], skipped: plan.skipped, warnings: [] }
+  const plan = planSecrets(entries, { environments, coreConsumers: sharedEnvs, namespaces, source, problems })
+  const result: GenerateResult = {
+    written: [],
+    unchanged: [],
+    listed: [],
+    skipped: plan.skipped,
+    warnings: [],
+  }
 
   const targets = new Map<string, TargetInfo>()
   for (const target of new Set(plan.secrets.map((secret) => secret.target))) {
@@ -453,9 +487,12 @@ async function targetRecipients(root: string, config: SopsConfig, target: string
   const rule = ruleFor(config, rel)
   if (rule && rule.recipients.length > 0) return rule.recipients
   if (target === CORE) {
-    throw new BootstrapError(`.sops.yaml names no age recipients for gitops/overlays/core/: core secrets cannot be encrypted`, {
-      hint: 'add a creation rule for ^gitops/overlays/core/ with the team key and every shared cluster key',
-    })
+    throw new BootstrapError(
+      `.sops.yaml names no age recipients for gitops/overlays/core/: core secrets cannot be encrypted`,
+      {
+        hint: 'add a creation rule for ^gitops/overlays/core/ with the team key and every shared cluster key',
+      },
+    )
   }
   const config_ = loadConfig(target, join(root, 'environments'))
   const file = resolveEnvFile(root, config_.secrets.sopsFile)
@@ -466,7 +503,8 @@ async function targetRecipients(root: string, config: SopsConfig, target: string
     )
   }
   const recipients = await recipientsOf(file)
-  if (recipients.length === 0) throw new BootstrapError(`${displayPath(file, root)} is encrypted to no age recipient`)
+  if (recipients.length === 0)
+    throw new BootstrapError(`${displayPath(file, root)} is encrypted to no age recipient`)
   return recipients
 }
 
@@ -518,11 +556,15 @@ async function decryptManifest(
   const rel = relativeTo(root, file)
   let stdout: string
   try {
-    ;({ stdout } = await deps.run('sops', ['--decrypt', '--input-type', 'yaml', '--output-type', 'json', file], {
-      cwd: root,
-      env: sopsEnv(deps),
-      timeoutMs: SOPS_TIMEOUT_MS,
-    }))
+    ;({ stdout } = await deps.run(
+      'sops',
+      ['--decrypt', '--input-type', 'yaml', '--output-type', 'json', file],
+      {
+        cwd: root,
+        env: sopsEnv(deps),
+        timeoutMs: SOPS_TIMEOUT_MS,
+      },
+    ))
   } catch (error) {
     throw sopsFailure(error, `cannot decrypt ${rel} to compare it with ${source}; nothing was written`, file)
   }
@@ -579,8 +621,14 @@ async function encryptManifest(
     throw sopsFailure(error, `sops could not encrypt ${rel}; nothing was written`, file)
   }
   const doc = parseYaml(stdout) as { stringData?: { value?: unknown }; sops?: { mac?: unknown } } | null
-  if (typeof doc?.stringData?.value !== 'string' || !doc.stringData.value.startsWith('ENC[') || !doc.sops?.mac) {
-    throw new BootstrapError(`sops left ${rel}'s value unencrypted: refusing to write it; nothing was written`)
+  if (
+    typeof doc?.stringData?.value !== 'string' ||
+    !doc.stringData.value.startsWith('ENC[') ||
+    !doc.sops?.mac
+  ) {
+    throw new BootstrapError(
+      `sops left ${rel}'s value unencrypted: refusing to write it; nothing was written`,
+    )
   }
   return stdout
 }
@@ -588,7 +636,9 @@ async function encryptManifest(
 function sopsFailure(error: unknown, message: string, file: string): Error {
   if (error instanceof BootstrapError && error.exitCode === 127) return error
   if (error instanceof ProcessError) {
-    const decryptHint = /Failed to get the data key|no identity matched|0 successful groups/i.test(error.stderr)
+    const decryptHint = /Failed to get the data key|no identity matched|0 successful groups/i.test(
+      error.stderr,
+    )
     return new BootstrapError(`${message}: ${lastLines(error.stderr, 1) || error.message}`, {
       hint: decryptHint
         ? `no age key you hold decrypts ${basename(file)}: point SOPS_AGE_KEY_FILE at the key of one of its recipients`
@@ -762,7 +812,9 @@ export async function listRepoFiles(root: string, deps: SecretsDeps = defaultDep
   const git = async (args: string[]) => {
     try {
       const { stdout } = await deps.run('git', ['ls-files', '-z', ...args], { cwd: root, env: deps.env })
-      return [...new Set(stdout.split('\0').filter(Boolean))].filter((rel) => existsSync(join(root, rel))).sort()
+      return [...new Set(stdout.split('\0').filter(Boolean))]
+        .filter((rel) => existsSync(join(root, rel)))
+        .sort()
     } catch (error) {
       throw new BootstrapError(`cannot list the files of ${root} with git: ${errorMessage(error)}`, {
         hint: 'run this in a git checkout of the repository',
@@ -832,7 +884,10 @@ export async function checkSecrets(options: SecretsOptions = {}): Promise<Findin
     if (!secretName && !(isStructured(rel) && holdsSecretManifest(text))) continue
     const problems = sopsProblems(text, rel)
     if (problems.length > 0) {
-      findings.push({ file: rel, problem: `${secretName ? 'secrets file' : 'Secret manifest'} ${problems.join('; ')}` })
+      findings.push({
+        file: rel,
+        problem: `${secretName ? 'secrets file' : 'Secret manifest'} ${problems.join('; ')}`,
+      })
       continue
     }
     if (!committable.has(rel) || !config) continue
@@ -948,7 +1003,8 @@ export function sopsProblems(text: string, rel: string): string[] {
 
 /** Key paths whose values sops should have encrypted (per the file's own metadata) but did not. */
 function clearPaths(doc: Record<string, unknown>, meta: Record<string, unknown>): string[] {
-  const str = (key: string) => (typeof meta[key] === 'string' && meta[key] ? (meta[key] as string) : undefined)
+  const str = (key: string) =>
+    typeof meta[key] === 'string' && meta[key] ? (meta[key] as string) : undefined
   const unencSuffix = str('unencrypted_suffix')
   const encSuffix = str('encrypted_suffix')
   const regex = (key: string) => {
@@ -966,7 +1022,7 @@ function clearPaths(doc: Record<string, unknown>, meta: Record<string, unknown>)
   const clear: string[] = []
   const walk = (node: unknown, path: string, decided: boolean | undefined) => {
     if (Array.isArray(node)) {
-      node.forEach((item, i) => walk(item, `${path}[${i}]`, decided))
+      for (const [i, item] of node.entries()) walk(item, `${path}[${i}]`, decided)
       return
     }
     if (node && typeof node === 'object') {
@@ -1068,7 +1124,8 @@ export function findPrivateKeys(text: string): KeyHit[] {
       hits.push({ line: index + 1, kind: `holds a PEM ${begin[1] ?? ''}private key` })
       continue
     }
-    if (pemBodyFollows(lines, index + 1)) hits.push({ line: index + 1, kind: `holds a PEM ${begin[1] ?? ''}private key` })
+    if (pemBodyFollows(lines, index + 1))
+      hits.push({ line: index + 1, kind: `holds a PEM ${begin[1] ?? ''}private key` })
   }
   return hits
 }
@@ -1097,7 +1154,12 @@ function bech32Valid(text: string): boolean {
     if (v < 0) return false
     data.push(v)
   }
-  const values = [...[...hrp].map((c) => c.charCodeAt(0) >> 5), 0, ...[...hrp].map((c) => c.charCodeAt(0) & 31), ...data]
+  const values = [
+    ...[...hrp].map((c) => c.charCodeAt(0) >> 5),
+    0,
+    ...[...hrp].map((c) => c.charCodeAt(0) & 31),
+    ...data,
+  ]
   const GEN = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3]
   let chk = 1
   for (const v of values) {

@@ -507,11 +507,15 @@ async function step(
 ): Promise<CommandResult> {
   const shown = `${command} ${args.join(' ')}`
   appendLog(job, `\n$ ${shown}${options.cwd ? `   (in ${options.cwd})` : ''}\n`)
+  const started = job.deps.now()
   const result = await job.deps.run(command, args, {
     cwd: options.cwd ?? job.work,
     env: { ...job.deps.env, ...options.env },
   })
-  appendLog(job, `${result.stdout}${result.stderr}`)
+  appendLog(
+    job,
+    `${result.stdout}${result.stderr}# exit ${result.exitCode} after ${Math.round((job.deps.now() - started) / 1000)} s\n`,
+  )
   if (result.exitCode !== 0)
     throw new StepFailed(shown.length > 160 ? `${shown.slice(0, 157)}...` : shown, result.exitCode)
   return result

@@ -2,4 +2,9 @@ import { main } from '../lib/cli.ts'
 import { steps } from './steps.ts'
 
 // `just create [env] [--from NN] [--step NN] [--dry-run]`
-await main(steps)
+await main(steps, {
+  afterSuccess(ctx) {
+    ctx.log.info(`\n${ctx.env.name} is up. To look at it:`)
+    for (const line of ctx.provider.accessHints(ctx)) ctx.log.info(`  ${line}`)
+  },
+})

@@ -1,6 +1,11 @@
+import { createHash } from 'node:crypto'
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { ApiextensionsV1Api, type KubernetesObject } from '@kubernetes/client-node'
+import {
+  ApiextensionsV1Api,
+  type KubernetesObject,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node'
 import { parseAllDocuments } from 'yaml'
 import { ksopsPluginPath, ksopsStandin } from '../argocd-settings.ts'
 import { BootstrapError } from '../errors.ts'
@@ -76,6 +81,7 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
   await ensureDefaultProject(apis, namespace, log)
   log.detail(`argocd: CRDs, namespace and default project in ${formatMs(performance.now() - started)}`)
 
+  await checkSettingsObjects(apis, namespace)
   installKsopsStandin(options.ksopsStandin ?? ksopsStandin, layout.ksopsPluginHome, options.env, log)
 
   const dirs = {
@@ -215,27 +221,50 @@ export function argocdCrdFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   }
 }
 
+/** Marks a CRD with the hash of the manifest file last applied, so an unchanged one is not parsed and sent again. */
+const CRD_HASH_ANNOTATION = 'platform-bootstrap.local/manifest-sha256'
+
 async function applyCrds(
   apis: ReturnType<typeof kubeApis>,
   files: string[],
   timeoutMs: number,
 ): Promise<void> {
-  const objects = files.flatMap((file) =>
-    parseAllDocuments(readFileSync(file, 'utf8'))
-      .map((doc) => doc.toJS() as KubernetesObject | null)
-      .filter((object): object is KubernetesObject => object?.kind === 'CustomResourceDefinition'),
-  )
-  await applyObjects(apis, objects)
   const ext = apis.kc.makeApiClient(ApiextensionsV1Api)
-  const names = objects.map((object) => object.metadata?.name ?? '')
+  const established = (crd: V1CustomResourceDefinition) =>
+    crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false
+  const names: string[] = []
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8')
+    const hash = createHash('sha256').update(text).digest('hex')
+    // Parsing the 400 kB Application CRD takes most of a second: read its name and hash first.
+    const name = /^metadata:\n(?:[ \t]+.*\n)*?[ \t]{2}name:[ \t]*(\S+)/m.exec(text)?.[1]
+    if (name) {
+      names.push(name)
+      const current = await ext.readCustomResourceDefinition({ name }).catch((error: unknown) => {
+        if (statusOf(error) === 404) return undefined
+        throw error
+      })
+      if (current?.metadata?.annotations?.[CRD_HASH_ANNOTATION] === hash && established(current)) continue
+    }
+    const objects = parseAllDocuments(text)
+      .map((doc) => doc.toJS() as KubernetesObject | null)
+      .filter((object): object is KubernetesObject => object?.kind === 'CustomResourceDefinition')
+      .map((object) => ({
+        ...object,
+        metadata: {
+          ...object.metadata,
+          annotations: { ...object.metadata?.annotations, [CRD_HASH_ANNOTATION]: hash },
+        },
+      }))
+    await applyObjects(apis, objects)
+    for (const object of objects)
+      if (!names.includes(object.metadata.name ?? '')) names.push(object.metadata.name ?? '')
+  }
   await pollUntil(
     `Argo CD CRDs established (${names.join(', ')})`,
     async () => {
-      for (const name of names) {
-        const crd = await ext.readCustomResourceDefinition({ name })
-        if (!crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'))
-          return false
-      }
+      for (const name of names)
+        if (!established(await ext.readCustomResourceDefinition({ name }))) return false
       return true
     },
     timeoutMs,
@@ -281,4 +310,46 @@ function installKsopsStandin(
   mkdirSync(dirname(target), { recursive: true, mode: 0o755 })
   copyFileSync(source, target)
   chmodSync(target, 0o755)
+}
+
+/**
+ * argocd-cm and argocd-secret are the caller's, but without them — or without the label Argo CD's
+ * informers select on (util/settings/settings.go: app.kubernetes.io/part-of=argocd) — the
+ * controller exits at once with `configmap "argocd-cm" not found`. Said here, plainly.
+ */
+async function checkSettingsObjects(apis: ReturnType<typeof kubeApis>, namespace: string): Promise<void> {
+  const objects = [
+    {
+      kind: 'ConfigMap',
+      name: 'argocd-cm',
+      read: () => apis.core.readNamespacedConfigMap({ name: 'argocd-cm', namespace }),
+    },
+    {
+      kind: 'Secret',
+      name: 'argocd-secret',
+      read: () => apis.core.readNamespacedSecret({ name: 'argocd-secret', namespace }),
+    },
+  ]
+  for (const object of objects) {
+    let labels: Record<string, string> | undefined
+    try {
+      labels = (await object.read()).metadata?.labels
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error
+      throw new BootstrapError(
+        `${object.kind} ${namespace}/${object.name} does not exist: Argo CD cannot start without it`,
+        {
+          hint: 'the runbook creates argocd-cm and argocd-secret before ensureArgoCD',
+        },
+      )
+    }
+    if (labels?.['app.kubernetes.io/part-of'] !== 'argocd') {
+      throw new BootstrapError(
+        `${object.kind} ${namespace}/${object.name} lacks the label app.kubernetes.io/part-of=argocd: Argo CD does not see it`,
+        {
+          hint: 'label it app.kubernetes.io/part-of: argocd (Argo CD only watches settings objects with that label)',
+        },
+      )
+    }
+  }
 }

@@ -115,6 +115,9 @@ export class Processes {
         hint: 'run `just tools` to build or install every pinned tool',
       })
     }
+    if (this.isRunning(spec.name)) {
+      throw new BootstrapError(`${spec.name} is already running (pid ${this.pid(spec.name)}): stop it first`)
+    }
     mkdirSync(this.runDir, { recursive: true, mode: 0o700 })
     mkdirSync(this.logDir, { recursive: true, mode: 0o700 })
     const log = this.logFile(spec.name)

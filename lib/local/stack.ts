@@ -100,3 +100,18 @@ function isSymlink(path: string): boolean {
     return false
   }
 }
+
+/**
+ * Last resort for a test run that dies: SIGKILL every recorded process group, synchronously,
+ * so it can run in a process 'exit' handler. The stack's own stop order does not matter here.
+ */
+export function killStackSync(stateDir: string): void {
+  for (const status of stackStatus(stateDir)) {
+    if (!status.running || !status.pid) continue
+    try {
+      process.kill(-status.pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+}

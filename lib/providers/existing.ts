@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { KubeConfig } from '@kubernetes/client-node'
 import { BootstrapError } from '../errors.ts'
 import type { Context } from '../context.ts'
-import { installArgoCDChart, uninstallCreated } from './helm-argocd.ts'
+import { argocdUiHints, installArgoCDChart, uninstallCreated } from './helm-argocd.ts'
 import { portForwardOpenBao } from './port-forward.ts'
 import type { ClusterProvider } from './provider.ts'
 
@@ -33,6 +33,8 @@ export const existingProvider: ClusterProvider = {
   installArgoCD: (ctx) => installArgoCDChart(ctx, existingProvider.access(ctx)),
 
   openbao: (ctx) => portForwardOpenBao(ctx),
+
+  accessHints: (ctx) => argocdUiHints(ctx, existingProvider.access(ctx)),
 
   async destroy(ctx) {
     if (!ctx.flags.force) {

@@ -48,3 +48,13 @@ export async function uninstallCreated(ctx: Context, access: ClusterAccess): Pro
     }
   }
 }
+
+/** How to reach the Argo CD the chart installed: a port-forward, and the command that reads the admin password. */
+export function argocdUiHints(ctx: Context, access: ClusterAccess): string[] {
+  const kubectl = `kubectl --kubeconfig ${access.kubeconfig}${access.context ? ` --context ${access.context}` : ''} -n ${ctx.env.argocd.namespace}`
+  return [
+    `Argo CD UI:      ${kubectl} port-forward svc/argocd-server 8080:80   # then open http://localhost:8080`,
+    `admin password:  ${kubectl} get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d`,
+    `applications:    ${kubectl} get applications`,
+  ]
+}

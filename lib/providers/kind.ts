@@ -6,7 +6,7 @@ import type { KObject } from '../kube.ts'
 import { publishCheckout } from '../gitops-source.ts'
 import { kindClusters, kindCreate, kindDelete, kindKubeconfig } from '../kind.ts'
 import { waitFor } from '../retry.ts'
-import { installArgoCDChart } from './helm-argocd.ts'
+import { argocdUiHints, installArgoCDChart } from './helm-argocd.ts'
 import { portForwardOpenBao } from './port-forward.ts'
 import type { ClusterProvider } from './provider.ts'
 
@@ -66,6 +66,8 @@ export const kindProvider: ClusterProvider = {
     installArgoCDChart(ctx, kindProvider.access(ctx), ctx.env.gitops.serveCheckout ? { reposHostPath: REPOS_IN_CLUSTER } : {}),
 
   openbao: (ctx) => portForwardOpenBao(ctx),
+
+  accessHints: (ctx) => argocdUiHints(ctx, kindProvider.access(ctx)),
 
   async destroy(ctx) {
     const name = ctx.env.cluster.name

@@ -15,6 +15,7 @@ import { ensureOpenBao } from '../local/openbao.ts'
 import { pkiPaths } from '../local/pki.ts'
 import { stopStack } from '../local/stack.ts'
 import { MANAGED_BY } from '../manifests.ts'
+import { type Tool, toolDir, tools } from '../tools.ts'
 import type { ClusterProvider } from './provider.ts'
 
 /**
@@ -90,6 +91,17 @@ export const localProvider: ClusterProvider = {
       kubernetesHost: kc.getCurrentCluster()?.server ?? '',
       kubernetesCaCert: await readFile(pkiPaths(layout.pki).ca.cert, 'utf8'),
     }
+  },
+
+  accessHints(ctx) {
+    const layout = localLayout(ctx.stateDir)
+    const kubectl = join(toolDir(tools.find((tool) => tool.name === 'kubernetes') as Tool), 'kubectl')
+    return [
+      `kubeconfig:      export KUBECONFIG=${layout.adminKubeconfig}`,
+      `applications:    ${kubectl} get applications -n ${ctx.env.argocd.namespace}`,
+      `process logs:    ${layout.logs}/`,
+      'stop it all:     npx just destroy local',
+    ]
   },
 
   async destroy(ctx) {

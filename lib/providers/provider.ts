@@ -37,6 +37,8 @@ export interface ClusterProvider {
   installArgoCD(ctx: Context): Promise<void>
   /** Step 09: reach OpenBao. */
   openbao(ctx: Context): Promise<OpenBaoEndpoint>
+  /** Printed after a successful create: how to reach Argo CD and look at the apps (commands, never a secret). */
+  accessHints(ctx: Context): string[]
   /** Tear the cluster down; never keys or secrets files. */
   destroy(ctx: Context): Promise<void>
 }

@@ -8,7 +8,7 @@ import { type ArgoCD, ensureArgoCD, localKsopsPluginHome } from '../../lib/local
 import { type ControlPlane, ensureControlPlane } from '../../lib/local/control-plane.ts'
 import { applyObjects, kubeApis } from '../../lib/local/kube.ts'
 import { ensureOpenBao, type OpenBao } from '../../lib/local/openbao.ts'
-import { stackStatus, stopStack } from '../../lib/local/stack.ts'
+import { killStackSync, stackStatus, stopStack } from '../../lib/local/stack.ts'
 import { formatMs, Logger, type Sink } from '../../lib/log.ts'
 import { redactor } from '../../lib/redact.ts'
 
@@ -70,7 +70,7 @@ export function useLocalStack(options: StackOptions = {}): () => LocalStack {
     }
   }
   // A run killed half way (Ctrl-C) would leave detached processes behind: kill them on exit.
-  const killOnExit = () => stateDir && killRecordedSync(stateDir)
+  const killOnExit = () => stateDir && killStackSync(stateDir)
 
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'pb-local-state-'))
@@ -198,14 +198,3 @@ function printLogTails(stateDir: string, log: Logger): void {
 }
 
 /** Synchronous last resort on process exit: SIGKILL every recorded process group still running its command. */
-function killRecordedSync(stateDir: string): void {
-  for (const status of stackStatus(stateDir)) {
-    if (status.running && status.pid) {
-      try {
-        process.kill(-status.pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
-  }
-}

@@ -1,4 +1,12 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,7 +15,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest'
 import { run } from '../../lib/exec.ts'
 import { ensureControlPlane, isReady, restartApiserver } from '../../lib/local/control-plane.ts'
 import { kubeApis, pollUntil } from '../../lib/local/kube.ts'
-import { ensureOpenBao } from '../../lib/local/openbao.ts'
+import { checkUnsealKeyFile, ensureOpenBao } from '../../lib/local/openbao.ts'
 import { portIsFree } from '../../lib/local/ports.ts'
 import { httpGet } from '../../lib/local/probe.ts'
 import { Processes } from '../../lib/local/processes.ts'
@@ -56,6 +64,16 @@ describe('the local stack (real processes on 127.0.0.1)', () => {
       if (status.name === 'kube-scheduler') expect(status.pid).not.toBe(old?.pid)
       else expect(status.pid, status.name).toBe(old?.pid)
     }
+  })
+
+  it('converges the number of fake nodes both ways', async () => {
+    const { stateDir, log, controlPlane } = stack()
+    const { core } = kubeApis(controlPlane.kubeconfig)
+    const names = async () => (await core.listNode({})).items.map((n) => n.metadata?.name).sort()
+    await ensureControlPlane({ stateDir, nodes: NODES + 1, log })
+    expect(await names()).toEqual(['kwok-node-0', 'kwok-node-1', 'kwok-node-2'])
+    await ensureControlPlane({ stateDir, nodes: NODES, log })
+    expect(await names()).toEqual(['kwok-node-0', 'kwok-node-1'])
   })
 
   it('runs a Deployment to Available (kwok marks its pod Running)', async () => {
@@ -207,6 +225,71 @@ describe('the local stack (real processes on 127.0.0.1)', () => {
     expect(stackProcesses(s.stateDir)).toEqual([])
     for (const port of ports) expect(await portIsFree(port), `port ${port}`).toBe(true)
     expect(stackStatus(s.stateDir).every((p) => !p.running)).toBe(true)
+  })
+})
+
+describe('safety of the process and state handling', () => {
+  it('never takes a reused pid for one of its processes, nor signals it', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'pb-local-pidreuse-'))
+    try {
+      mkdirSync(join(stateDir, 'run'))
+      // Our own pid, recorded with another command line: a pid the kernel handed out again.
+      const record = {
+        name: 'etcd',
+        pid: process.pid,
+        argv: ['/nonexistent/etcd'],
+        ports: {},
+        log: '',
+        startedAt: '',
+      }
+      writeFileSync(join(stateDir, 'run', 'etcd.json'), JSON.stringify(record))
+      writeFileSync(join(stateDir, 'run', 'etcd.pid'), String(process.pid))
+      const procs = new Processes(stateDir)
+      expect(procs.isRunning('etcd')).toBe(false)
+      expect(await procs.stop('etcd', 1000)).toBe('not-running')
+      expect(existsSync(join(stateDir, 'run', 'etcd.pid'))).toBe(false)
+    } finally {
+      await rm(stateDir, { recursive: true, force: true })
+    }
+  })
+
+  it('wipes only what the stack wrote, and nothing a symbolic link points at', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'pb-local-wipe-'))
+    const outside = await mkdtemp(join(tmpdir(), 'pb-local-outside-'))
+    try {
+      writeFileSync(join(outside, 'keep.txt'), 'keep')
+      symlinkSync(outside, join(stateDir, 'logs'))
+      mkdirSync(join(stateDir, 'etcd'))
+      writeFileSync(join(stateDir, 'etcd', 'db'), 'x')
+      writeFileSync(join(stateDir, 'run.lock'), "not the stack's")
+      await stopStack(stateDir, { wipe: true, log: stack().log })
+      expect(readdirSync(stateDir)).toEqual(['run.lock'])
+      expect(readFileSync(join(outside, 'keep.txt'), 'utf8')).toBe('keep')
+    } finally {
+      await rm(stateDir, { recursive: true, force: true })
+      await rm(outside, { recursive: true, force: true })
+    }
+  })
+
+  it('refuses an unseal key file OpenBao cannot read, without printing it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pb-local-key-'))
+    try {
+      const key = join(dir, 'key')
+      const value = (await run('openssl', ['rand', '-base64', '32'])).stdout // ends with a newline
+      writeFileSync(key, value)
+      let message = ''
+      try {
+        checkUnsealKeyFile(key)
+      } catch (error) {
+        message = `${(error as Error).message} ${(error as { hint?: string }).hint}`
+      }
+      expect(message).toMatch(/newline/)
+      expect(message).not.toContain(value.trim())
+      writeFileSync(key, value.trim())
+      expect(() => checkUnsealKeyFile(key)).not.toThrow()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -1,0 +1,884 @@
+import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { CoreV1Api } from '@kubernetes/client-node'
+import { parseAllDocuments, parse as parseYaml } from 'yaml'
+import { envPath } from '../../lib/bootstrap.ts'
+import { createContext } from '../../lib/cli.ts'
+import { type EnvConfig, loadConfig } from '../../lib/config.ts'
+import { BootstrapError, errorMessage, lastLines } from '../../lib/errors.ts'
+import { run } from '../../lib/exec.ts'
+import { kindClusters } from '../../lib/kind.ts'
+import { type KObject, type Kube, loadKubeConfig, type ObjectRef } from '../../lib/kube.ts'
+import { Logger } from '../../lib/log.ts'
+import { type BaoCall, INIT_KEYS, nodeVaultCall } from '../../lib/openbao-setup.ts'
+import { personalAgeKeyFile, repoRoot } from '../../lib/paths.ts'
+import { redactor as processRedactor, type Redactor } from '../../lib/redact.ts'
+import { decrypt } from '../../lib/sops.ts'
+import {
+  ageKeySecretHolds,
+  applicationsConverged,
+  bootstrapSecretsExist,
+  kindClusterExists,
+  mountedFileHolds,
+  namespacesExist,
+  nodesReady,
+  openbaoUnsealed,
+  openbaoValuesKept,
+  podReplaced,
+  refusedByProject,
+  rootApplicationExists,
+  secretHolds,
+  type Verdict,
+} from '../shared/assertions.ts'
+import { EXIT, type PreflightProbes, preflight, realProbes, refuseUnlessKind } from './preflight.ts'
+import { collectDiagnostics, type DiagnosticsSource, E2EReport } from './report.ts'
+
+/**
+ * The kind e2e (`just e2e [env]`): destroy → create → openbao-setup through the real CLIs,
+ * then every assertion through the shared verdict functions; then the whole cycle again,
+ * and the second round must find the same OpenBao values and cluster age key as the first.
+ * Writes reports/e2e/<time>/report.json, and diagnostics next to it on failure.
+ *
+ * Exit codes: 0 passed, 1 a step or assertion failed, 2 refused (not a kind environment,
+ * unknown environment, bad arguments), 77 Docker missing, 78 no internet.
+ */
+
+export type StepName = 'destroy' | 'create' | 'openbao-setup'
+const STEPS: StepName[] = ['destroy', 'create', 'openbao-setup']
+const SCRIPTS: Record<StepName, string> = {
+  destroy: 'scripts/destroy.ts',
+  create: 'scripts/create.ts',
+  'openbao-setup': 'scripts/09-openbao-setup.ts',
+}
+/** Ceilings against a hung child only; the runbook's own timeouts say why a step is slow. */
+const STEP_TIMEOUT_MS: Record<StepName, number> = {
+  destroy: 15 * 60_000,
+  create: 90 * 60_000,
+  'openbao-setup': 20 * 60_000,
+}
+export const ROUNDS = 2
+const POLL_MS = 3_000
+/** Argo CD evaluates a new Application's project within seconds; two minutes is generous. */
+const REFUSAL_BUDGET_MS = 120_000
+const OPENBAO_POD_SELECTOR = 'app.kubernetes.io/name=openbao'
+const FOREIGN_REPO = 'https://github.com/someone-else/anything.git'
+/** Argo CD's wordings of a project refusal: a source repository, and (since 2.5) a destination. */
+const PROJECT_REFUSAL =
+  /is not permitted in project|do not match any of the allowed destinations|not allowed/i
+const ARGO = 'argoproj.io/v1alpha1'
+
+export interface CliResult {
+  code: number
+  output: string
+}
+
+export interface OpenBaoSession {
+  call: BaoCall
+  close(): Promise<void>
+}
+
+/** One cluster, reached after a create: the API, OpenBao through a fresh port-forward per session, pod logs. */
+export interface Cluster extends DiagnosticsSource {
+  openbao(): Promise<OpenBaoSession>
+}
+
+/** A Secret of the overlay, decrypted from its SOPS file: what KSOPS must have put in the cluster. */
+export interface OverlaySecret {
+  file: string
+  namespace: string
+  name: string
+  data: Record<string, string>
+}
+
+/** Pattern A (files at a CSI mount) and B (a synced Secret), as gitops/runtime-secrets/consumers declares them. */
+export interface Consumers {
+  patternA: {
+    namespace: string
+    serviceAccount: string
+    secretProviderClass: string
+    image: string
+    mountPath: string
+    objectName: string
+    app: string
+    field: string
+  }
+  patternB: { namespace: string; secretName: string; key: string; app: string; field: string }
+}
+
+export interface HarnessDeps {
+  env: EnvConfig
+  redactor: Redactor
+  cli(step: StepName): Promise<CliResult>
+  kindClusters(): Promise<string[]>
+  connect(): Promise<Cluster>
+  bootstrapValues(): Promise<Record<string, string>>
+  adminToken(): Promise<string>
+  overlaySecrets(): Promise<OverlaySecret[]>
+  expectedApps: string[]
+  consumers: Consumers
+  reportDir: string
+  now(): number
+  sleep(ms: number): Promise<void>
+  log(line: string): void
+}
+
+type Values = Record<string, Record<string, string>>
+
+interface FirstRound {
+  identity: string
+  values: Values
+}
+
+/** The rounds, the report, the diagnostics. Returns the exit code. */
+export async function runE2E(deps: HarnessDeps): Promise<number> {
+  const report = new E2EReport({
+    env: deps.env.name,
+    now: deps.now,
+    mask: (text) => deps.redactor.mask(text),
+    log: deps.log,
+  })
+  const outputs: Record<string, string> = {}
+  let cluster: Cluster | undefined
+  let first: FirstRound | undefined
+  rounds: for (let round = 1; round <= ROUNDS; round++) {
+    deps.log(`\ne2e round ${round} of ${ROUNDS}: ${STEPS.join(' → ')} on ${deps.env.name}`)
+    for (const step of STEPS) {
+      const verdict = await report.measure(round, 'step', step, async () => {
+        const result = await deps.cli(step)
+        outputs[`round-${round}-${step}`] = result.output
+        return stepVerdict(step, result)
+      })
+      // A failed step leaves nothing the assertions could judge fairly.
+      if (!verdict.ok) break rounds
+    }
+    cluster = await connectRound(round, deps, report)
+    if (!cluster) break
+    first = await assertRound(round, cluster, deps, report, first)
+  }
+
+  const code = report.failed.length ? EXIT.failed : EXIT.passed
+  let diagnosticsDir: string | undefined
+  if (code !== EXIT.passed) {
+    diagnosticsDir = join(deps.reportDir, 'diagnostics')
+    if (!cluster) cluster = await deps.connect().catch(() => undefined)
+    await collectDiagnostics(diagnosticsDir, cluster, deps.redactor, outputs)
+  }
+  const file = await report.write(deps.reportDir, code, diagnosticsDir)
+  deps.log(
+    `\ne2e ${code === EXIT.passed ? 'passed' : `FAILED (${report.failed.length} failed)`}: report ${file}${diagnosticsDir ? `, diagnostics ${diagnosticsDir}` : ''}`,
+  )
+  return code
+}
+
+async function connectRound(
+  round: number,
+  deps: HarnessDeps,
+  report: E2EReport,
+): Promise<Cluster | undefined> {
+  let cluster: Cluster | undefined
+  await report.measure(round, 'assertion', 'reach the cluster API', async () => {
+    cluster = await deps.connect()
+    return { name: 'cluster API', ok: true, message: 'kubeconfig loaded' }
+  })
+  return cluster
+}
+
+function stepVerdict(step: StepName, result: CliResult): Verdict {
+  const ok = result.code === 0
+  return {
+    name: step,
+    ok,
+    message: ok ? 'exit 0' : `exit ${result.code}: ${lastLines(result.output, 4) || 'no output'}`,
+  }
+}
+
+async function assertRound(
+  round: number,
+  cluster: Cluster,
+  deps: HarnessDeps,
+  report: E2EReport,
+  first: FirstRound | undefined,
+): Promise<FirstRound> {
+  const { env, consumers } = deps
+  const kube = cluster.kube
+  const budgetMs = env.converge.timeoutSeconds * 1000
+  const check = (name: string, body: () => Promise<Verdict>) => report.measure(round, 'assertion', name, body)
+
+  await check('kind cluster exists', async () =>
+    kindClusterExists(await deps.kindClusters(), env.cluster.name),
+  )
+  await check('every node Ready', () => nodesReady(kube))
+  await check(
+    `every Application Synced/Healthy within ${env.converge.timeoutSeconds} s (converge.timeoutSeconds)`,
+    () => within(deps, budgetMs, () => applicationsConverged(kube, env, deps.expectedApps)),
+  )
+  await check('namespaces', () => namespacesExist(kube, env))
+  await check('root Application', () => rootApplicationExists(kube, env))
+
+  let identity = ''
+  await check('ksops-age-key holds the cluster age key', async () => {
+    const values = await deps.bootstrapValues()
+    identity = values[env.ageKey.field] ?? ''
+    if (!identity)
+      return {
+        name: 'ksops-age-key',
+        ok: false,
+        message: `the bootstrap secrets have no ${env.ageKey.field}`,
+      }
+    return ageKeySecretHolds(kube, env, identity)
+  })
+  if (first)
+    await check('ksops-age-key holds the same cluster age key as round 1', async () =>
+      ageKeySecretHolds(kube, env, first.identity),
+    )
+  await check('bootstrap Secrets with Prune=false', async () =>
+    bootstrapSecretsExist(kube, env, await deps.bootstrapValues()),
+  )
+  await check(`a SOPS-encrypted Secret of gitops/overlays/${env.name} decrypted by KSOPS`, async () => {
+    const secrets = await deps.overlaySecrets()
+    if (secrets.length === 0)
+      return { name: 'KSOPS', ok: false, message: `gitops/overlays/${env.name} lists no encrypted Secret` }
+    const verdicts: Verdict[] = []
+    for (const secret of secrets)
+      for (const [key, value] of Object.entries(secret.data))
+        verdicts.push(await secretHolds(kube, secret.namespace, secret.name, key, value))
+    return allOf('KSOPS', verdicts)
+  })
+
+  await check('OpenBao initialised and unsealed', async () => openbaoUnsealed(await sealStatus(cluster)))
+  let values: Values = {}
+  await check('OpenBao values readable with the admin token', async () => {
+    values = await readOpenBaoValues(cluster, await deps.adminToken(), env, deps.redactor)
+    const count = Object.values(values).reduce((n, fields) => n + Object.keys(fields).length, 0)
+    return {
+      name: 'OpenBao values',
+      ok: count > 0,
+      message: `${count} values under ${Object.keys(values)
+        .map((app) => `secret/data/${app}`)
+        .join(', ')}`,
+    }
+  })
+
+  const a = consumers.patternA
+  await check(
+    `pattern A: a probe pod reads secret/data/${a.app} ${a.field} from ${a.mountPath}/${a.objectName}`,
+    () => probePatternA(kube, deps, round, values[a.app]?.[a.field]),
+  )
+  const b = consumers.patternB
+  await check(
+    `pattern B: Secret ${b.namespace}/${b.secretName} holds secret/data/${b.app} ${b.field}`,
+    async () => {
+      const expected = values[b.app]?.[b.field]
+      if (expected === undefined)
+        return { name: 'pattern B', ok: false, message: `OpenBao has no ${b.field} at secret/data/${b.app}` }
+      return within(deps, 120_000, () => secretHolds(kube, b.namespace, b.secretName, b.key, expected))
+    },
+  )
+
+  await check('the tenant AppProject refuses an Application targeting kube-system', () =>
+    tenantEscapeRefused(kube, deps),
+  )
+  await check('the default AppProject refuses an Application from another repository', () =>
+    refusal(
+      kube,
+      deps,
+      refusalApplication('e2e-foreign-repo', env.argocd.namespace, 'default', FOREIGN_REPO, 'default'),
+      /someone-else/,
+    ),
+  )
+
+  await openbaoRestart(round, cluster, deps, report, budgetMs)
+
+  if (first)
+    await check('OpenBao holds the same values as round 1', async () =>
+      openbaoValuesKept(first.values, values),
+    )
+  return first ?? { identity, values }
+}
+
+/** Several verdicts as one entry: ok when all are, naming what failed. */
+function allOf(name: string, verdicts: Verdict[]): Verdict {
+  const bad = verdicts.filter((v) => !v.ok)
+  return {
+    name,
+    ok: bad.length === 0,
+    message: (bad.length ? bad : verdicts).map((v) => `${v.name}: ${v.message}`).join('; '),
+  }
+}
+
+/** The verdict once it holds, or the last one when the budget runs out. Errors are retried: the API or a port-forward may blink. */
+async function within(
+  deps: Pick<HarnessDeps, 'now' | 'sleep'>,
+  budgetMs: number,
+  body: () => Promise<Verdict>,
+): Promise<Verdict> {
+  const started = deps.now()
+  for (;;) {
+    let last: Verdict
+    try {
+      last = await body()
+      if (last.ok)
+        return { ...last, message: `${last.message} (after ${Math.round((deps.now() - started) / 1000)} s)` }
+    } catch (error) {
+      last = { name: 'poll', ok: false, message: errorMessage(error) }
+    }
+    if (deps.now() - started >= budgetMs)
+      return {
+        ...last,
+        message: `${last.message} (still so after the ${Math.round(budgetMs / 1000)} s budget)`,
+      }
+    await deps.sleep(POLL_MS)
+  }
+}
+
+/** Polls `body` until it returns a value; undefined when the budget runs out. */
+async function poll<T>(
+  deps: Pick<HarnessDeps, 'now' | 'sleep'>,
+  budgetMs: number,
+  body: () => Promise<T | undefined>,
+): Promise<T | undefined> {
+  const started = deps.now()
+  for (;;) {
+    try {
+      const value = await body()
+      if (value !== undefined) return value
+    } catch {
+      // A blink of the API or the port-forward; the budget bounds it.
+    }
+    if (deps.now() - started >= budgetMs) return undefined
+    await deps.sleep(POLL_MS)
+  }
+}
+
+async function sealStatus(cluster: Cluster): Promise<unknown> {
+  const session = await cluster.openbao()
+  try {
+    const response = await session.call({ method: 'GET', path: 'sys/seal-status', token: '' })
+    if (response.status !== 200) throw new Error(`sys/seal-status answered ${response.status}`)
+    return response.body
+  } finally {
+    await session.close()
+  }
+}
+
+async function readOpenBaoValues(
+  cluster: Cluster,
+  token: string,
+  env: EnvConfig,
+  redactor: Redactor,
+): Promise<Values> {
+  if (!token) throw new Error(`no ${INIT_KEYS.adminToken} in ${env.openbao.initFile}`)
+  const session = await cluster.openbao()
+  try {
+    const values: Values = {}
+    for (const app of env.openbao.apps) {
+      const response = await session.call({ method: 'GET', path: `secret/data/${app.name}`, token })
+      // The status only: the body holds the values.
+      if (response.status !== 200)
+        throw new Error(`reading secret/data/${app.name} answered ${response.status}`)
+      const data = ((response.body as { data?: { data?: Record<string, unknown> } } | undefined)?.data
+        ?.data ?? {}) as Record<string, unknown>
+      values[app.name] = Object.fromEntries(
+        Object.entries(data).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+      )
+      redactor.addAll(Object.values(values[app.name] ?? {}))
+    }
+    return values
+  } finally {
+    await session.close()
+  }
+}
+
+/** The probe pod: the digest of the mounted file goes to its termination message, the value stays in the pod. */
+export function probePod(consumers: Consumers, name: string): KObject {
+  const a = consumers.patternA
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: a.namespace,
+      labels: {
+        'app.kubernetes.io/name': 'e2e-probe',
+        'app.kubernetes.io/managed-by': 'platform-bootstrap-e2e',
+      },
+    },
+    spec: {
+      serviceAccountName: a.serviceAccount,
+      restartPolicy: 'Never',
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 65534,
+        runAsGroup: 65534,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      containers: [
+        {
+          name: 'probe',
+          // The consumer's own image: already on the node, nothing new to pull.
+          image: a.image,
+          env: [{ name: 'FILE', value: `${a.mountPath}/${a.objectName}` }],
+          command: [
+            'sh',
+            '-c',
+            'd=$(sha256sum "$FILE") || exit 3; echo "$d" | cut -d" " -f1 > /dev/termination-log',
+          ],
+          resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '50m', memory: '32Mi' } },
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          },
+          volumeMounts: [{ name: 'secrets', mountPath: a.mountPath, readOnly: true }],
+        },
+      ],
+      volumes: [
+        {
+          name: 'secrets',
+          csi: {
+            driver: 'secrets-store.csi.k8s.io',
+            readOnly: true,
+            volumeAttributes: { secretProviderClass: a.secretProviderClass },
+          },
+        },
+      ],
+    },
+  }
+}
+
+async function probePatternA(
+  kube: Kube,
+  deps: HarnessDeps,
+  round: number,
+  expected: string | undefined,
+): Promise<Verdict> {
+  const a = deps.consumers.patternA
+  if (expected === undefined)
+    return { name: 'pattern A', ok: false, message: `OpenBao has no ${a.field} at secret/data/${a.app}` }
+  const name = `e2e-pattern-a-probe-${round}`
+  const ref: ObjectRef = { apiVersion: 'v1', kind: 'Pod', name, namespace: a.namespace }
+  await removed(kube, deps, ref)
+  await kube.apply(probePod(deps.consumers, name))
+  try {
+    const finished = await poll(deps, 300_000, async () => {
+      const pod = await kube.get(ref)
+      const phase = (pod?.status as { phase?: string } | undefined)?.phase
+      return phase === 'Succeeded' || phase === 'Failed' ? pod : undefined
+    })
+    return mountedFileHolds(finished ?? (await kube.get(ref)), `${a.mountPath}/${a.objectName}`, expected)
+  } finally {
+    await kube.delete(ref)
+  }
+}
+
+/** Deletes `ref` if there (a leftover of an interrupted run) and waits until it is gone. */
+async function removed(kube: Kube, deps: HarnessDeps, ref: ObjectRef): Promise<void> {
+  if (!(await kube.delete(ref))) return
+  await poll(deps, 120_000, async () => ((await kube.get(ref)) ? undefined : true))
+}
+
+export function refusalApplication(
+  name: string,
+  namespace: string,
+  project: string,
+  repoURL: string,
+  destination: string,
+): KObject {
+  return {
+    apiVersion: ARGO,
+    kind: 'Application',
+    metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'platform-bootstrap-e2e' } },
+    spec: {
+      project,
+      source: { repoURL, path: '.', targetRevision: 'HEAD' },
+      destination: { server: 'https://kubernetes.default.svc', namespace: destination },
+    },
+  }
+}
+
+/** From the repository the tenant's project permits, so the destination alone is what it refuses. */
+async function tenantEscapeRefused(kube: Kube, deps: HarnessDeps): Promise<Verdict> {
+  const namespace = deps.env.argocd.namespace
+  const tenant = Object.keys(deps.env.gitops.tenantRepos)[0]
+  if (!tenant)
+    return { name: 'tenant', ok: false, message: 'the environment has no tenant (gitops.tenantRepos)' }
+  const project = await kube.get({ apiVersion: ARGO, kind: 'AppProject', name: tenant, namespace })
+  const repo = (project?.spec as { sourceRepos?: string[] } | undefined)?.sourceRepos?.[0]
+  if (!repo)
+    return {
+      name: 'tenant',
+      ok: false,
+      message: `AppProject ${namespace}/${tenant} ${project ? 'permits no repository' : 'does not exist'}`,
+    }
+  return refusal(
+    kube,
+    deps,
+    refusalApplication('e2e-tenant-escape', namespace, tenant, repo, 'kube-system'),
+    /kube-system/,
+  )
+}
+
+async function refusal(kube: Kube, deps: HarnessDeps, app: KObject, fragment: RegExp): Promise<Verdict> {
+  const ref: ObjectRef = {
+    apiVersion: ARGO,
+    kind: 'Application',
+    name: app.metadata.name,
+    namespace: app.metadata.namespace,
+  }
+  await removed(kube, deps, ref)
+  await kube.apply(app)
+  try {
+    const refused = await poll(deps, REFUSAL_BUDGET_MS, async () => {
+      const found = await kube.get(ref)
+      return refusedByProject(found, PROJECT_REFUSAL).ok ? found : undefined
+    })
+    const found = refused ?? (await kube.get(ref))
+    const byProject = refusedByProject(found, PROJECT_REFUSAL)
+    // Both: refused by its project, and for the reason the test provoked.
+    return byProject.ok ? refusedByProject(found, fragment) : byProject
+  } finally {
+    await kube.delete(ref)
+  }
+}
+
+const isRunning = (pod: KObject) =>
+  (pod.status as { phase?: string } | undefined)?.phase === 'Running' &&
+  !(pod.metadata as { deletionTimestamp?: string }).deletionTimestamp
+
+/** Deletes the OpenBao pod; its StatefulSet brings a new one, which must unseal itself: the harness only reads. */
+async function openbaoRestart(
+  round: number,
+  cluster: Cluster,
+  deps: HarnessDeps,
+  report: E2EReport,
+  budgetMs: number,
+): Promise<void> {
+  const kube = cluster.kube
+  const namespace = deps.env.openbao.namespace
+  const check = (name: string, body: () => Promise<Verdict>) => report.measure(round, 'assertion', name, body)
+  let after: KObject | undefined
+  const replaced = await check('the OpenBao pod, deleted, is replaced', async () => {
+    const before = (await kube.list('v1', 'Pod', namespace, OPENBAO_POD_SELECTOR)).find(isRunning)
+    if (!before) return podReplaced(undefined, undefined)
+    await kube.delete({ apiVersion: 'v1', kind: 'Pod', name: before.metadata.name, namespace })
+    after = await poll(deps, budgetMs, async () =>
+      (await kube.list('v1', 'Pod', namespace, OPENBAO_POD_SELECTOR)).find(
+        (pod) => pod.metadata.uid !== before.metadata.uid && isRunning(pod),
+      ),
+    )
+    return podReplaced(before, after)
+  })
+  if (!replaced.ok) return
+  await check('OpenBao unsealed itself after its pod was deleted', async () =>
+    within(deps, budgetMs, async () =>
+      openbaoUnsealed(await sealStatus(cluster), 'after its pod was deleted'),
+    ),
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the checkout declares: the Applications an environment runs, the consumers of patterns A and B.
+
+/** Argo CD's directory.include: `*` crosses `/` (gobwas glob without separators). */
+function globMatch(glob: string, path: string): boolean {
+  const pattern = glob
+    .split('')
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('')
+  return new RegExp(`^${pattern}$`).test(path)
+}
+
+/** `root` and every Application under gitops.rootPath that the environment's include selects. */
+export function expectedApplications(env: EnvConfig, root = repoRoot): string[] {
+  const dir = join(root, env.gitops.rootPath)
+  const files = (readdirSync(dir, { recursive: true }) as string[])
+    .filter((rel) => /\.ya?ml$/.test(rel))
+    .sort()
+  const selected = env.gitops.include.length
+    ? files.filter((rel) => env.gitops.include.some((glob) => globMatch(glob, rel)))
+    : files
+  const names = selected.flatMap((rel) =>
+    parseAllDocuments(readFileSync(join(dir, rel), 'utf8'))
+      .map((doc) => doc.toJSON() as KObject | null)
+      .filter((doc) => doc?.kind === 'Application')
+      .map((doc) => (doc as KObject).metadata.name),
+  )
+  return ['root', ...names]
+}
+
+type Doc = Record<string, unknown>
+const at = (doc: unknown, ...path: (string | number)[]): unknown =>
+  path.reduce<unknown>(
+    (node, key) =>
+      node && typeof node === 'object' ? (node as Record<string, unknown>)[key as string] : undefined,
+    doc,
+  )
+
+/** Reads the consumers' SecretProviderClasses and Deployments: pattern A has no secretObjects, pattern B syncs a Secret. */
+export function consumersOf(dir = join(repoRoot, 'gitops', 'runtime-secrets', 'consumers')): Consumers {
+  const docs = readdirSync(dir)
+    .filter((file) => /\.ya?ml$/.test(file))
+    .flatMap((file) =>
+      parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((doc) => doc.toJSON() as Doc),
+    )
+    .filter(Boolean)
+  const spcs = docs.filter((doc) => doc.kind === 'SecretProviderClass')
+  const objectsOf = (spc: Doc) =>
+    (parseYaml(String(at(spc, 'spec', 'parameters', 'objects') ?? '[]')) ?? []) as {
+      objectName: string
+      secretPath: string
+      secretKey: string
+    }[]
+  const appOf = (secretPath: string) => secretPath.replace(/^[^/]+\/data\//, '')
+  const fail = (what: string): never => {
+    throw new BootstrapError(`${dir}: ${what}`, {
+      hint: 'the e2e reads patterns A and B from the consumers the gitops tree declares',
+    })
+  }
+
+  const specA =
+    spcs.find((spc) => !at(spc, 'spec', 'secretObjects')) ??
+    fail('no SecretProviderClass without secretObjects (pattern A)')
+  const nsA = String(at(specA, 'metadata', 'namespace'))
+  const nameA = String(at(specA, 'metadata', 'name'))
+  const objectA = objectsOf(specA)[0] ?? fail(`SecretProviderClass ${nameA} lists no object`)
+  const deployment =
+    docs.find(
+      (doc) =>
+        doc.kind === 'Deployment' &&
+        at(doc, 'metadata', 'namespace') === nsA &&
+        JSON.stringify(at(doc, 'spec', 'template', 'spec', 'volumes') ?? []).includes(
+          `"secretProviderClass":"${nameA}"`,
+        ),
+    ) ?? fail(`no Deployment mounts SecretProviderClass ${nameA}`)
+  const pod = at(deployment, 'spec', 'template', 'spec') as Doc
+  const volume = ((pod.volumes ?? []) as Doc[]).find(
+    (v) => at(v, 'csi', 'volumeAttributes', 'secretProviderClass') === nameA,
+  )
+  const container =
+    ((pod.containers ?? []) as Doc[])[0] ??
+    fail(`Deployment ${String(at(deployment, 'metadata', 'name'))} has no container`)
+  const mount =
+    ((container.volumeMounts ?? []) as Doc[]).find((m) => m.name === volume?.name) ??
+    fail(`no container mounts the ${nameA} volume`)
+
+  const specB =
+    spcs.find((spc) => at(spc, 'spec', 'secretObjects')) ??
+    fail('no SecretProviderClass with secretObjects (pattern B)')
+  const synced = at(specB, 'spec', 'secretObjects', 0) as {
+    secretName: string
+    data: { objectName: string; key: string }[]
+  }
+  const item = synced.data[0] ?? fail(`secretObjects of ${String(at(specB, 'metadata', 'name'))} map no key`)
+  const objectB =
+    objectsOf(specB).find((o) => o.objectName === item.objectName) ??
+    fail(`object ${item.objectName} is not among the parameters' objects`)
+
+  return {
+    patternA: {
+      namespace: nsA,
+      serviceAccount: String(pod.serviceAccountName),
+      secretProviderClass: nameA,
+      image: String(container.image),
+      mountPath: String(mount.mountPath),
+      objectName: objectA.objectName,
+      app: appOf(objectA.secretPath),
+      field: objectA.secretKey,
+    },
+    patternB: {
+      namespace: String(at(specB, 'metadata', 'namespace')),
+      secretName: synced.secretName,
+      key: item.key,
+      app: appOf(objectB.secretPath),
+      field: objectB.secretKey,
+    },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real dependencies: child processes, the kind kubeconfig, port-forwards, sops.
+
+/** The runbook as a person runs it, output streamed (masked) and captured. */
+function runCli(
+  env: EnvConfig,
+  step: StepName,
+  redactor: Redactor,
+  out: (line: string) => void,
+): Promise<CliResult> {
+  const bun = process.versions.bun ? process.execPath : 'bun'
+  const child = spawn(bun, [SCRIPTS[step], '--env', env.name], {
+    cwd: repoRoot,
+    env: { ...process.env, FORCE_COLOR: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  let pending = ''
+  const take = (chunk: Buffer) => {
+    output += chunk.toString()
+    pending += chunk.toString()
+    const lines = pending.split('\n')
+    pending = lines.pop() ?? ''
+    for (const line of lines) out(`    │ ${redactor.mask(line)}`)
+  }
+  child.stdout?.on('data', take)
+  child.stderr?.on('data', take)
+  const timer = setTimeout(() => child.kill('SIGTERM'), STEP_TIMEOUT_MS[step])
+  return new Promise((resolve) => {
+    child.on('error', (error) => {
+      clearTimeout(timer)
+      resolve({ code: 127, output: `${output}\ncould not start ${bun}: ${error.message}` })
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      if (pending) out(`    │ ${redactor.mask(pending)}`)
+      const note = signal
+        ? `\nkilled by ${signal}${signal === 'SIGTERM' ? ` after the ${STEP_TIMEOUT_MS[step] / 60_000} min ceiling` : ''}`
+        : ''
+      resolve({ code: code ?? 128, output: redactor.mask(output + note) })
+    })
+  })
+}
+
+async function connectKind(env: EnvConfig, log: Logger): Promise<Cluster> {
+  // A context per round: the recreated cluster has a new CA and port in its kubeconfig.
+  const ctx = createContext(env, { dryRun: false, force: false, rotate: [] }, log)
+  const kube = await ctx.kube()
+  const access = ctx.provider.access(ctx)
+  const core = loadKubeConfig(access.kubeconfig, access.context).makeApiClient(CoreV1Api)
+  return {
+    kube,
+    async openbao() {
+      const endpoint = await ctx.provider.openbao(ctx)
+      return { call: nodeVaultCall(endpoint.address), close: () => endpoint.close() }
+    },
+    podLog: (namespace, name, container, previous) =>
+      core.readNamespacedPodLog({ namespace, name, container, previous, tailLines: 300 }),
+  }
+}
+
+/** The Secrets the overlay's KSOPS generator lists, decrypted with the personal key (values registered, never printed). */
+async function readOverlaySecrets(env: EnvConfig, redactor: Redactor): Promise<OverlaySecret[]> {
+  const overlay = join(repoRoot, 'gitops', 'overlays', env.name)
+  const generator = parseYaml(readFileSync(join(overlay, 'secret-generator.yaml'), 'utf8')) as {
+    files?: string[]
+  }
+  const secrets: OverlaySecret[] = []
+  for (const listed of generator.files ?? []) {
+    const file = join(overlay, listed)
+    const { stdout } = await run(
+      'sops',
+      ['--decrypt', '--input-type', 'yaml', '--output-type', 'json', file],
+      {
+        env: { SOPS_AGE_KEY_FILE: personalAgeKeyFile() },
+        timeoutMs: 60_000,
+        hint: 'is sops installed (`just tools`) and your personal key one of the file’s recipients?',
+      },
+    )
+    let manifest: {
+      metadata?: { name?: string; namespace?: string }
+      data?: Record<string, string>
+      stringData?: Record<string, string>
+    }
+    try {
+      manifest = JSON.parse(stdout)
+    } catch {
+      // Never quote stdout: it is plaintext.
+      throw new BootstrapError(`sops decrypted ${listed} but its output is not JSON`)
+    }
+    const data: Record<string, string> = { ...(manifest.stringData ?? {}) }
+    for (const [key, value] of Object.entries(manifest.data ?? {}))
+      data[key] = Buffer.from(value, 'base64').toString()
+    redactor.addAll(Object.values(data))
+    secrets.push({
+      file: listed,
+      namespace: manifest.metadata?.namespace ?? 'default',
+      name: manifest.metadata?.name ?? '?',
+      data,
+    })
+  }
+  return secrets
+}
+
+export function realDeps(env: EnvConfig): HarnessDeps {
+  const log = new Logger()
+  const print = (line: string) => process.stdout.write(`${processRedactor.mask(line)}\n`)
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  return {
+    env,
+    redactor: processRedactor,
+    cli: (step) => runCli(env, step, processRedactor, print),
+    kindClusters: () => kindClusters(run),
+    connect: () => connectKind(env, log),
+    // lib/sops registers every decrypted value with the process redactor.
+    bootstrapValues: () => decrypt(envPath(env.secrets.sopsFile)),
+    adminToken: async () => (await decrypt(envPath(env.openbao.initFile)))[INIT_KEYS.adminToken] ?? '',
+    overlaySecrets: () => readOverlaySecrets(env, processRedactor),
+    expectedApps: expectedApplications(env),
+    consumers: consumersOf(),
+    reportDir: join(repoRoot, 'reports', 'e2e', stamp),
+    now: () => Date.now(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    log: print,
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry point
+
+export interface MainDeps {
+  load(envName: string): EnvConfig
+  probes: PreflightProbes
+  start(env: EnvConfig): Promise<number>
+  out(line: string): void
+  err(line: string): void
+}
+
+/** Refusals and preflight come before anything is touched: each ends the run with its own code. */
+export async function main(argv: string[], deps: MainDeps): Promise<number> {
+  let envName: string
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { env: { type: 'string', short: 'e' } },
+    })
+    envName = values.env ?? positionals[0] ?? 'dev'
+  } catch (error) {
+    deps.err(`e2e: ${errorMessage(error)}; usage: bun tests/e2e/harness.ts --env <kind environment>`)
+    return EXIT.refused
+  }
+  let env: EnvConfig
+  try {
+    env = deps.load(envName)
+  } catch (error) {
+    deps.err(
+      `e2e: ${errorMessage(error)}${error instanceof BootstrapError && error.hint ? ` (${error.hint})` : ''}`,
+    )
+    return EXIT.refused
+  }
+  const refused = refuseUnlessKind(env)
+  if (refused && !refused.ok) {
+    deps.err(refused.message)
+    return refused.code
+  }
+  const ready = await preflight(deps.probes)
+  if (!ready.ok) {
+    deps.err(ready.message)
+    return ready.code
+  }
+  deps.out(ready.message)
+  return deps.start(env)
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2), {
+    load: (name) => loadConfig(name),
+    probes: realProbes,
+    start: (env) => runE2E(realDeps(env)),
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  })
+  process.exit(code)
+}

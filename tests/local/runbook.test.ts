@@ -1,0 +1,483 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parse, stringify } from 'yaml'
+import type { KObject } from '../../lib/kube.ts'
+import { restartApiserver } from '../../lib/local/control-plane.ts'
+import { localLayout } from '../../lib/local/layout.ts'
+import { Processes } from '../../lib/local/processes.ts'
+import { stackStatus } from '../../lib/local/stack.ts'
+import { Logger } from '../../lib/log.ts'
+import { waitFor } from '../../lib/retry.ts'
+import { decrypt } from '../../lib/sops.ts'
+import {
+  ageKeySecretHolds,
+  applicationsConverged,
+  bootstrapSecretsExist,
+  failed,
+  namespacesExist,
+  refusedByProject,
+  repositorySecretsExist,
+  rootApplicationExists,
+  secretHolds,
+  type Verdict,
+} from '../shared/assertions.ts'
+import { makeWorkspace, type Workspace } from './workspace.ts'
+
+/**
+ * The runbook end to end on the local provider, as a person runs it: `create local`, then
+ * `openbao-setup local`, against real etcd, kube-apiserver, controller-manager, kwok, Argo CD's
+ * controllers, OpenBao, sops and age. One stack for the whole file, in the order a platform
+ * engineer lives it: create, guarantees, re-run, fallback, faults, destroy and recreate, leaks.
+ */
+const CREATE = 'scripts/create.ts'
+const SETUP = 'scripts/09-openbao-setup.ts'
+const DESTROY = 'scripts/destroy.ts'
+const EXPECTED_APPS = ['root', 'platform-config', 'tenant-onboarding', 'tenant-a', 'cluster-secrets']
+const quiet = new Logger({ sink: { out: () => {}, err: () => {} } })
+
+let ws: Workspace
+const phases: [string, number][] = []
+
+async function timed<T>(name: string, body: () => Promise<T>): Promise<T> {
+  const started = performance.now()
+  try {
+    return await body()
+  } finally {
+    phases.push([name, performance.now() - started])
+  }
+}
+
+function expectOk(result: { code: number; output: string }, what: string): void {
+  if (result.code !== 0) throw new Error(`${what} exited ${result.code}:\n${result.output.slice(-4000)}`)
+}
+
+function expectVerdicts(verdicts: Verdict[]): void {
+  const bad = failed(verdicts)
+  expect(bad.map((v) => `${v.name}: ${v.message}`)).toEqual([])
+}
+
+async function platformVerdicts(): Promise<Verdict[]> {
+  const kube = ws.kube()
+  const served = [
+    `file://${join(ws.stateDir, 'local', 'repos', 'platform')}`,
+    `file://${join(ws.stateDir, 'local', 'repos', 'tenant-tenant-a')}`,
+  ]
+  return [
+    await namespacesExist(kube, ws.env),
+    await ageKeySecretHolds(kube, ws.env, ws.clusterIdentity),
+    await repositorySecretsExist(kube, ws.env, served),
+    await bootstrapSecretsExist(kube, ws.env, ws.planted),
+    await rootApplicationExists(kube, ws.env),
+    await applicationsConverged(kube, ws.env, EXPECTED_APPS),
+    await secretHolds(kube, 'platform-system', 'demo-credentials', 'password', ws.demoPassword),
+  ]
+}
+
+/** resourceVersions of every object the runbook itself writes (not what Argo CD syncs). */
+async function ownedVersions(): Promise<Record<string, string>> {
+  const kube = ws.kube()
+  const out: Record<string, string> = {}
+  for (const ns of ws.env.namespaces) {
+    const namespace = await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns })
+    out[`Namespace/${ns}`] = namespace?.metadata.resourceVersion ?? 'missing'
+  }
+  const owned = await kube.list('v1', 'Secret', undefined, 'app.kubernetes.io/managed-by=platform-bootstrap')
+  for (const secret of owned)
+    out[`Secret/${secret.metadata.namespace}/${secret.metadata.name}`] = secret.metadata.resourceVersion ?? ''
+  const cm = await kube.get({ apiVersion: 'v1', kind: 'ConfigMap', name: 'argocd-cm', namespace: 'argocd' })
+  out['ConfigMap/argocd/argocd-cm'] = cm?.metadata.resourceVersion ?? 'missing'
+  return out
+}
+
+async function openbaoValues(): Promise<Record<string, Record<string, string>>> {
+  const init = await withKey(() => decrypt(join(ws.dir, ws.env.openbao.initFile)))
+  const token = Object.entries(init).find(([key]) => /admin.*token|token.*admin/i.test(key))?.[1]
+  if (!token)
+    throw new Error(`no admin token in ${ws.env.openbao.initFile} (keys: ${Object.keys(init).join(', ')})`)
+  const address = openbaoAddress()
+  const values: Record<string, Record<string, string>> = {}
+  for (const app of ws.env.openbao.apps) {
+    const response = await fetch(`${address}/v1/secret/data/${app.name}`, {
+      headers: { 'X-Vault-Token': token },
+    })
+    const body = (await response.json()) as { data?: { data?: Record<string, string> } }
+    values[app.name] = body.data?.data ?? {}
+  }
+  return values
+}
+
+function openbaoAddress(): string {
+  const record = new Processes(join(ws.stateDir, 'local')).record('openbao')
+  const port = record && Object.values(record.ports)[0]
+  if (!port) throw new Error('the local OpenBao is not running')
+  return `http://127.0.0.1:${port}`
+}
+
+async function withKey<T>(body: () => Promise<T>): Promise<T> {
+  const saved = process.env.SOPS_AGE_KEY_FILE
+  process.env.SOPS_AGE_KEY_FILE = ws.keyFile
+  try {
+    return await body()
+  } finally {
+    process.env.SOPS_AGE_KEY_FILE = saved
+  }
+}
+
+const stateDir = () => join(ws.stateDir, 'local')
+const apps = () => ws.kube().list('argoproj.io/v1alpha1', 'Application', 'argocd')
+
+beforeAll(async () => {
+  ws = await makeWorkspace()
+})
+
+afterAll(async () => {
+  await ws?.dispose()
+  for (const [name, ms] of phases)
+    process.stdout.write(`phase ${name.padEnd(34)} ${(ms / 1000).toFixed(1)} s\n`)
+})
+
+describe('create local, then openbao-setup local', () => {
+  it('creates every promised object and converges', async () => {
+    expectOk(await timed('create (cold)', () => ws.cli(CREATE)), 'create')
+    expectOk(await timed('openbao-setup (cold)', () => ws.cli(SETUP)), 'openbao-setup')
+    expectVerdicts(await platformVerdicts())
+  })
+
+  it('configured OpenBao: KV v2 mount, kubernetes auth, a policy, role and initial secrets per app', async () => {
+    const init = await withKey(() => decrypt(join(ws.dir, ws.env.openbao.initFile)))
+    const token = Object.entries(init).find(([key]) => /admin.*token|token.*admin/i.test(key))?.[1] ?? ''
+    const get = async (path: string) => {
+      const response = await fetch(`${openbaoAddress()}/v1/${path}`, { headers: { 'X-Vault-Token': token } })
+      // biome-ignore lint/suspicious/noExplicitAny: OpenBao's JSON answers, read field by field below
+      return { status: response.status, body: (await response.json()) as Record<string, any> }
+    }
+    const mounts = await get('sys/mounts')
+    expect(mounts.body.data?.['secret/']?.type ?? mounts.body['secret/']?.type).toBe('kv')
+    expect(mounts.body.data?.['secret/']?.options?.version ?? mounts.body['secret/']?.options?.version).toBe(
+      '2',
+    )
+    const auth = await get('sys/auth')
+    expect(Object.keys(auth.body.data ?? auth.body)).toContain('kubernetes/')
+    for (const app of ws.env.openbao.apps) {
+      const policy = await get(`sys/policies/acl/${app.name}`)
+      expect(policy.status).toBe(200)
+      expect(String(policy.body.data?.policy)).toContain(`secret/data/${app.name}`)
+      const role = await get(`auth/kubernetes/role/${app.name}`)
+      expect(role.body.data?.bound_service_account_names).toEqual([app.serviceAccount])
+      expect(role.body.data?.bound_service_account_namespaces).toEqual([app.namespace])
+      const secret = await get(`secret/data/${app.name}`)
+      expect(Object.keys(secret.body.data?.data ?? {}).sort()).toEqual(Object.keys(app.secrets).sort())
+    }
+    const harbor = (await openbaoValues()).harbor ?? {}
+    expect(harbor['cloudflare-api-token']).toBe(ws.planted.cloudflare_api_token)
+  })
+})
+
+describe('GitOps guarantees, enforced by the real Argo CD controller', () => {
+  const app = (name: string, project: string, repoURL: string, path: string, namespace: string): KObject => ({
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
+    metadata: { name, namespace: 'argocd' },
+    spec: {
+      project,
+      source: { repoURL, path, targetRevision: 'HEAD' },
+      destination: { server: 'https://kubernetes.default.svc', namespace },
+    },
+  })
+  /** Creates an Application its project must refuse, waits for the refusal, and always removes it. */
+  const refusedApp = async (object: KObject, refusal: RegExp): Promise<Verdict> => {
+    const ref = {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Application',
+      name: object.metadata.name,
+      namespace: 'argocd',
+    }
+    await ws.kube().apply(object)
+    try {
+      let last: Verdict = refusedByProject(undefined, refusal)
+      await waitFor(
+        `Argo CD to refuse Application ${ref.name}`,
+        async () => {
+          last = refusedByProject(await ws.kube().get(ref), refusal)
+          return last.ok
+        },
+        { timeoutMs: 60_000, intervalMs: 1000, describeLast: () => last.message },
+      )
+      return last
+    } finally {
+      await ws.kube().delete(ref)
+    }
+  }
+
+  it('the tenant AppProject refuses an Application that targets kube-system', async () => {
+    const tenantRepo = `file://${join(stateDir(), 'repos', 'tenant-tenant-a')}`
+    const verdict = await refusedApp(
+      app('tenant-a-escape', 'tenant-a', tenantRepo, '.', 'kube-system'),
+      /namespace 'kube-system' do(es)? not match any of the allowed destinations in project 'tenant-a'/,
+    )
+    expectVerdicts([verdict])
+  })
+
+  it('the locked default project refuses an Application from another repository', async () => {
+    const verdict = await refusedApp(
+      app('foreign-repo', 'default', 'https://github.com/someone-else/anything.git', '.', 'default'),
+      /someone-else\/anything\.git.* not permitted in project 'default'/,
+    )
+    expectVerdicts([verdict])
+  })
+
+  it('a manual change to a synced object is reverted by selfHeal', async () => {
+    const ref = { apiVersion: 'v1', kind: 'ResourceQuota', name: 'tenant-a', namespace: 'tenant-a' }
+    const quotas = await ws.kube().list('v1', 'ResourceQuota', 'tenant-a')
+    const quota = quotas[0]
+    if (!quota) throw new Error('no ResourceQuota in tenant-a: tenant onboarding did not sync')
+    const name = quota.metadata.name
+    const original = (quota.spec as { hard: Record<string, string> }).hard
+    const [key] = Object.keys(original)
+    await ws.kube().apply(
+      {
+        apiVersion: 'v1',
+        kind: 'ResourceQuota',
+        metadata: { name, namespace: 'tenant-a' },
+        spec: { hard: { [key as string]: '999' } },
+      } as KObject,
+      { force: true },
+    )
+    await waitFor(
+      'selfHeal to revert the ResourceQuota',
+      async () => {
+        const now = await ws.kube().get({ ...ref, name })
+        return (
+          (now?.spec as { hard?: Record<string, string> } | undefined)?.hard?.[key as string] ===
+          original[key as string]
+        )
+      },
+      { timeoutMs: 90_000, intervalMs: 1000 },
+    )
+  })
+
+  it('bootstrap Secrets with Prune=false are still there, untouched, after Argo CD synced with prune', async () => {
+    expectVerdicts([await bootstrapSecretsExist(ws.kube(), ws.env, ws.planted)])
+  })
+})
+
+describe('idempotency', () => {
+  it('a second create writes nothing: every apply is unchanged and no resourceVersion moves', async () => {
+    const before = await ownedVersions()
+    const result = await timed('create (no-op)', () => ws.cli(CREATE))
+    expectOk(result, 'second create')
+    const applied = result.output
+      .split('\n')
+      .filter((line) => /: (created|configured|unchanged)$/.test(line.trim()))
+    expect(applied.length).toBeGreaterThan(5)
+    expect(applied.filter((line) => !line.trim().endsWith('unchanged'))).toEqual([])
+    expect(await ownedVersions()).toEqual(before)
+  })
+
+  it('a second openbao-setup writes nothing', async () => {
+    const result = await timed('openbao-setup (no-op)', () => ws.cli(SETUP))
+    expectOk(result, 'second openbao-setup')
+    expect(result.output).not.toMatch(
+      /\b(created|wrote|written|enabled|configured|initialised)\b(?! already)/i,
+    )
+  })
+})
+
+describe('fallback: bootstrap secrets from Vault/OpenBao first, SOPS for what it lacks', () => {
+  const configFile = () => join(ws.dir, 'environments/local/config.yaml')
+  let original = ''
+  let adminToken = ''
+
+  beforeAll(async () => {
+    original = readFileSync(configFile(), 'utf8')
+    const init = await withKey(() => decrypt(join(ws.dir, ws.env.openbao.initFile)))
+    adminToken = Object.entries(init).find(([key]) => /admin.*token|token.*admin/i.test(key))?.[1] ?? ''
+    // Everything but one field in OpenBao, under the path the environment will read.
+    const { cloudflare_api_token: _left, ...inVault } = ws.planted
+    const { demo_password: _d, ...fields } = inVault as Record<string, string>
+    const response = await fetch(`${openbaoAddress()}/v1/secret/data/platform-local/bootstrap`, {
+      method: 'POST',
+      headers: { 'X-Vault-Token': adminToken },
+      body: JSON.stringify({ data: fields }),
+    })
+    expect(response.status).toBe(200)
+  })
+
+  afterAll(() => writeFileSync(configFile(), original))
+
+  const withVault = (vault: Record<string, unknown>, token: string) => {
+    writeFileSync(join(ws.dir, 'environments/local/.vault-token'), `"${token}"\n`, { mode: 0o600 })
+    const doc = parse(original)
+    doc.secrets.vault = { tokenFile: 'environments/local/.vault-token', timeoutMs: 3000, ...vault }
+    writeFileSync(configFile(), stringify(doc))
+  }
+  const step01 = () => ws.cli(CREATE, ['--step', '01'])
+
+  it('OpenBao answering but one field missing: only that field comes from SOPS', async () => {
+    withVault({ address: openbaoAddress(), kvPath: 'secret/data/platform-local/bootstrap' }, adminToken)
+    const result = await step01()
+    expectOk(result, 'step 01')
+    expect(result.output).toMatch(/cloudflare_api_token: from sops/)
+    for (const field of [
+      'age_cluster_private_key',
+      'github_token_platform',
+      'github_token_tenant',
+      'openbao_unseal_key',
+    ])
+      expect(result.output).toMatch(new RegExp(`${field}: from vault`))
+  })
+
+  it('a wrong token: resolved from SOPS with a warning naming the cause', async () => {
+    withVault(
+      { address: openbaoAddress(), kvPath: 'secret/data/platform-local/bootstrap' },
+      'not-a-real-token',
+    )
+    const result = await step01()
+    expectOk(result, 'step 01')
+    expect(result.output).toMatch(/403|permission denied|forbidden/i)
+    expect(result.output).toMatch(/age_cluster_private_key: from sops/)
+  })
+
+  it('the KV path missing: resolved from SOPS with a warning naming the cause', async () => {
+    withVault({ address: openbaoAddress(), kvPath: 'secret/data/platform-local/nothing-here' }, adminToken)
+    const result = await step01()
+    expectOk(result, 'step 01')
+    expect(result.output).toMatch(/404|not found/i)
+    expect(result.output).toMatch(/github_token_platform: from sops/)
+  })
+
+  it('OpenBao stopped: resolved from SOPS with a warning naming the address', async () => {
+    const address = openbaoAddress()
+    withVault({ address, kvPath: 'secret/data/platform-local/bootstrap' }, adminToken)
+    await new Processes(stateDir()).stop('openbao', 10_000)
+    const result = await step01()
+    expectOk(result, 'step 01')
+    expect(result.output).toContain(address)
+    expect(result.output).toMatch(/unreachable|ECONNREFUSED/i)
+    expect(result.output).toMatch(/openbao_unseal_key: from sops/)
+    writeFileSync(configFile(), original)
+    expectOk(await ws.cli(SETUP), 'openbao-setup after OpenBao was stopped')
+  })
+})
+
+describe('faults', () => {
+  it('kube-apiserver restarted in the middle of a create: the run retries and succeeds', async () => {
+    const run = ws.spawnCli(CREATE)
+    await waitFor('create to reach step 02', async () => run.output().includes('[02]'), {
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    })
+    await restartApiserver({ stateDir: stateDir(), log: quiet })
+    const result = await run.done
+    expectOk(result, 'create across an apiserver restart')
+    expectVerdicts(await platformVerdicts())
+  })
+
+  it('a SOPS file no available key decrypts: a clear error naming the file and the recipients, no object written', async () => {
+    const before = await ownedVersions()
+    const wrongKey = join(ws.stateDir, 'wrong-key.txt')
+    const { generateIdentity, writeKeyFile } = await import('../../lib/age.ts')
+    await writeKeyFile(wrongKey, (await generateIdentity()).identity)
+    const result = await ws.cli(CREATE, [], { env: { SOPS_AGE_KEY_FILE: wrongKey } })
+    expect(result.code).not.toBe(0)
+    expect(result.output).toContain('environments/local/secrets.sops.yaml')
+    expect(result.output).toMatch(/age1[0-9a-z]{20,}/)
+    expect(result.output).toMatch(/step 01-secrets failed/)
+    expect(await ownedVersions()).toEqual(before)
+  })
+
+  it('the application-controller restarted mid-sync: everything still converges', async () => {
+    const procs = new Processes(stateDir())
+    // Make Argo CD sync again: a hard refresh of every Application, then kill the controller under it.
+    for (const found of await apps()) {
+      await ws.kube().apply({
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: {
+          name: found.metadata.name,
+          namespace: 'argocd',
+          annotations: { 'argocd.argoproj.io/refresh': 'hard' },
+        },
+      } as KObject)
+    }
+    await procs.stop('argocd-application-controller', 10_000)
+    expect(procs.isRunning('argocd-application-controller')).toBe(false)
+    expectOk(await ws.cli(CREATE), 'create after the controller died')
+    expect(procs.isRunning('argocd-application-controller')).toBe(true)
+    expectVerdicts(await platformVerdicts())
+  })
+})
+
+describe('destroy and recreate', () => {
+  it('a create killed after each step in turn: the next run completes to the same state', async () => {
+    const ageBefore = ws.clusterIdentity
+    const valuesBefore = await openbaoValues()
+    expectOk(await timed('destroy', () => ws.cli(DESTROY)), 'destroy')
+    expect(stackStatus(stateDir()).filter((p) => p.running)).toEqual([])
+
+    const steps = ['00', '01', '02', '03', '04', '05', '06', '07']
+    for (const [i, id] of steps.entries()) {
+      const next = steps[i + 1] ?? '08'
+      const run = ws.spawnCli(CREATE)
+      await waitFor(
+        `create to finish step ${id}`,
+        async () => run.output().includes(`[${next}]`) || run.child.exitCode !== null,
+        { timeoutMs: 180_000, intervalMs: 20 },
+      )
+      run.child.kill('SIGKILL')
+      await run.done
+    }
+    expectOk(await timed('create (after kills)', () => ws.cli(CREATE)), 'create after the killed runs')
+    expectOk(await ws.cli(SETUP), 'openbao-setup after recreate')
+    expectVerdicts(await platformVerdicts())
+    expectVerdicts([await ageKeySecretHolds(ws.kube(), ws.env, ageBefore)])
+    expect(await openbaoValues()).toEqual(valuesBefore)
+  })
+
+  it('destroy leaves no process of the stack behind, and its ports are free', async () => {
+    const records = new Processes(stateDir()).list()
+    expectOk(await ws.cli(DESTROY), 'destroy')
+    const alive = records.filter((record) => {
+      try {
+        process.kill(record.pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    })
+    expect(alive.map((r) => r.name)).toEqual([])
+    const { portIsFree } = await import('../../lib/local/ports.ts')
+    for (const record of records)
+      for (const port of Object.values(record.ports)) expect(await portIsFree(port)).toBe(true)
+  })
+})
+
+describe('leaks', () => {
+  it('no planted secret value in any output, annotation, ConfigMap or Argo CD log', async () => {
+    // The cluster is gone after destroy: recreate it to look inside.
+    expectOk(await ws.cli(CREATE), 'create')
+    const texts: [string, string][] = ws.transcript.map((text, i) => [`run #${i + 1} output`, text])
+    for (const kind of ['ConfigMap', 'Secret', 'Namespace', 'ServiceAccount', 'Deployment', 'Pod', 'Event']) {
+      const apiVersion = kind === 'Deployment' ? 'apps/v1' : 'v1'
+      for (const object of await ws.kube().list(apiVersion, kind)) {
+        const where = `${kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`
+        texts.push([
+          `${where} annotations`,
+          JSON.stringify((object.metadata as { annotations?: unknown }).annotations ?? {}),
+        ])
+        if (kind === 'ConfigMap' || kind === 'Event') texts.push([where, JSON.stringify(object)])
+      }
+    }
+    for (const app of await apps()) texts.push([`Application ${app.metadata.name}`, JSON.stringify(app)])
+    const logs = localLayout(stateDir()).logs
+    for (const file of readdirSync(logs)) texts.push([`log ${file}`, readFileSync(join(logs, file), 'utf8')])
+
+    const values = Object.entries(ws.planted).filter(([, value]) => value.length >= 8)
+    const leaks = texts.flatMap(([where, text]) =>
+      values.filter(([, value]) => text.includes(value)).map(([field]) => `${field} in ${where}`),
+    )
+    expect(texts.length).toBeGreaterThan(20)
+    expect(leaks).toEqual([])
+  })
+})

@@ -1,0 +1,171 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { execa, execaSync } from 'execa'
+import { generateIdentity, writeKeyFile } from '../../lib/age.ts'
+import { writeDemoOverlaySecret } from '../../lib/bootstrap.ts'
+import { type EnvConfig, loadConfig } from '../../lib/config.ts'
+import { createKube, type Kube, loadKubeConfig } from '../../lib/kube.ts'
+import { localLayout } from '../../lib/local/layout.ts'
+import { killStackSync, stopStack } from '../../lib/local/stack.ts'
+import { Logger } from '../../lib/log.ts'
+import { repoRoot } from '../../lib/paths.ts'
+import { writeEncrypted } from '../../lib/sops.ts'
+
+/**
+ * A throwaway copy of this checkout where the real runbook runs as a person runs it
+ * (`bun scripts/create.ts --env local`), with its own state folder and personal key, and
+ * bootstrap secrets the test planted, so it can look for them in everything printed.
+ */
+export interface Workspace {
+  dir: string
+  stateDir: string
+  keyFile: string
+  env: EnvConfig
+  /** Every value the test planted: none may appear in any output, annotation, ConfigMap or log. */
+  planted: Record<string, string>
+  clusterIdentity: string
+  demoPassword: string
+  /** Everything every run printed, for the leak check. */
+  transcript: string[]
+  cli(script: string, args?: string[], options?: { env?: NodeJS.ProcessEnv }): Promise<CliResult>
+  /** Starts a run without waiting: for killing it or restarting things under it. */
+  spawnCli(
+    script: string,
+    args?: string[],
+  ): { child: ChildProcess; done: Promise<CliResult>; output: () => string }
+  kube(): Kube
+  dispose(): Promise<void>
+}
+
+export interface CliResult {
+  code: number
+  output: string
+}
+
+export async function makeWorkspace(): Promise<Workspace> {
+  const root = mkdtempSync(join(tmpdir(), 'pb-runbook-'))
+  const dir = join(root, 'repo')
+  const stateDir = join(root, 'state')
+  const keyFile = join(root, 'keys', 'keys.txt')
+  copyCheckout(dir)
+  // A test run killed half way must not leave the stack running: kill it when this process exits.
+  const killOnExit = () => killStackSync(join(stateDir, 'local'))
+  process.once('exit', killOnExit)
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
+  const processEnv = {
+    ...process.env,
+    PLATFORM_STATE_DIR: stateDir,
+    SOPS_AGE_KEY_FILE: keyFile,
+    FORCE_COLOR: '0',
+  }
+
+  const personal = await generateIdentity()
+  await writeKeyFile(keyFile, personal.identity)
+  const cluster = await generateIdentity()
+  const tag = randomBytes(4).toString('hex')
+  const planted: Record<string, string> = {
+    age_cluster_private_key: cluster.identity,
+    github_token_platform: `planted-platform-token-${tag}`,
+    github_token_tenant: `planted-tenant-token-${tag}`,
+    openbao_unseal_key: randomBytes(32).toString('base64'),
+    cloudflare_api_token: `planted-cloudflare-${tag}`,
+  }
+  const env = loadConfig('local', join(dir, 'environments'))
+  const recipients = [personal.recipient, cluster.recipient]
+  await withEnv(processEnv, () => writeEncrypted(join(dir, env.secrets.sopsFile), planted, recipients))
+  const demoPassword = `planted-demo-${tag}`
+  await withEnv(processEnv, () =>
+    writeDemoOverlaySecret(
+      join(dir, 'gitops/overlays/local/secrets/demo-credentials.secret.yaml'),
+      recipients,
+      demoPassword,
+    ),
+  )
+
+  const transcript: string[] = []
+  const spawnCli = (script: string, args: string[] = []) => {
+    const child = spawn(join(repoRoot, 'node_modules/.bin/bun'), [script, '--env', 'local', ...args], {
+      cwd: dir,
+      env: processEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout?.on('data', (chunk) => (output += chunk))
+    child.stderr?.on('data', (chunk) => (output += chunk))
+    const done = new Promise<CliResult>((resolve) =>
+      child.on('close', (code, signal) => {
+        transcript.push(output)
+        resolve({ code: code ?? (signal ? 128 + 9 : 1), output })
+      }),
+    )
+    return { child, done, output: () => output }
+  }
+  let kube: Kube | undefined
+  const workspace: Workspace = {
+    dir,
+    stateDir,
+    keyFile,
+    env,
+    planted: { ...planted, demo_password: demoPassword },
+    clusterIdentity: cluster.identity,
+    demoPassword,
+    transcript,
+    cli: async (script, args = [], options = {}) => {
+      if (options.env) {
+        const result = await execa(
+          join(repoRoot, 'node_modules/.bin/bun'),
+          [script, '--env', 'local', ...args],
+          {
+            cwd: dir,
+            env: { ...processEnv, ...options.env },
+            reject: false,
+            all: true,
+          },
+        )
+        transcript.push(result.all ?? '')
+        return { code: result.exitCode ?? 1, output: result.all ?? '' }
+      }
+      return spawnCli(script, args).done
+    },
+    spawnCli,
+    kube: () => {
+      kube ??= createKube(loadKubeConfig(localLayout(join(stateDir, 'local')).adminKubeconfig))
+      return kube
+    },
+    dispose: async () => {
+      process.off('exit', killOnExit)
+      await stopStack(join(stateDir, 'local'), {
+        wipe: true,
+        log: new Logger({ sink: { out: () => {}, err: () => {} } }),
+      })
+      rmSync(root, { recursive: true, force: true })
+    },
+  }
+  return workspace
+}
+
+/** The files git would commit (tracked and new, not ignored), as they are now, plus node_modules. */
+function copyCheckout(dir: string): void {
+  const listed = execaSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: repoRoot,
+  }).stdout
+  for (const file of listed.split('\0').filter(Boolean)) {
+    if (!existsSync(join(repoRoot, file))) continue
+    mkdirSync(dirname(join(dir, file)), { recursive: true })
+    cpSync(join(repoRoot, file), join(dir, file))
+  }
+  symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'))
+}
+
+async function withEnv<T>(env: NodeJS.ProcessEnv, body: () => Promise<T>): Promise<T> {
+  const saved = process.env.SOPS_AGE_KEY_FILE
+  process.env.SOPS_AGE_KEY_FILE = env.SOPS_AGE_KEY_FILE
+  try {
+    return await body()
+  } finally {
+    process.env.SOPS_AGE_KEY_FILE = saved
+  }
+}
