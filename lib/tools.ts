@@ -512,9 +512,10 @@ async function step(
     cwd: options.cwd ?? job.work,
     env: { ...job.deps.env, ...options.env },
   })
+  const output = `${result.stdout}${result.stderr}`
   appendLog(
     job,
-    `${result.stdout}${result.stderr}# exit ${result.exitCode} after ${Math.round((job.deps.now() - started) / 1000)} s\n`,
+    `${output}${output && !output.endsWith('\n') ? '\n' : ''}# exit ${result.exitCode} after ${Math.round((job.deps.now() - started) / 1000)} s\n`,
   )
   if (result.exitCode !== 0)
     throw new StepFailed(shown.length > 160 ? `${shown.slice(0, 157)}...` : shown, result.exitCode)

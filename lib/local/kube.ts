@@ -22,11 +22,14 @@ export function kubeApis(kubeconfigFile: string): KubeApis {
   return { kc, core: kc.makeApiClient(CoreV1Api), objects: KubernetesObjectApi.makeApiClient(kc) }
 }
 
-/** Server-side apply (forced: this manager owns what it sets). */
+/**
+ * Server-side apply (forced: this manager owns what it sets). Its own field manager, apart from
+ * the runbook's: applying a Namespace the runbook labelled must not take the runbook's labels away.
+ */
 export async function applyObjects(
   apis: KubeApis,
   objects: KubernetesObject[],
-  fieldManager = 'platform-bootstrap',
+  fieldManager = 'platform-bootstrap-local',
 ): Promise<void> {
   for (const object of objects) {
     await apis.objects.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply)

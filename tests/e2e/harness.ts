@@ -65,7 +65,7 @@ const REFUSAL_BUDGET_MS = 120_000
 const OPENBAO_POD_SELECTOR = 'app.kubernetes.io/name=openbao'
 const FOREIGN_REPO = 'https://github.com/someone-else/anything.git'
 /** Argo CD's wordings of a project refusal: a source repository, and (since 2.5) a destination. */
-const PROJECT_REFUSAL =
+export const PROJECT_REFUSAL =
   /is not permitted in project|do not match any of the allowed destinations|not allowed/i
 const ARGO = 'argoproj.io/v1alpha1'
 
@@ -142,12 +142,15 @@ export async function runE2E(deps: HarnessDeps): Promise<number> {
   const outputs: Record<string, string> = {}
   let cluster: Cluster | undefined
   let first: FirstRound | undefined
+  await learnSecrets(deps)
   rounds: for (let round = 1; round <= ROUNDS; round++) {
     deps.log(`\ne2e round ${round} of ${ROUNDS}: ${STEPS.join(' → ')} on ${deps.env.name}`)
     for (const step of STEPS) {
       const verdict = await report.measure(round, 'step', step, async () => {
         const result = await deps.cli(step)
         outputs[`round-${round}-${step}`] = result.output
+        // The first create of a fresh machine makes the bootstrap file: learn its values before judging any output.
+        if (step === 'create') await learnSecrets(deps)
         return stepVerdict(step, result)
       })
       // A failed step leaves nothing the assertions could judge fairly.
@@ -158,6 +161,7 @@ export async function runE2E(deps: HarnessDeps): Promise<number> {
     first = await assertRound(round, cluster, deps, report, first)
   }
 
+  await learnSecrets(deps)
   const code = report.failed.length ? EXIT.failed : EXIT.passed
   let diagnosticsDir: string | undefined
   if (code !== EXIT.passed) {
@@ -172,15 +176,29 @@ export async function runE2E(deps: HarnessDeps): Promise<number> {
   return code
 }
 
+/**
+ * Registers every secret value the harness can decrypt (bootstrap file, OpenBao init file,
+ * overlay Secrets) with the redactor: the runbook masks its own output, but whatever it
+ * might let through must not reach the report. A file not made yet is no error here.
+ */
+async function learnSecrets(deps: HarnessDeps): Promise<void> {
+  const sources = [
+    async () => Object.values(await deps.bootstrapValues()),
+    async () => [await deps.adminToken()],
+    async () => (await deps.overlaySecrets()).flatMap((secret) => Object.values(secret.data)),
+  ]
+  for (const source of sources) deps.redactor.addAll(await source().catch(() => []))
+}
+
 async function connectRound(
   round: number,
   deps: HarnessDeps,
   report: E2EReport,
 ): Promise<Cluster | undefined> {
   let cluster: Cluster | undefined
-  await report.measure(round, 'assertion', 'reach the cluster API', async () => {
+  await report.measure(round, 'assertion', 'the kind kubeconfig', async () => {
     cluster = await deps.connect()
-    return { name: 'cluster API', ok: true, message: 'kubeconfig loaded' }
+    return { name: 'kubeconfig', ok: true, message: 'loaded (the node check below is the first API call)' }
   })
   return cluster
 }
@@ -751,7 +769,10 @@ async function connectKind(env: EnvConfig, log: Logger): Promise<Cluster> {
     kube,
     async openbao() {
       const endpoint = await ctx.provider.openbao(ctx)
-      return { call: nodeVaultCall(endpoint.address), close: () => endpoint.close() }
+      // A kept-alive socket would hold the forward's server.close() open: it gets 5 s, then the run moves on.
+      const close = () =>
+        Promise.race([endpoint.close(), new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref())])
+      return { call: nodeVaultCall(endpoint.address), close }
     },
     podLog: (namespace, name, container, previous) =>
       core.readNamespacedPodLog({ namespace, name, container, previous, tailLines: 300 }),
@@ -869,7 +890,13 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
     return ready.code
   }
   deps.out(ready.message)
-  return deps.start(env)
+  try {
+    return await deps.start(env)
+  } catch (error) {
+    // Reading the checkout (gitops tree, config) before the first step: nothing was touched yet.
+    deps.err(`e2e: could not start: ${errorMessage(error)}`)
+    return EXIT.failed
+  }
 }
 
 if (import.meta.main) {

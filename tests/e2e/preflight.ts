@@ -104,9 +104,14 @@ export function refuseUnlessKind(env: EnvConfig): PreflightVerdict | undefined {
 /** `docker info` answers with the server's version only when a daemon does; the command is a parameter for tests. */
 export function dockerProbe(command = 'docker'): PreflightProbes['docker'] {
   return async () => {
-    const result = await execa(command, ['info', '--format', '{{.ServerVersion}}'], { reject: false, timeout: DOCKER_TIMEOUT_MS })
-    if ((result as { code?: string }).code === 'ENOENT') return { ok: false, detail: `the ${command} command is not installed` }
-    if (result.timedOut) return { ok: false, detail: `\`docker info\` did not answer within ${DOCKER_TIMEOUT_MS / 1000} s` }
+    const result = await execa(command, ['info', '--format', '{{.ServerVersion}}'], {
+      reject: false,
+      timeout: DOCKER_TIMEOUT_MS,
+    })
+    if ((result as { code?: string }).code === 'ENOENT')
+      return { ok: false, detail: `the ${command} command is not installed` }
+    if (result.timedOut)
+      return { ok: false, detail: `\`docker info\` did not answer within ${DOCKER_TIMEOUT_MS / 1000} s` }
     const version = String(result.stdout ?? '').trim()
     if (result.exitCode !== 0 || !version) {
       const said = String(result.stderr ?? '')
@@ -114,7 +119,10 @@ export function dockerProbe(command = 'docker'): PreflightProbes['docker'] {
         .split('\n')
         .filter(Boolean)
         .pop()
-      return { ok: false, detail: `\`docker info\` failed${said ? `: ${said}` : ` (exit ${result.exitCode})`}` }
+      return {
+        ok: false,
+        detail: `\`docker info\` failed${said ? `: ${said}` : ` (exit ${result.exitCode})`}`,
+      }
     }
     return { ok: true, detail: `server ${version}` }
   }

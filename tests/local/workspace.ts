@@ -103,7 +103,6 @@ export async function makeWorkspace(): Promise<Workspace> {
     )
     return { child, done, output: () => output }
   }
-  let kube: Kube | undefined
   const workspace: Workspace = {
     dir,
     stateDir,
@@ -131,10 +130,8 @@ export async function makeWorkspace(): Promise<Workspace> {
       return spawnCli(script, args).done
     },
     spawnCli,
-    kube: () => {
-      kube ??= createKube(loadKubeConfig(localLayout(join(stateDir, 'local')).adminKubeconfig))
-      return kube
-    },
+    // Made anew each time: a recreated cluster has a new apiserver port and CA in its kubeconfig.
+    kube: () => createKube(loadKubeConfig(localLayout(join(stateDir, 'local')).adminKubeconfig)),
     dispose: async () => {
       process.off('exit', killOnExit)
       await stopStack(join(stateDir, 'local'), {

@@ -11,8 +11,8 @@ import {
   EXIT,
   internetTargets,
   type PreflightProbes,
-  preflight,
   type ProbeResult,
+  preflight,
   REACH_TIMEOUT_MS,
   realProbes,
   refuseUnlessKind,
@@ -29,7 +29,10 @@ interface Recorded extends PreflightProbes {
   asked: string[]
 }
 
-function probes(docker: ProbeResult, reach: (url: string) => ProbeResult = () => ({ ok: true, detail: 'HTTP 200' })): Recorded {
+function probes(
+  docker: ProbeResult,
+  reach: (url: string) => ProbeResult = () => ({ ok: true, detail: 'HTTP 200' }),
+): Recorded {
   const asked: string[] = []
   return {
     asked,
@@ -47,7 +50,8 @@ function probes(docker: ProbeResult, reach: (url: string) => ProbeResult = () =>
 const DOCKER_OK: ProbeResult = { ok: true, detail: 'server 28.2.2' }
 const NO_DAEMON: ProbeResult = {
   ok: false,
-  detail: '`docker info` failed: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?',
+  detail:
+    '`docker info` failed: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?',
 }
 
 describe('preflight', () => {
@@ -56,7 +60,9 @@ describe('preflight', () => {
     const verdict = await preflight(recorded)
     expect(verdict).toMatchObject({ ok: false, code: 77 })
     expect(EXIT.dockerMissing).toBe(77)
-    expect(verdict.message).toMatch(/^e2e: Docker is missing: `docker info` failed: Cannot connect to the Docker daemon/)
+    expect(verdict.message).toMatch(
+      /^e2e: Docker is missing: `docker info` failed: Cannot connect to the Docker daemon/,
+    )
     expect(verdict.message).not.toContain('\n')
     expect(recorded.asked).toEqual(['docker'])
   })
@@ -75,9 +81,15 @@ describe('preflight', () => {
   })
 
   it('one of the two unreachable is enough for 78, and only that one is named', async () => {
-    const verdict = await preflight(probes(DOCKER_OK, (url) => (url.includes('argo-helm') ? { ok: false, detail: 'timed out' } : { ok: true, detail: 'HTTP 401' })))
+    const verdict = await preflight(
+      probes(DOCKER_OK, (url) =>
+        url.includes('argo-helm') ? { ok: false, detail: 'timed out' } : { ok: true, detail: 'HTTP 401' },
+      ),
+    )
     expect(verdict).toMatchObject({ ok: false, code: 78 })
-    expect(verdict.message).toContain('the Argo CD Helm repository https://argoproj.github.io/argo-helm/index.yaml (timed out)')
+    expect(verdict.message).toContain(
+      'the Argo CD Helm repository https://argoproj.github.io/argo-helm/index.yaml (timed out)',
+    )
     expect(verdict.message).not.toContain('registry-1.docker.io')
   })
 
@@ -89,7 +101,10 @@ describe('preflight', () => {
   })
 
   it('asks the registry of the pinned kind node image and the pinned Argo CD chart repository', () => {
-    expect(internetTargets().map((t) => t.url)).toEqual(['https://registry-1.docker.io/v2/', 'https://argoproj.github.io/argo-helm/index.yaml'])
+    expect(internetTargets().map((t) => t.url)).toEqual([
+      'https://registry-1.docker.io/v2/',
+      'https://argoproj.github.io/argo-helm/index.yaml',
+    ])
     expect(registryURL('kindest/node:v1.36.3')).toBe('https://registry-1.docker.io/v2/')
     expect(registryURL('busybox:1.37.0')).toBe('https://registry-1.docker.io/v2/')
     expect(registryURL('quay.io/openbao/openbao-csi-provider:v2.0.0')).toBe('https://quay.io/v2/')
@@ -145,15 +160,25 @@ describe('the real probes', () => {
     const closed = await realProbes.reach(`http://127.0.0.1:${port}/v2/`, 2000)
     expect(closed).toMatchObject({ ok: false })
     expect(closed.detail).toMatch(/ECONNREFUSED|refused/i)
-    expect(await realProbes.reach(`${silentBase}/index.yaml`, 300)).toEqual({ ok: false, detail: 'timed out' })
+    expect(await realProbes.reach(`${silentBase}/index.yaml`, 300)).toEqual({
+      ok: false,
+      detail: 'timed out',
+    })
   })
 
   it('docker: not installed, a daemon that does not answer, and one that does', async () => {
-    expect(await dockerProbe(join(dir, 'no-such-docker'))()).toEqual({ ok: false, detail: `the ${join(dir, 'no-such-docker')} command is not installed` })
-    const down = await script('docker-down', 'echo "Client: Version 28.2.2"; echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1')
+    expect(await dockerProbe(join(dir, 'no-such-docker'))()).toEqual({
+      ok: false,
+      detail: `the ${join(dir, 'no-such-docker')} command is not installed`,
+    })
+    const down = await script(
+      'docker-down',
+      'echo "Client: Version 28.2.2"; echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1',
+    )
     expect(await dockerProbe(down)()).toEqual({
       ok: false,
-      detail: '`docker info` failed: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?',
+      detail:
+        '`docker info` failed: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?',
     })
     const up = await script('docker-up', 'echo 28.2.2')
     expect(await dockerProbe(up)()).toEqual({ ok: true, detail: 'server 28.2.2' })
@@ -199,7 +224,10 @@ describe('main: refusals and preflight before anything is touched', () => {
   })
 
   it('no internet: 78, one line, the run never starts', async () => {
-    const result = await run(['--env', 'dev'], probes(DOCKER_OK, () => ({ ok: false, detail: 'EAI_AGAIN' })))
+    const result = await run(
+      ['--env', 'dev'],
+      probes(DOCKER_OK, () => ({ ok: false, detail: 'EAI_AGAIN' })),
+    )
     expect(result.code).toBe(78)
     expect(result.err).toHaveLength(1)
     expect(result.err[0]).toMatch(/no internet/)
@@ -211,6 +239,25 @@ describe('main: refusals and preflight before anything is touched', () => {
     expect(result.code).toBe(0)
     expect(result.started.map((env) => env.name)).toEqual(['dev'])
     expect(result.out[0]).toMatch(/^e2e preflight: Docker server 28.2.2/)
+  })
+
+  it('a run that cannot start (the checkout unreadable): 1, with the reason', async () => {
+    const err: string[] = []
+    const code = await main(['--env', 'dev'], {
+      load: (name) => loadConfig(name),
+      probes: probes(DOCKER_OK),
+      start: async () => {
+        throw new Error(
+          'gitops/runtime-secrets/consumers: no SecretProviderClass with secretObjects (pattern B)',
+        )
+      },
+      out: () => {},
+      err: (line) => err.push(line),
+    })
+    expect(code).toBe(EXIT.failed)
+    expect(err).toEqual([
+      'e2e: could not start: gitops/runtime-secrets/consumers: no SecretProviderClass with secretObjects (pattern B)',
+    ])
   })
 
   it('a non-kind environment is refused before any probe', async () => {
