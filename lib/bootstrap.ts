@@ -4,14 +4,13 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join } from 'node:path'
 import { stringify } from 'yaml'
-import type { EnvConfig } from './config.ts'
 import { generateIdentity, readKeyFile, recipientOf, writeKeyFile } from './age.ts'
+import type { EnvConfig } from './config.ts'
 import { BootstrapError } from './errors.ts'
-import { run } from './exec.ts'
 import type { Logger } from './log.ts'
 import { personalAgeKeyFile, repoRoot } from './paths.ts'
 import { redactor } from './redact.ts'
-import { decrypt, recipientsOf, writeEncrypted } from './sops.ts'
+import { decrypt, encryptYaml, recipientsOf, writeEncrypted } from './sops.ts'
 
 /**
  * First-run material for environments that may make their own (dev, local): the personal
@@ -44,7 +43,9 @@ export async function ensureFirstRunSecrets(env: EnvConfig, log: Logger): Promis
     await writeKeyFile(keyFile, made.identity)
     personal = made.recipient
     result.madePersonalKey = true
-    log.info(`    made your personal age key at ${keyFile} (public key ${personal}); back it up: it decrypts your secrets`)
+    log.info(
+      `    made your personal age key at ${keyFile} (public key ${personal}); back it up: it decrypts your secrets`,
+    )
   }
 
   result.generatedFields = await ensureBootstrapFields(env, personal, log)
@@ -63,7 +64,9 @@ async function ensureBootstrapFields(env: EnvConfig, personal: string, log: Logg
   const clusterRecipient = await clusterRecipientOf(values[env.ageKey.field] ?? '')
   const recipients = existsSync(sopsFile) ? await recipientsOf(sopsFile) : [personal, clusterRecipient]
   await writeEncrypted(sopsFile, values, recipients)
-  log.info(`    generated ${missing.join(', ')} into ${env.secrets.sopsFile} (encrypted to ${recipients.length} age keys)`)
+  log.info(
+    `    generated ${missing.join(', ')} into ${env.secrets.sopsFile} (encrypted to ${recipients.length} age keys)`,
+  )
   return missing
 }
 
@@ -82,7 +85,11 @@ async function ensureDemoOverlaySecret(env: EnvConfig, log: Logger): Promise<voi
 }
 
 /** Writes Secret demo-credentials (platform-system) with `stringData` encrypted by sops; never replaces a file. */
-export async function writeDemoOverlaySecret(file: string, recipients: string[], password: string): Promise<void> {
+export async function writeDemoOverlaySecret(
+  file: string,
+  recipients: string[],
+  password: string,
+): Promise<void> {
   redactor.add(password)
   const manifest = stringify({
     apiVersion: 'v1',
@@ -91,11 +98,12 @@ export async function writeDemoOverlaySecret(file: string, recipients: string[],
     type: 'Opaque',
     stringData: { username: 'demo', password },
   })
-  const { stdout } = await run(
-    'sops',
-    ['encrypt', '--input-type', 'yaml', '--output-type', 'yaml', '--filename-override', file, '--encrypted-regex', '^(data|stringData)$', '--age', recipients.join(',')],
-    { input: manifest, hint: 'is sops installed? run `just tools`' },
-  )
+  const stdout = await encryptYaml(manifest, {
+    file,
+    recipients,
+    outputType: 'yaml',
+    encryptedRegex: '^(data|stringData)$',
+  })
   await mkdir(dirname(file), { recursive: true })
   await writeFile(file, stdout, { mode: 0o644, flag: 'wx' })
 }
@@ -103,7 +111,9 @@ export async function writeDemoOverlaySecret(file: string, recipients: string[],
 /** A value for a missing dev field: the cluster age key is an age identity, the unseal key 32 random bytes. */
 async function generateField(field: string, env: EnvConfig): Promise<string> {
   if (field === env.ageKey.field) return (await generateIdentity()).identity
-  const value = field.includes('unseal') ? randomBytes(32).toString('base64') : randomBytes(24).toString('hex')
+  const value = field.includes('unseal')
+    ? randomBytes(32).toString('base64')
+    : randomBytes(24).toString('hex')
   redactor.add(value)
   return value
 }

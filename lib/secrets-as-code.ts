@@ -10,7 +10,7 @@ import { run as defaultRun, type Run } from './exec.ts'
 import { Logger } from './log.ts'
 import { personalAgeKeyFile, repoRoot } from './paths.ts'
 import { redactor } from './redact.ts'
-import { recipientsOf } from './sops.ts'
+import { encryptYaml, recipientsOf } from './sops.ts'
 import { toolsPath } from './tools.ts'
 
 /**
@@ -594,29 +594,13 @@ async function encryptManifest(
   deps: SecretsDeps,
 ): Promise<string> {
   const rel = relativeTo(root, file)
-  for (const recipient of recipients) {
-    if (!/^age1[0-9a-z]+$/.test(recipient))
-      throw new BootstrapError(`${JSON.stringify(recipient)} is not an age recipient (age1…)`)
-  }
   let stdout: string
   try {
-    ;({ stdout } = await deps.run(
-      'sops',
-      [
-        'encrypt',
-        '--input-type',
-        'yaml',
-        '--output-type',
-        'yaml',
-        '--filename-override',
-        file,
-        '--age',
-        recipients.join(','),
-        '--encrypted-regex',
-        ENCRYPTED_REGEX,
-      ],
-      { input: stringify(manifest), cwd: root, env: deps.env, timeoutMs: SOPS_TIMEOUT_MS },
-    ))
+    stdout = await encryptYaml(
+      stringify(manifest),
+      { file, recipients, outputType: 'yaml', encryptedRegex: ENCRYPTED_REGEX, cwd: root },
+      { run: deps.run, env: deps.env },
+    )
   } catch (error) {
     throw sopsFailure(error, `sops could not encrypt ${rel}; nothing was written`, file)
   }

@@ -82,14 +82,8 @@ export async function encrypt(
   options: EncryptOptions,
   deps: SopsDeps = defaultDeps,
 ): Promise<string> {
-  const { file, recipients } = options
+  const { file } = options
   const format = formatOf(file)
-  if (recipients.length === 0) throw new BootstrapError(`no age recipients given to encrypt ${file} to`)
-  for (const recipient of recipients) {
-    if (!/^age1[0-9a-z]+$/.test(recipient)) {
-      throw new BootstrapError(`${JSON.stringify(recipient)} is not an age recipient (age1…)`)
-    }
-  }
   for (const [field, value] of Object.entries(data)) {
     if (typeof value !== 'string')
       throw new BootstrapError(`field ${field} is a ${typeof value}, not a string`)
@@ -101,29 +95,51 @@ export async function encrypt(
   redactor.addAll(Object.values(data))
   let stdout: string
   try {
-    ;({ stdout } = await deps.run(
-      'sops',
-      // `sops encrypt` with no file reads its stdin. Not `--encrypt /dev/stdin`: Node gives a
-      // child a socket as stdin, and opening /dev/stdin on a socket fails (ENXIO).
-      // --filename-override names the real path, for the output format and so .sops.yaml
-      // creation rules match it (against "/dev/stdin" sops refuses: "no matching creation rules").
-      [
-        'encrypt',
-        '--input-type',
-        'yaml',
-        '--output-type',
-        format,
-        '--filename-override',
-        file,
-        '--age',
-        recipients.join(','),
-      ],
-      { input: stringifyYaml(data), env: deps.env, timeoutMs: 60_000 },
-    ))
+    stdout = await encryptYaml(stringifyYaml(data), { ...options, outputType: format }, deps)
   } catch (error) {
     throw await explainFailure(error, file, undefined, 'encrypt')
   }
   assertAllEncrypted(stdout, format, file)
+  return stdout
+}
+
+/**
+ * The one place plaintext meets sops: YAML on stdin, ciphertext on stdout. Errors are sops' own
+ * (ProcessError, or BootstrapError 127 when sops is missing); callers explain them for their file.
+ */
+export async function encryptYaml(
+  yaml: string,
+  options: EncryptOptions & { outputType: SopsFormat; encryptedRegex?: string; cwd?: string },
+  deps: SopsDeps = defaultDeps,
+): Promise<string> {
+  const { file, recipients } = options
+  if (recipients.length === 0) throw new BootstrapError(`no age recipients given to encrypt ${file} to`)
+  for (const recipient of recipients) {
+    if (!/^age1[0-9a-z]+$/.test(recipient)) {
+      throw new BootstrapError(`${JSON.stringify(recipient)} is not an age recipient (age1…)`)
+    }
+  }
+  // `sops encrypt` with no file reads its stdin. Not `--encrypt /dev/stdin`: Node gives a
+  // child a socket as stdin, and opening /dev/stdin on a socket fails (ENXIO).
+  // --filename-override names the real path, for the output format and so .sops.yaml
+  // creation rules match it (against "/dev/stdin" sops refuses: "no matching creation rules").
+  const args = [
+    'encrypt',
+    '--input-type',
+    'yaml',
+    '--output-type',
+    options.outputType,
+    '--filename-override',
+    file,
+  ]
+  args.push('--age', recipients.join(','))
+  if (options.encryptedRegex) args.push('--encrypted-regex', options.encryptedRegex)
+  const { stdout } = await deps.run('sops', args, {
+    input: yaml,
+    cwd: options.cwd,
+    env: deps.env,
+    timeoutMs: 60_000,
+  })
   return stdout
 }
 

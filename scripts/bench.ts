@@ -178,8 +178,14 @@ const stacks = new Set<string>()
 /** Temp dirs to remove at the end. */
 const scratch = new Set<string>()
 
+/** The workspace's root (its copy of the checkout and its state dir), once made. */
+let workspaceRoot: string | undefined
+
+/** The last resort when the process exits before the finally ran (a signal): SIGKILL, then remove the temp dirs. */
 function killEverythingSync(): void {
+  if (workspaceRoot) stacks.add(join(workspaceRoot, 'state', 'local'))
   for (const dir of stacks) killStackSync(dir)
+  for (const dir of [...scratch, workspaceRoot]) if (dir) rmSync(dir, { recursive: true, force: true })
 }
 
 async function stopAndWipe(stateDir: string): Promise<void> {
@@ -580,6 +586,7 @@ async function phaseApi(b: Bench): Promise<void> {
     ),
   }
   const kubectl = localBinary('kubectl')
+  notes.push(`api: kubectl is ${kubectl}; namespaces suffixed -bc<run> (runbook path) and -bk<run> (kubectl)`)
   const cacheDir = join(tempDir('pb-bench-kubectl-'), 'cache')
   const objectCount = objectsOfTheSteps(env, values, source).length
 
@@ -904,11 +911,16 @@ function printReport(report: Report): void {
   if (withNotes.length > 0) out()
   for (const f of withNotes) out(`${f.id}: ${f.note}`)
   if (report.createSteps) {
-    out('\ncreate local, per step (median): ')
+    const steps = Object.entries(report.createSteps).map(
+      ([step, s]) => `${step} ${formatValue(s.median, 'ms')}`,
+    )
+    out(`\ncreate local, per step (median): ${steps.join(', ')}`)
+  }
+  const recorded = (report.toolsRecorded ?? []).filter((t) => t.seconds > 0)
+  if (recorded.length > 0) {
+    const list = recorded.map((t) => `${t.tool} ${Math.round(t.seconds)} s (${t.source})`).join(', ')
     out(
-      Object.entries(report.createSteps)
-        .map(([step, s]) => `${step} ${formatValue(s.median, 'ms')}`)
-        .join(', '),
+      `\ntools as the installer recorded them when the real cache was filled (not measured by this run): ${list}`,
     )
   }
   out('\nphases (load average 1/5/15 min at start → end; other processes at start):')
@@ -971,6 +983,7 @@ async function main(argv: string[]): Promise<number> {
       say('workspace: a throwaway copy of the checkout with planted secrets and its own state dir')
       const ws = await makeWorkspace()
       b.ws = ws
+      workspaceRoot = join(ws.stateDir, '..')
       redactor.addAll(Object.values(ws.planted))
       // This process's own calls (sops, OpenBao setup, the local provider) use the workspace's
       // key and state dir, and its files by absolute path, never this checkout's.
@@ -1015,6 +1028,7 @@ async function main(argv: string[]): Promise<number> {
     say('stopping everything the bench started')
     for (const dir of [...stacks]) await stopAndWipe(dir).catch(() => {})
     if (b.ws) await b.ws.dispose().catch((error) => say(`workspace clean-up: ${errorMessage(error)}`))
+    workspaceRoot = undefined
     for (const dir of scratch) rmSync(dir, { recursive: true, force: true })
   }
 
