@@ -20,12 +20,19 @@ export async function guardClusterAgeKey(ctx: Context, identity: string): Promis
     })
   }
   const kube = await ctx.kube()
-  const existing = await kube.get({ apiVersion: 'v1', kind: 'Secret', name: SECRET.name, namespace: ctx.env.argocd.namespace })
+  const existing = await kube.get({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    name: SECRET.name,
+    namespace: ctx.env.argocd.namespace,
+  })
   const current = (existing?.data as Record<string, string> | undefined)?.[SECRET.key]
   if (current && Buffer.from(current, 'base64').toString().trim() !== identity.trim()) {
     throw new BootstrapError(
       `Secret ${ctx.env.argocd.namespace}/${SECRET.name} holds a different age key than bootstrap field ${ctx.env.ageKey.field}: not replacing it`,
-      { hint: 'the secrets in git are encrypted to one of the two; find out which is right, then delete the wrong one yourself' },
+      {
+        hint: 'the secrets in git are encrypted to one of the two; find out which is right, then delete the wrong one yourself',
+      },
     )
   }
 }
@@ -36,7 +43,9 @@ export async function ensureAgeKeyBackup(ctx: Context, identity: string): Promis
   if (existsSync(file)) return ctx.log.detail(`backup ${ctx.env.ageKey.backupFile}: exists`)
   const keyFile = personalAgeKeyFile()
   if (!existsSync(keyFile)) {
-    return ctx.log.warn(`no personal age key at ${keyFile}: cannot make the cluster key backup ${ctx.env.ageKey.backupFile}`)
+    return ctx.log.warn(
+      `no personal age key at ${keyFile}: cannot make the cluster key backup ${ctx.env.ageKey.backupFile}`,
+    )
   }
   const personal = (await readKeyFile(keyFile)).keys.map((key) => key.recipient)
   if (ctx.flags.dryRun) return ctx.log.detail(`backup ${ctx.env.ageKey.backupFile}: would be created`)

@@ -26,8 +26,14 @@ export async function applyAll(ctx: Context, objects: KObject[]): Promise<ApplyR
 export function contains(actual: unknown, desired: unknown): boolean {
   if (desired === null || typeof desired !== 'object') return isDeepStrictEqual(actual, desired)
   if (Array.isArray(desired)) {
-    return Array.isArray(actual) && actual.length === desired.length && desired.every((item, i) => contains(actual[i], item))
+    return (
+      Array.isArray(actual) &&
+      actual.length === desired.length &&
+      desired.every((item, i) => contains(actual[i], item))
+    )
   }
   if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false
-  return Object.entries(desired).every(([key, value]) => contains((actual as Record<string, unknown>)[key], value))
+  return Object.entries(desired).every(([key, value]) =>
+    contains((actual as Record<string, unknown>)[key], value),
+  )
 }

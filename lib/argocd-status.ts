@@ -42,7 +42,11 @@ export function appCondition(app: KObject, type: string): string | undefined {
   return ((app.status ?? {}) as AppStatus).conditions?.find((condition) => condition.type === type)?.message
 }
 
-export function convergence(apps: KObject[]): { converged: boolean; pending: AppVerdict[]; verdicts: AppVerdict[] } {
+export function convergence(apps: KObject[]): {
+  converged: boolean
+  pending: AppVerdict[]
+  verdicts: AppVerdict[]
+} {
   const verdicts = apps.map(appVerdict)
   const pending = verdicts.filter((verdict) => !verdict.converged)
   return { converged: apps.length > 0 && pending.length === 0, pending, verdicts }

@@ -1,7 +1,5 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { resolveBootstrapSecrets } from './vault.ts'
-import { decrypt } from './sops.ts'
 import { ensureFirstRunSecrets, envPath } from './bootstrap.ts'
 import { type EnvConfig, loadConfig } from './config.ts'
 import { type Context, memo, type RunFlags } from './context.ts'
@@ -13,7 +11,9 @@ import { Logger } from './log.ts'
 import { envStateDir } from './paths.ts'
 import { providerFor } from './providers/index.ts'
 import { redactor } from './redact.ts'
+import { decrypt } from './sops.ts'
 import type { Step } from './step.ts'
+import { resolveBootstrapSecrets } from './vault.ts'
 
 /** Command-line options shared by every entry point: `--env`, `--from`, `--dry-run`, … */
 export interface Cli {
@@ -58,7 +58,14 @@ export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Con
     secrets: memo(async () => {
       await ensureFirstRunSecrets(env, log)
       const resolved = await resolveBootstrapSecrets(
-        { vault: env.secrets.vault && { ...env.secrets.vault, tokenFile: envPath(env.secrets.vault.tokenFile) }, sopsFile: envPath(env.secrets.sopsFile), fields: env.secrets.fields },
+        {
+          vault: env.secrets.vault && {
+            ...env.secrets.vault,
+            tokenFile: envPath(env.secrets.vault.tokenFile),
+          },
+          sopsFile: envPath(env.secrets.sopsFile),
+          fields: env.secrets.fields,
+        },
         { decryptSops: (file: string) => decrypt(file), log },
       )
       redactor.addAll(Object.values(resolved.values))
@@ -67,7 +74,9 @@ export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Con
     kube: memo(async () => {
       const access = provider.access(ctx)
       const kc = loadKubeConfig(access.kubeconfig, access.context)
-      return createKube(kc, { onRetry: (what, error) => log.warn(`${what}: ${errorMessage(error)}; retrying`) })
+      return createKube(kc, {
+        onRetry: (what, error) => log.warn(`${what}: ${errorMessage(error)}; retrying`),
+      })
     }),
   }
   return ctx
@@ -77,7 +86,11 @@ export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Con
 export function selectSteps(steps: Step[], options: { from?: string; only?: string }): Step[] {
   const find = (id: string) => {
     const index = steps.findIndex((step) => step.id === id.padStart(2, '0') || step.name === id)
-    if (index < 0) throw new BootstrapError(`no step "${id}"`, { hint: `steps: ${steps.map((s) => `${s.id}-${s.name}`).join(', ')}`, exitCode: 2 })
+    if (index < 0)
+      throw new BootstrapError(`no step "${id}"`, {
+        hint: `steps: ${steps.map((s) => `${s.id}-${s.name}`).join(', ')}`,
+        exitCode: 2,
+      })
     return index
   }
   if (options.only) return [steps[find(options.only)] as Step]
@@ -101,7 +114,9 @@ export async function runSteps(
     const env = loadConfig(cli.envName)
     release = acquireLock(join(envStateDir(env.name), 'run.lock'), `environment ${env.name}`)
     const ctx = createContext(env, cli.flags, log)
-    log.info(`platform-bootstrap: environment ${env.name} (provider ${env.cluster.provider})${cli.flags.dryRun ? ' — dry run, nothing is changed' : ''}`)
+    log.info(
+      `platform-bootstrap: environment ${env.name} (provider ${env.cluster.provider})${cli.flags.dryRun ? ' — dry run, nothing is changed' : ''}`,
+    )
     for (const step of selectSteps(steps, cli)) {
       current = step
       await log.step(step.id, step.name, () => step.run(ctx))
@@ -127,7 +142,10 @@ export async function runSteps(
 }
 
 /** Entry point of a script: parse argv, run, exit with the code. */
-export async function main(steps: Step[], options: { afterSuccess?: (ctx: Context) => void } = {}): Promise<never> {
+export async function main(
+  steps: Step[],
+  options: { afterSuccess?: (ctx: Context) => void } = {},
+): Promise<never> {
   let code: number
   try {
     code = await runSteps(parseCli(process.argv.slice(2)), steps, new Logger(), options.afterSuccess)

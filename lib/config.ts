@@ -105,9 +105,12 @@ export function loadConfig(envName: string, dir = environmentsDir): EnvConfig {
   try {
     raw = parse(readFileSync(file, 'utf8'))
   } catch (error) {
-    throw new BootstrapError(`${display(file)} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, {
-      exitCode: 2,
-    })
+    throw new BootstrapError(
+      `${display(file)} is not valid YAML: ${(error as Error).message.split('\n')[0]}`,
+      {
+        exitCode: 2,
+      },
+    )
   }
   return parseConfig(raw, envName, file)
 }
@@ -122,7 +125,8 @@ export function parseConfig(raw: unknown, envName: string, file: string): EnvCon
   const cluster = at.object(doc.cluster, 'cluster')
   const provider = at.oneOf(cluster, 'cluster.provider', ['kind', 'existing', 'local'] as const)
   const context = at.optionalString(cluster, 'cluster.context')
-  if (provider === 'existing' && !context) at.fail('cluster.context', 'the kube context to use (required for provider existing)', undefined)
+  if (provider === 'existing' && !context)
+    at.fail('cluster.context', 'the kube context to use (required for provider existing)', undefined)
 
   const gitops = at.object(doc.gitops, 'gitops')
   const tenantRepos = at.object(gitops.tenantRepos ?? {}, 'gitops.tenantRepos')
@@ -147,7 +151,8 @@ export function parseConfig(raw: unknown, envName: string, file: string): EnvCon
       platformRepo: repo(at, gitops.platformRepo, 'gitops.platformRepo'),
       tenantRepos: Object.fromEntries(
         Object.entries(tenantRepos).map(([tenant, value]) => {
-          if (!DNS_LABEL.test(tenant)) at.fail(`gitops.tenantRepos.${tenant}`, 'a tenant name (lowercase DNS label)', tenant)
+          if (!DNS_LABEL.test(tenant))
+            at.fail(`gitops.tenantRepos.${tenant}`, 'a tenant name (lowercase DNS label)', tenant)
           return [tenant, repo(at, value, `gitops.tenantRepos.${tenant}`)]
         }),
       ),
@@ -159,8 +164,14 @@ export function parseConfig(raw: unknown, envName: string, file: string): EnvCon
     secrets: {
       sopsFile: at.string(secrets, 'secrets.sopsFile'),
       vault: vaultRaw && {
-        address: at.string(vaultRaw, 'secrets.vault.address', { pattern: /^https?:\/\/\S+$/, expected: 'an http(s) URL' }),
-        kvPath: at.string(vaultRaw, 'secrets.vault.kvPath', { pattern: /^[\w-]+\/data\/\S+$/, expected: 'a KV v2 path like secret/data/<cluster>/bootstrap' }),
+        address: at.string(vaultRaw, 'secrets.vault.address', {
+          pattern: /^https?:\/\/\S+$/,
+          expected: 'an http(s) URL',
+        }),
+        kvPath: at.string(vaultRaw, 'secrets.vault.kvPath', {
+          pattern: /^[\w-]+\/data\/\S+$/,
+          expected: 'a KV v2 path like secret/data/<cluster>/bootstrap',
+        }),
         tokenFile: at.string(vaultRaw, 'secrets.vault.tokenFile'),
         timeoutMs: at.integer(vaultRaw, 'secrets.vault.timeoutMs', { min: 100, max: 60000, fallback: 3000 }),
       },
@@ -191,7 +202,9 @@ export function parseConfig(raw: unknown, envName: string, file: string): EnvCon
       namespace: at.optionalString(openbao, 'openbao.namespace') ?? 'openbao',
       address: at.optionalString(openbao, 'openbao.address'),
       initFile: at.optionalString(openbao, 'openbao.initFile') ?? `environments/${name}/openbao.sops.yaml`,
-      apps: at.list(openbao.apps ?? [], 'openbao.apps').map((item, i) => openBaoApp(at, item, `openbao.apps[${i}]`)),
+      apps: at
+        .list(openbao.apps ?? [], 'openbao.apps')
+        .map((item, i) => openBaoApp(at, item, `openbao.apps[${i}]`)),
     },
   }
   crossCheck(at, config)
@@ -201,7 +214,10 @@ export function parseConfig(raw: unknown, envName: string, file: string): EnvCon
 function repo(at: Fields, raw: unknown, path: string): RepoConfig {
   const doc = at.object(raw, path)
   return {
-    url: at.string(doc, `${path}.url`, { pattern: /^(https?|ssh|git|file):\/\/\S+$|^git@\S+$/, expected: 'a git URL' }),
+    url: at.string(doc, `${path}.url`, {
+      pattern: /^(https?|ssh|git|file):\/\/\S+$|^git@\S+$/,
+      expected: 'a git URL',
+    }),
     username: at.string(doc, `${path}.username`),
     passwordField: at.string(doc, `${path}.passwordField`),
   }
@@ -218,9 +234,18 @@ function openBaoApp(at: Fields, raw: unknown, path: string): OpenBaoAppConfig {
       Object.entries(secrets).map(([field, value]) => {
         const spec = at.object(value, `${path}.secrets.${field}`)
         if (typeof spec.fromField === 'string') return [field, { fromField: spec.fromField }]
-        if (typeof spec.generate === 'number' && Number.isInteger(spec.generate) && spec.generate >= 16 && spec.generate <= 256)
+        if (
+          typeof spec.generate === 'number' &&
+          Number.isInteger(spec.generate) &&
+          spec.generate >= 16 &&
+          spec.generate <= 256
+        )
           return [field, { generate: spec.generate }]
-        return at.fail(`${path}.secrets.${field}`, '{ fromField: <bootstrap field> } or { generate: <length 16-256> }', value)
+        return at.fail(
+          `${path}.secrets.${field}`,
+          '{ fromField: <bootstrap field> } or { generate: <length 16-256> }',
+          value,
+        )
       }),
     ),
   }
@@ -230,21 +255,32 @@ function openBaoApp(at: Fields, raw: unknown, path: string): OpenBaoAppConfig {
 function crossCheck(at: Fields, config: EnvConfig): void {
   const declared = new Set(config.secrets.fields)
   const need = (field: string, path: string) => {
-    if (!declared.has(field)) at.fail(path, `a field listed in secrets.fields (${[...declared].join(', ')})`, field)
+    if (!declared.has(field))
+      at.fail(path, `a field listed in secrets.fields (${[...declared].join(', ')})`, field)
   }
   need(config.ageKey.field, 'ageKey.field')
   need(config.gitops.platformRepo.passwordField, 'gitops.platformRepo.passwordField')
-  for (const [tenant, repo] of Object.entries(config.gitops.tenantRepos)) need(repo.passwordField, `gitops.tenantRepos.${tenant}.passwordField`)
+  for (const [tenant, repo] of Object.entries(config.gitops.tenantRepos))
+    need(repo.passwordField, `gitops.tenantRepos.${tenant}.passwordField`)
   config.bootstrapSecrets.forEach((secret, i) => {
     for (const [key, field] of Object.entries(secret.data)) need(field, `bootstrapSecrets[${i}].data.${key}`)
     if (!config.namespaces.includes(secret.namespace))
-      at.fail(`bootstrapSecrets[${i}].namespace`, `one of namespaces (${config.namespaces.join(', ')})`, secret.namespace)
+      at.fail(
+        `bootstrapSecrets[${i}].namespace`,
+        `one of namespaces (${config.namespaces.join(', ')})`,
+        secret.namespace,
+      )
   })
   config.openbao.apps.forEach((app, i) => {
-    for (const [key, spec] of Object.entries(app.secrets)) if ('fromField' in spec) need(spec.fromField, `openbao.apps[${i}].secrets.${key}.fromField`)
+    for (const [key, spec] of Object.entries(app.secrets))
+      if ('fromField' in spec) need(spec.fromField, `openbao.apps[${i}].secrets.${key}.fromField`)
   })
   if (!config.namespaces.includes(config.argocd.namespace))
-    at.fail('namespaces', `a list that includes the Argo CD namespace "${config.argocd.namespace}"`, config.namespaces)
+    at.fail(
+      'namespaces',
+      `a list that includes the Argo CD namespace "${config.argocd.namespace}"`,
+      config.namespaces,
+    )
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
@@ -258,13 +294,17 @@ class Fields {
 
   fail(path: string, expected: string, got: unknown): never {
     const shown = got === undefined ? 'nothing' : JSON.stringify(got)
-    throw new BootstrapError(`${this.file}: field "${path || '(document)'}" must be ${expected}, got ${shown}`, {
-      exitCode: 2,
-    })
+    throw new BootstrapError(
+      `${this.file}: field "${path || '(document)'}" must be ${expected}, got ${shown}`,
+      {
+        exitCode: 2,
+      },
+    )
   }
 
   object(value: unknown, path: string): Doc {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) this.fail(path, 'a mapping', value)
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      this.fail(path, 'a mapping', value)
     return value as Doc
   }
 
@@ -275,7 +315,8 @@ class Fields {
 
   string(doc: Doc, path: string, opts: { pattern?: RegExp; expected?: string } = {}): string {
     const value = doc[leaf(path)]
-    const expected = opts.expected ?? (opts.pattern ? `a string matching ${opts.pattern}` : 'a non-empty string')
+    const expected =
+      opts.expected ?? (opts.pattern ? `a string matching ${opts.pattern}` : 'a non-empty string')
     if (typeof value !== 'string' || value.trim() === '') this.fail(path, expected, value)
     if (opts.pattern && !opts.pattern.test(value)) this.fail(path, expected, value)
     return value
@@ -287,7 +328,8 @@ class Fields {
 
   oneOf<T extends string>(doc: Doc, path: string, allowed: readonly T[]): T {
     const value = doc[leaf(path)]
-    if (typeof value !== 'string' || !allowed.includes(value as T)) this.fail(path, `one of ${allowed.join(', ')}`, value)
+    if (typeof value !== 'string' || !allowed.includes(value as T))
+      this.fail(path, `one of ${allowed.join(', ')}`, value)
     return value as T
   }
 
@@ -315,7 +357,8 @@ class Fields {
     const value = this.object(doc[leaf(path)], path)
     // Keys are read directly, not through leaf(): a Secret key may hold dots (tls.crt, .dockerconfigjson).
     for (const [key, item] of Object.entries(value))
-      if (typeof item !== 'string' || item.trim() === '') this.fail(`${path}.${key}`, 'a non-empty string', item)
+      if (typeof item !== 'string' || item.trim() === '')
+        this.fail(`${path}.${key}`, 'a non-empty string', item)
     return value as Record<string, string>
   }
 }

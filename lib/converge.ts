@@ -1,7 +1,7 @@
 import { convergence } from './argocd-status.ts'
 import type { Context } from './context.ts'
 import { BootstrapError } from './errors.ts'
-import type { Kube, KObject } from './kube.ts'
+import type { KObject, Kube } from './kube.ts'
 import { formatMs } from './log.ts'
 import { waitFor } from './retry.ts'
 
@@ -22,12 +22,18 @@ export async function waitForConvergence(ctx: Context): Promise<void> {
       async () => {
         lastApps = await kube.list(APPS.apiVersion, APPS.kind, ctx.env.argocd.namespace)
         const state = convergence(lastApps)
-        const report = state.pending.map((app) => `${app.name} ${app.sync}/${app.health}${app.reason ? ` — ${app.reason}` : ''}`).join('; ')
+        const report = state.pending
+          .map((app) => `${app.name} ${app.sync}/${app.health}${app.reason ? ` — ${app.reason}` : ''}`)
+          .join('; ')
         if (report !== lastReport) {
           lastReport = report
           const elapsed = formatMs(performance.now() - started)
-          if (state.converged) ctx.log.detail(`${lastApps.length} Applications Synced/Healthy after ${elapsed}`)
-          else ctx.log.detail(`${elapsed}: ${lastApps.length - state.pending.length}/${lastApps.length} converged; pending: ${report || 'no Applications yet'}`)
+          if (state.converged)
+            ctx.log.detail(`${lastApps.length} Applications Synced/Healthy after ${elapsed}`)
+          else
+            ctx.log.detail(
+              `${elapsed}: ${lastApps.length - state.pending.length}/${lastApps.length} converged; pending: ${report || 'no Applications yet'}`,
+            )
         }
         return state.converged
       },
@@ -44,20 +50,29 @@ async function printDiagnostics(ctx: Context, kube: Kube, apps: KObject[]): Prom
   for (const app of apps) {
     const status = (app.status ?? {}) as {
       conditions?: { type: string; message: string }[]
-      resources?: { kind: string; name: string; namespace?: string; status?: string; health?: { status?: string; message?: string } }[]
+      resources?: {
+        kind: string
+        name: string
+        namespace?: string
+        status?: string
+        health?: { status?: string; message?: string }
+      }[]
     }
-    for (const condition of status.conditions ?? []) ctx.log.error(`  ${app.metadata.name}: ${condition.type}: ${condition.message}`)
+    for (const condition of status.conditions ?? [])
+      ctx.log.error(`  ${app.metadata.name}: ${condition.type}: ${condition.message}`)
     for (const resource of status.resources ?? []) {
       if (resource.status === 'Synced' && (!resource.health || resource.health.status === 'Healthy')) continue
-      ctx.log.error(`  ${app.metadata.name}: ${resource.kind}/${resource.namespace ?? ''}/${resource.name} ${resource.status ?? ''} ${resource.health?.status ?? ''} ${resource.health?.message ?? ''}`)
+      ctx.log.error(
+        `  ${app.metadata.name}: ${resource.kind}/${resource.namespace ?? ''}/${resource.name} ${resource.status ?? ''} ${resource.health?.status ?? ''} ${resource.health?.message ?? ''}`,
+      )
     }
   }
   const events = await kube.list('v1', 'Event').catch(() => [] as KObject[])
-  const recent = events
-    .filter((event) => event.type === 'Warning')
-    .slice(-15)
+  const recent = events.filter((event) => event.type === 'Warning').slice(-15)
   for (const event of recent) {
     const involved = event.involvedObject as { kind?: string; name?: string; namespace?: string }
-    ctx.log.error(`  event ${involved.kind}/${involved.namespace ?? ''}/${involved.name}: ${event.reason}: ${event.message}`)
+    ctx.log.error(
+      `  event ${involved.kind}/${involved.namespace ?? ''}/${involved.name}: ${event.reason}: ${event.message}`,
+    )
   }
 }

@@ -46,7 +46,12 @@ export const run: Run = async (command, args, options = {}) => {
     })
   }
   if (result.timedOut) {
-    throw new ProcessError(`${command} ${args[0] ?? ''}`.trim(), undefined, `timed out after ${options.timeoutMs} ms\n${stderr}`, options.hint)
+    throw new ProcessError(
+      `${command} ${args[0] ?? ''}`.trim(),
+      undefined,
+      `timed out after ${options.timeoutMs} ms\n${stderr}`,
+      options.hint,
+    )
   }
   if (result.exitCode !== 0) {
     throw new ProcessError(`${command} ${args[0] ?? ''}`.trim(), result.exitCode, stderr, options.hint)

@@ -21,7 +21,8 @@ export async function publishCheckout(
   run: Run,
 ): Promise<GitopsSource> {
   const rewrites: [string, string][] = [[env.gitops.platformRepo.url, urlFor('platform')]]
-  for (const [tenant, repo] of Object.entries(env.gitops.tenantRepos)) rewrites.push([repo.url, urlFor(`tenant-${tenant}`)])
+  for (const [tenant, repo] of Object.entries(env.gitops.tenantRepos))
+    rewrites.push([repo.url, urlFor(`tenant-${tenant}`)])
 
   await snapshot(join(repoRoot, 'gitops'), join(reposDir, 'platform'), 'gitops', rewrites, run)
   for (const tenant of Object.keys(env.gitops.tenantRepos)) {
@@ -30,11 +31,19 @@ export async function publishCheckout(
   }
   return {
     platformURL: urlFor('platform'),
-    tenantURLs: Object.fromEntries(Object.keys(env.gitops.tenantRepos).map((tenant) => [tenant, urlFor(`tenant-${tenant}`)])),
+    tenantURLs: Object.fromEntries(
+      Object.keys(env.gitops.tenantRepos).map((tenant) => [tenant, urlFor(`tenant-${tenant}`)]),
+    ),
   }
 }
 
-async function snapshot(source: string, repo: string, into: string, rewrites: [string, string][], run: Run): Promise<void> {
+async function snapshot(
+  source: string,
+  repo: string,
+  into: string,
+  rewrites: [string, string][],
+  run: Run,
+): Promise<void> {
   const git = (...args: string[]) => run('git', ['-C', repo, ...args], { env: GIT_IDENTITY })
   if (!existsSync(join(repo, '.git'))) {
     await mkdir(repo, { recursive: true })
@@ -42,7 +51,8 @@ async function snapshot(source: string, repo: string, into: string, rewrites: [s
   }
   const target = join(repo, into)
   if (into === '.') {
-    for (const entry of await readdir(repo)) if (entry !== '.git') await rm(join(repo, entry), { recursive: true, force: true })
+    for (const entry of await readdir(repo))
+      if (entry !== '.git') await rm(join(repo, entry), { recursive: true, force: true })
   } else {
     await rm(target, { recursive: true, force: true })
   }
@@ -50,7 +60,8 @@ async function snapshot(source: string, repo: string, into: string, rewrites: [s
   await rewriteUrls(target, rewrites)
   await git('add', '--all')
   const { stdout } = await git('status', '--porcelain')
-  if (stdout.trim()) await git('commit', '--quiet', '--message', 'snapshot of the platform-bootstrap checkout')
+  if (stdout.trim())
+    await git('commit', '--quiet', '--message', 'snapshot of the platform-bootstrap checkout')
 }
 
 async function rewriteUrls(dir: string, rewrites: [string, string][]): Promise<void> {

@@ -14,14 +14,24 @@ export interface HelmRelease {
 
 export function helmUpgradeArgs(release: HelmRelease): string[] {
   return [
-    'upgrade', '--install', release.name, release.chart.name,
-    '--repo', release.chart.repo,
-    '--version', release.chart.version,
-    '--namespace', release.namespace,
-    '--kubeconfig', release.kubeconfig,
+    'upgrade',
+    '--install',
+    release.name,
+    release.chart.name,
+    '--repo',
+    release.chart.repo,
+    '--version',
+    release.chart.version,
+    '--namespace',
+    release.namespace,
+    '--kubeconfig',
+    release.kubeconfig,
     ...(release.context ? ['--kube-context', release.context] : []),
-    '--values', '-',
-    '--wait', '--timeout', `${release.timeoutSeconds}s`,
+    '--values',
+    '-',
+    '--wait',
+    '--timeout',
+    `${release.timeoutSeconds}s`,
   ]
 }
 
@@ -33,6 +43,18 @@ export async function helmUpgrade(run: Run, release: HelmRelease): Promise<void>
   })
 }
 
-export async function helmUninstall(run: Run, release: Pick<HelmRelease, 'name' | 'namespace' | 'kubeconfig' | 'context'>): Promise<void> {
-  await run('helm', ['uninstall', release.name, '--namespace', release.namespace, '--kubeconfig', release.kubeconfig, '--ignore-not-found', ...(release.context ? ['--kube-context', release.context] : [])])
+export async function helmUninstall(
+  run: Run,
+  release: Pick<HelmRelease, 'name' | 'namespace' | 'kubeconfig' | 'context'>,
+): Promise<void> {
+  await run('helm', [
+    'uninstall',
+    release.name,
+    '--namespace',
+    release.namespace,
+    '--kubeconfig',
+    release.kubeconfig,
+    '--ignore-not-found',
+    ...(release.context ? ['--kube-context', release.context] : []),
+  ])
 }

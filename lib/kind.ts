@@ -28,15 +28,33 @@ const HINT = 'is kind installed and Docker running? `just doctor` checks both'
 
 export async function kindClusters(run: Run): Promise<string[]> {
   const { stdout } = await run('kind', ['get', 'clusters'], { hint: HINT })
-  return stdout.split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('No kind clusters'))
+  return stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('No kind clusters'))
 }
 
 export async function kindCreate(run: Run, spec: KindClusterSpec, kubeconfig: string): Promise<void> {
-  await run('kind', ['create', 'cluster', '--name', spec.name, '--config', '/dev/stdin', '--kubeconfig', kubeconfig, '--wait', '180s'], {
-    input: kindConfig(spec),
-    hint: HINT,
-    timeoutMs: 600_000,
-  })
+  await run(
+    'kind',
+    [
+      'create',
+      'cluster',
+      '--name',
+      spec.name,
+      '--config',
+      '/dev/stdin',
+      '--kubeconfig',
+      kubeconfig,
+      '--wait',
+      '180s',
+    ],
+    {
+      input: kindConfig(spec),
+      hint: HINT,
+      timeoutMs: 600_000,
+    },
+  )
 }
 
 export async function kindKubeconfig(run: Run, name: string): Promise<string> {

@@ -1,5 +1,10 @@
 import { isDeepStrictEqual } from 'node:util'
-import { KubeConfig, type KubernetesObject, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node'
+import {
+  KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  PatchStrategy,
+} from '@kubernetes/client-node'
 import { BootstrapError, errorMessage } from './errors.ts'
 import { retry, statusCode, waitFor } from './retry.ts'
 
@@ -13,7 +18,10 @@ export interface ObjectRef {
   name: string
   namespace?: string
 }
-export type KObject = KubernetesObject & { metadata: { name: string; namespace?: string } } & Record<string, unknown>
+export type KObject = KubernetesObject & { metadata: { name: string; namespace?: string } } & Record<
+    string,
+    unknown
+  >
 
 export interface ApplyOutcome {
   ref: ObjectRef
@@ -25,14 +33,24 @@ export interface ApplyOutcome {
 export interface Kube {
   apply(object: KObject, options?: { dryRun?: boolean; force?: boolean }): Promise<ApplyOutcome>
   get<T extends KObject = KObject>(ref: ObjectRef): Promise<T | undefined>
-  list<T extends KObject = KObject>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<T[]>
+  list<T extends KObject = KObject>(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    labelSelector?: string,
+  ): Promise<T[]>
   delete(ref: ObjectRef): Promise<boolean>
   /** Counts of API requests made, for benchmarks. */
   readonly requests: { reads: number; writes: number }
 }
 
 export function refOf(object: KObject): ObjectRef {
-  return { apiVersion: object.apiVersion ?? '', kind: object.kind ?? '', name: object.metadata.name, namespace: object.metadata.namespace }
+  return {
+    apiVersion: object.apiVersion ?? '',
+    kind: object.kind ?? '',
+    name: object.metadata.name,
+    namespace: object.metadata.namespace,
+  }
 }
 
 export function describeRef(ref: ObjectRef): string {
@@ -57,7 +75,10 @@ export function loadKubeConfig(kubeconfigPath: string, context?: string): KubeCo
  * say created / configured / unchanged: a no-op apply does not move resourceVersion.
  * Transient failures (connection refused while an apiserver restarts, 429, 5xx) are retried.
  */
-export function createKube(kc: KubeConfig, options: { onRetry?: (what: string, error: unknown) => void } = {}): Kube {
+export function createKube(
+  kc: KubeConfig,
+  options: { onRetry?: (what: string, error: unknown) => void } = {},
+): Kube {
   const api = KubernetesObjectApi.makeApiClient(kc)
   const requests = { reads: 0, writes: 0 }
   const withRetry = <T>(what: string, fn: () => Promise<T>) =>
@@ -77,10 +98,24 @@ export function createKube(kc: KubeConfig, options: { onRetry?: (what: string, e
   return {
     requests,
     get,
-    async list<T extends KObject>(apiVersion: string, kind: string, namespace?: string, labelSelector?: string) {
+    async list<T extends KObject>(
+      apiVersion: string,
+      kind: string,
+      namespace?: string,
+      labelSelector?: string,
+    ) {
       return withRetry(`list ${kind}`, async () => {
         requests.reads++
-        const result = await api.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector)
+        const result = await api.list(
+          apiVersion,
+          kind,
+          namespace,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          labelSelector,
+        )
         return result.items as T[]
       })
     },
@@ -117,23 +152,39 @@ export function createKube(kc: KubeConfig, options: { onRetry?: (what: string, e
 
 function applyResult(before: KObject | undefined, after: KObject, dryRun: boolean): ApplyResult {
   if (!before) return 'created'
-  if (!dryRun) return before.metadata.resourceVersion === after.metadata.resourceVersion ? 'unchanged' : 'configured'
+  if (!dryRun)
+    return before.metadata.resourceVersion === after.metadata.resourceVersion ? 'unchanged' : 'configured'
   return isDeepStrictEqual(comparable(before), comparable(after)) ? 'unchanged' : 'configured'
 }
 
 /** An object without the fields the server writes on every change, to compare a dry run with what is there. */
 function comparable(object: KObject): unknown {
-  const { managedFields: _m, resourceVersion: _r, generation: _g, ...metadata } = object.metadata as unknown as Record<string, unknown>
+  const {
+    managedFields: _m,
+    resourceVersion: _r,
+    generation: _g,
+    ...metadata
+  } = object.metadata as unknown as Record<string, unknown>
   return { ...object, metadata }
 }
 
 function stripServerFields(object: KObject): KObject {
-  const { resourceVersion: _r, managedFields: _m, uid: _u, creationTimestamp: _c, ...metadata } = object.metadata as unknown as Record<string, unknown>
+  const {
+    resourceVersion: _r,
+    managedFields: _m,
+    uid: _u,
+    creationTimestamp: _c,
+    ...metadata
+  } = object.metadata as unknown as Record<string, unknown>
   return { ...object, metadata } as unknown as KObject
 }
 
 function header(ref: ObjectRef) {
-  return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } }
+  return {
+    apiVersion: ref.apiVersion,
+    kind: ref.kind,
+    metadata: { name: ref.name, namespace: ref.namespace },
+  }
 }
 
 /** Waits until `ref` exists and `ready` holds for it. The timeout error names the object and the wait. */
@@ -144,8 +195,12 @@ export async function waitForObject<T extends KObject>(
   ready: (object: T) => boolean,
   timeoutMs: number,
 ): Promise<T> {
-  return waitFor(`${describeRef(ref)} to be ${what}`, async () => {
-    const object = await kube.get<T>(ref)
-    return object && ready(object) ? object : undefined
-  }, { timeoutMs })
+  return waitFor(
+    `${describeRef(ref)} to be ${what}`,
+    async () => {
+      const object = await kube.get<T>(ref)
+      return object && ready(object) ? object : undefined
+    },
+    { timeoutMs },
+  )
 }

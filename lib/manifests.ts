@@ -23,20 +23,37 @@ export function opaqueSecret(
 ): KObject {
   return validated(
     new Secret({
-      metadata: { name, namespace: ns, labels: { ...MANAGED_BY, ...meta.labels }, annotations: meta.annotations },
+      metadata: {
+        name,
+        namespace: ns,
+        labels: { ...MANAGED_BY, ...meta.labels },
+        annotations: meta.annotations,
+      },
       type: 'Opaque',
-      data: Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Buffer.from(value).toString('base64')])),
+      data: Object.fromEntries(
+        Object.entries(data).map(([key, value]) => [key, Buffer.from(value).toString('base64')]),
+      ),
     }),
   )
 }
 
 /** Secret `ksops-age-key` / `age.agekey`: the cluster age key the repo-server decrypts with. */
-export function ageKeySecret(argocdNamespace: string, identity: string, names = { secret: 'ksops-age-key', key: 'age.agekey' }): KObject {
+export function ageKeySecret(
+  argocdNamespace: string,
+  identity: string,
+  names = { secret: 'ksops-age-key', key: 'age.agekey' },
+): KObject {
   return opaqueSecret(names.secret, argocdNamespace, { [names.key]: ensureNewline(identity) })
 }
 
 /** One repository Secret, labelled so Argo CD picks it up (seed 000). */
-export function repositorySecret(name: string, argocdNamespace: string, repo: RepoConfig, password: string, url = repo.url): KObject {
+export function repositorySecret(
+  name: string,
+  argocdNamespace: string,
+  repo: RepoConfig,
+  password: string,
+  url = repo.url,
+): KObject {
   return opaqueSecret(
     name,
     argocdNamespace,

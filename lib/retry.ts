@@ -45,7 +45,9 @@ export function isTransientError(error: unknown): boolean {
 }
 
 export function statusCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown; statusCode?: unknown })?.code ?? (error as { statusCode?: unknown })?.statusCode
+  const code =
+    (error as { code?: unknown; statusCode?: unknown })?.code ??
+    (error as { statusCode?: unknown })?.statusCode
   return typeof code === 'number' ? code : undefined
 }
 
@@ -68,7 +70,9 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const last = options.describeLast?.() ?? (lastError ? errorMessage(lastError) : '')
-      throw new BootstrapError(`timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${what}${last ? ` (last: ${last})` : ''}`)
+      throw new BootstrapError(
+        `timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${what}${last ? ` (last: ${last})` : ''}`,
+      )
     }
     await sleep(options.intervalMs ?? 1000)
   }

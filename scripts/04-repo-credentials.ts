@@ -14,9 +14,21 @@ export const step = defineStep({
     const { platformRepo, tenantRepos } = ctx.env.gitops
     const ns = ctx.env.argocd.namespace
     await applyAll(ctx, [
-      repositorySecret('repo-platform-gitops', ns, platformRepo, values[platformRepo.passwordField] ?? '', source.platformURL),
+      repositorySecret(
+        'repo-platform-gitops',
+        ns,
+        platformRepo,
+        values[platformRepo.passwordField] ?? '',
+        source.platformURL,
+      ),
       ...Object.entries(tenantRepos).map(([tenant, repo]) =>
-        repositorySecret(`repo-tenant-${tenant}`, ns, repo, values[repo.passwordField] ?? '', source.tenantURLs[tenant]),
+        repositorySecret(
+          `repo-tenant-${tenant}`,
+          ns,
+          repo,
+          values[repo.passwordField] ?? '',
+          source.tenantURLs[tenant],
+        ),
       ),
     ])
   },

@@ -10,7 +10,10 @@ export const step = defineStep({
   summary: "the environment's bootstrap Secrets exist, annotated Prune=false",
   async run(ctx) {
     const { values } = await ctx.secrets()
-    await applyAll(ctx, ctx.env.bootstrapSecrets.map((spec) => bootstrapSecret(spec, values)))
+    await applyAll(
+      ctx,
+      ctx.env.bootstrapSecrets.map((spec) => bootstrapSecret(spec, values)),
+    )
   },
 })
 

@@ -1,5 +1,5 @@
-import { waitForConvergence } from '../lib/converge.ts'
 import { main } from '../lib/cli.ts'
+import { waitForConvergence } from '../lib/converge.ts'
 import { defineStep } from '../lib/step.ts'
 
 /** Every Application Synced and Healthy, with progress while it waits and diagnostics if it times out. */

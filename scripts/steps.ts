@@ -10,4 +10,15 @@ import { step as converge } from './08-converge.ts'
 import { step as openbaoSetup } from './09-openbao-setup.ts'
 
 /** The runbook, in the order that avoids the known start-up races (see README). */
-export const steps = [cluster, secrets, namespaces, ageKey, repoCredentials, bootstrapSecrets, argocd, rootApp, converge, openbaoSetup]
+export const steps = [
+  cluster,
+  secrets,
+  namespaces,
+  ageKey,
+  repoCredentials,
+  bootstrapSecrets,
+  argocd,
+  rootApp,
+  converge,
+  openbaoSetup,
+]

@@ -17,13 +17,26 @@ interface Phase {
 }
 
 const reports = join(repoRoot, 'reports')
-const vitest = (project: string) => ['npx', 'vitest', 'run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${join(reports, `vitest-${project}.json`)}`]
+const vitest = (project: string) => [
+  'npx',
+  'vitest',
+  'run',
+  '--project',
+  project,
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${join(reports, `vitest-${project}.json`)}`,
+]
 
 const phases: Phase[] = [
   { name: 'tools', command: ['bun', 'scripts/tools.ts'] },
   { name: 'lint', command: ['npx', 'biome', 'check', '.'] },
   { name: 'typecheck', command: ['npx', 'tsc', '--noEmit', '-p', '.'] },
-  { name: 'secrets-check', command: ['bun', 'scripts/secrets-check.ts'], when: () => existsSync(join(repoRoot, 'scripts/secrets-check.ts')) },
+  {
+    name: 'secrets-check',
+    command: ['bun', 'scripts/secrets-check.ts'],
+    when: () => existsSync(join(repoRoot, 'scripts/secrets-check.ts')),
+  },
   { name: 'workflows', command: ['actionlint'], when: () => existsSync(join(repoRoot, '.github/workflows')) },
   { name: 'unit', command: vitest('unit') },
   { name: 'local', command: vitest('local') },

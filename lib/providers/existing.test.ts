@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../config.ts'
 import { BootstrapError } from '../errors.ts'
 import { assertContext } from './existing.ts'

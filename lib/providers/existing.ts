@@ -1,8 +1,8 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { KubeConfig } from '@kubernetes/client-node'
-import { BootstrapError } from '../errors.ts'
 import type { Context } from '../context.ts'
+import { BootstrapError } from '../errors.ts'
 import { argocdUiHints, installArgoCDChart, uninstallCreated } from './helm-argocd.ts'
 import { portForwardOpenBao } from './port-forward.ts'
 import type { ClusterProvider } from './provider.ts'
@@ -18,7 +18,11 @@ export const existingProvider: ClusterProvider = {
     const kubeconfig = kubeconfigPath()
     const kc = new KubeConfig()
     kc.loadFromFile(kubeconfig)
-    assertContext(ctx, kc.getCurrentContext(), kc.getContexts().map((c) => c.name))
+    assertContext(
+      ctx,
+      kc.getCurrentContext(),
+      kc.getContexts().map((c) => c.name),
+    )
     const nodes = await (await ctx.kube()).list('v1', 'Node')
     ctx.log.detail(`context ${ctx.env.cluster.context}: ${nodes.length} nodes`)
   },
@@ -27,7 +31,10 @@ export const existingProvider: ClusterProvider = {
 
   async gitopsSource(ctx) {
     const { platformRepo, tenantRepos } = ctx.env.gitops
-    return { platformURL: platformRepo.url, tenantURLs: Object.fromEntries(Object.entries(tenantRepos).map(([t, r]) => [t, r.url])) }
+    return {
+      platformURL: platformRepo.url,
+      tenantURLs: Object.fromEntries(Object.entries(tenantRepos).map(([t, r]) => [t, r.url])),
+    }
   },
 
   installArgoCD: (ctx) => installArgoCDChart(ctx, existingProvider.access(ctx)),
@@ -38,10 +45,13 @@ export const existingProvider: ClusterProvider = {
 
   async destroy(ctx) {
     if (!ctx.flags.force) {
-      throw new BootstrapError(`environment ${ctx.env.name} runs on an existing cluster (context ${ctx.env.cluster.context}): destroy does not touch it`, {
-        hint: `run \`just destroy ${ctx.env.name} --force\` to remove only what create made (the Argo CD release, the root app, the bootstrap Secrets)`,
-        exitCode: 2,
-      })
+      throw new BootstrapError(
+        `environment ${ctx.env.name} runs on an existing cluster (context ${ctx.env.cluster.context}): destroy does not touch it`,
+        {
+          hint: `run \`just destroy ${ctx.env.name} --force\` to remove only what create made (the Argo CD release, the root app, the bootstrap Secrets)`,
+          exitCode: 2,
+        },
+      )
     }
     await uninstallCreated(ctx, existingProvider.access(ctx))
   },
@@ -55,15 +65,21 @@ function kubeconfigPath(): string {
 export function assertContext(ctx: Pick<Context, 'env'>, current: string, known: string[]): void {
   const wanted = ctx.env.cluster.context
   if (!wanted || !known.includes(wanted)) {
-    throw new BootstrapError(`kube context "${wanted}" (cluster.context in ${ctx.env.file}) is not in your kubeconfig`, {
-      hint: `contexts there: ${known.join(', ') || 'none'}`,
-      exitCode: 2,
-    })
+    throw new BootstrapError(
+      `kube context "${wanted}" (cluster.context in ${ctx.env.file}) is not in your kubeconfig`,
+      {
+        hint: `contexts there: ${known.join(', ') || 'none'}`,
+        exitCode: 2,
+      },
+    )
   }
   if (current !== wanted) {
-    throw new BootstrapError(`the current kube context is "${current}", but environment ${ctx.env.name} runs against "${wanted}"`, {
-      hint: `switch deliberately: kubectl config use-context ${wanted}`,
-      exitCode: 2,
-    })
+    throw new BootstrapError(
+      `the current kube context is "${current}", but environment ${ctx.env.name} runs against "${wanted}"`,
+      {
+        hint: `switch deliberately: kubectl config use-context ${wanted}`,
+        exitCode: 2,
+      },
+    )
   }
 }

@@ -9,9 +9,16 @@ import type { ClusterAccess } from './provider.ts'
 const RELEASE = 'argocd'
 
 /** Argo CD from its pinned Helm chart (kind, existing), then waits for the server and repo-server. */
-export async function installArgoCDChart(ctx: Context, access: ClusterAccess, extra: Parameters<typeof helmValues>[0] = {}): Promise<void> {
+export async function installArgoCDChart(
+  ctx: Context,
+  access: ClusterAccess,
+  extra: Parameters<typeof helmValues>[0] = {},
+): Promise<void> {
   const namespace = ctx.env.argocd.namespace
-  if (ctx.flags.dryRun) return ctx.log.detail(`helm release ${RELEASE} (chart argo-cd ${versions.charts.argocd.version}): would be installed or upgraded`)
+  if (ctx.flags.dryRun)
+    return ctx.log.detail(
+      `helm release ${RELEASE} (chart argo-cd ${versions.charts.argocd.version}): would be installed or upgraded`,
+    )
   await helmUpgrade(ctx.run, {
     name: RELEASE,
     namespace,
@@ -27,7 +34,8 @@ export async function installArgoCDChart(ctx: Context, access: ClusterAccess, ex
       kube,
       { apiVersion: 'apps/v1', kind: 'Deployment', name, namespace },
       'Available',
-      (deployment) => ((deployment.status as { availableReplicas?: number } | undefined)?.availableReplicas ?? 0) > 0,
+      (deployment) =>
+        ((deployment.status as { availableReplicas?: number } | undefined)?.availableReplicas ?? 0) > 0,
       ctx.env.argocd.timeoutSeconds * 1000,
     )
     ctx.log.detail(`Deployment/${namespace}/${name}: Available`)
@@ -39,8 +47,15 @@ export async function uninstallCreated(ctx: Context, access: ClusterAccess): Pro
   const kube = await ctx.kube()
   const namespace = ctx.env.argocd.namespace
   await kube.delete({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', name: 'root', namespace })
-  await helmUninstall(ctx.run, { name: RELEASE, namespace, kubeconfig: access.kubeconfig, context: access.context })
-  const selector = Object.entries(MANAGED_BY).map(([k, v]) => `${k}=${v}`).join(',')
+  await helmUninstall(ctx.run, {
+    name: RELEASE,
+    namespace,
+    kubeconfig: access.kubeconfig,
+    context: access.context,
+  })
+  const selector = Object.entries(MANAGED_BY)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')
   for (const ns of ctx.env.namespaces) {
     for (const secret of await kube.list('v1', 'Secret', ns, selector)) {
       await kube.delete({ apiVersion: 'v1', kind: 'Secret', name: secret.metadata.name, namespace: ns })

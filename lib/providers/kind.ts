@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BootstrapError } from '../errors.ts'
-import type { KObject } from '../kube.ts'
 import { publishCheckout } from '../gitops-source.ts'
 import { kindClusters, kindCreate, kindDelete, kindKubeconfig } from '../kind.ts'
+import type { KObject } from '../kube.ts'
 import { waitFor } from '../retry.ts'
 import { argocdUiHints, installArgoCDChart } from './helm-argocd.ts'
 import { portForwardOpenBao } from './port-forward.ts'
@@ -38,32 +38,53 @@ export const kindProvider: ClusterProvider = {
         {
           name,
           workers: Math.max(0, ctx.env.cluster.nodes - 1),
-          extraMounts: [{ hostPath: reposDir(ctx.stateDir), containerPath: REPOS_IN_CLUSTER, readOnly: true }],
+          extraMounts: [
+            { hostPath: reposDir(ctx.stateDir), containerPath: REPOS_IN_CLUSTER, readOnly: true },
+          ],
         },
         kubeconfig,
       )
       await writeFile(createdMarker(ctx.stateDir), `${name}\n`)
     }
     const kube = await ctx.kube()
-    await waitFor('every node to be Ready', async () => {
-      const nodes = await kube.list('v1', 'Node')
-      return nodes.length > 0 && nodes.every(isReady) ? nodes : undefined
-    }, { timeoutMs: 300_000, intervalMs: 2000 })
+    await waitFor(
+      'every node to be Ready',
+      async () => {
+        const nodes = await kube.list('v1', 'Node')
+        return nodes.length > 0 && nodes.every(isReady) ? nodes : undefined
+      },
+      { timeoutMs: 300_000, intervalMs: 2000 },
+    )
   },
 
-  access: (ctx) => ({ kubeconfig: join(ctx.stateDir, 'kubeconfig'), context: `kind-${ctx.env.cluster.name}` }),
+  access: (ctx) => ({
+    kubeconfig: join(ctx.stateDir, 'kubeconfig'),
+    context: `kind-${ctx.env.cluster.name}`,
+  }),
 
   async gitopsSource(ctx) {
     if (!ctx.env.gitops.serveCheckout) {
       const { platformRepo, tenantRepos } = ctx.env.gitops
-      return { platformURL: platformRepo.url, tenantURLs: Object.fromEntries(Object.entries(tenantRepos).map(([t, r]) => [t, r.url])) }
+      return {
+        platformURL: platformRepo.url,
+        tenantURLs: Object.fromEntries(Object.entries(tenantRepos).map(([t, r]) => [t, r.url])),
+      }
     }
     await mkdir(reposDir(ctx.stateDir), { recursive: true })
-    return publishCheckout(ctx.env, reposDir(ctx.stateDir), (repo) => `file://${REPOS_IN_CLUSTER}/${repo}`, ctx.run)
+    return publishCheckout(
+      ctx.env,
+      reposDir(ctx.stateDir),
+      (repo) => `file://${REPOS_IN_CLUSTER}/${repo}`,
+      ctx.run,
+    )
   },
 
   installArgoCD: (ctx) =>
-    installArgoCDChart(ctx, kindProvider.access(ctx), ctx.env.gitops.serveCheckout ? { reposHostPath: REPOS_IN_CLUSTER } : {}),
+    installArgoCDChart(
+      ctx,
+      kindProvider.access(ctx),
+      ctx.env.gitops.serveCheckout ? { reposHostPath: REPOS_IN_CLUSTER } : {},
+    ),
 
   openbao: (ctx) => portForwardOpenBao(ctx),
 
@@ -71,12 +92,16 @@ export const kindProvider: ClusterProvider = {
 
   async destroy(ctx) {
     const name = ctx.env.cluster.name
-    if (!(await kindClusters(ctx.run)).includes(name)) return ctx.log.detail(`kind cluster ${name}: not there, nothing to do`)
+    if (!(await kindClusters(ctx.run)).includes(name))
+      return ctx.log.detail(`kind cluster ${name}: not there, nothing to do`)
     if (!existsSync(createdMarker(ctx.stateDir)) && !ctx.flags.force) {
-      throw new BootstrapError(`kind cluster ${name} was not created by platform-bootstrap on this machine: not deleting it`, {
-        hint: `run \`just destroy ${ctx.env.name} --force\` if you really mean it`,
-        exitCode: 2,
-      })
+      throw new BootstrapError(
+        `kind cluster ${name} was not created by platform-bootstrap on this machine: not deleting it`,
+        {
+          hint: `run \`just destroy ${ctx.env.name} --force\` if you really mean it`,
+          exitCode: 2,
+        },
+      )
     }
     await kindDelete(ctx.run, name)
     await rm(createdMarker(ctx.stateDir), { force: true })
@@ -89,6 +114,7 @@ const reposDir = (stateDir: string) => join(stateDir, 'repos')
 const createdMarker = (stateDir: string) => join(stateDir, 'created-by-platform-bootstrap')
 
 export function isReady(node: KObject): boolean {
-  const conditions = (node.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []
+  const conditions =
+    (node.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []
   return conditions.some((condition) => condition.type === 'Ready' && condition.status === 'True')
 }

@@ -29,7 +29,12 @@ export const localProvider: ClusterProvider = {
 
   async ensureCluster(ctx) {
     if (ctx.flags.dryRun) return ctx.log.detail('local cluster: would be started or adopted')
-    const plane = await ensureControlPlane({ stateDir: ctx.stateDir, nodes: ctx.env.cluster.nodes, log: ctx.log, run: ctx.run })
+    const plane = await ensureControlPlane({
+      stateDir: ctx.stateDir,
+      nodes: ctx.env.cluster.nodes,
+      log: ctx.log,
+      run: ctx.run,
+    })
     ctx.log.detail(`${plane.nodes.length} nodes Ready; kubeconfig ${plane.kubeconfig}`)
   },
 
@@ -37,7 +42,10 @@ export const localProvider: ClusterProvider = {
 
   async gitopsSource(ctx) {
     if (!ctx.env.gitops.serveCheckout) {
-      throw new BootstrapError(`provider local cannot reach remote repositories: set gitops.serveCheckout: true in ${ctx.env.file}`, { exitCode: 2 })
+      throw new BootstrapError(
+        `provider local cannot reach remote repositories: set gitops.serveCheckout: true in ${ctx.env.file}`,
+        { exitCode: 2 },
+      )
     }
     const reposDir = join(ctx.stateDir, 'repos')
     await mkdir(reposDir, { recursive: true })
@@ -55,7 +63,10 @@ export const localProvider: ClusterProvider = {
     const ageKeyDir = join(layout.argocd, 'age')
     const secret = await kube.get({ apiVersion: 'v1', kind: 'Secret', name: ageSecret.secret, namespace })
     const key = (secret?.data as Record<string, string> | undefined)?.[ageSecret.key]
-    if (!key) throw new BootstrapError(`Secret ${namespace}/${ageSecret.secret} is missing: run \`just step 03 ${ctx.env.name}\``)
+    if (!key)
+      throw new BootstrapError(
+        `Secret ${namespace}/${ageSecret.secret} is missing: run \`just step 03 ${ctx.env.name}\``,
+      )
     await mkdir(ageKeyDir, { recursive: true, mode: 0o700 })
     await writeFile(join(ageKeyDir, ageSecret.key), Buffer.from(key, 'base64'), { mode: 0o600 })
 
@@ -64,9 +75,15 @@ export const localProvider: ClusterProvider = {
       kubeconfig: layout.adminKubeconfig,
       namespace,
       log: ctx.log,
-      env: repoServerEnv({ configHome: join(layout.argocd, 'config'), ageKeyDir, pluginHome: layout.ksopsPluginHome }),
+      env: repoServerEnv({
+        configHome: join(layout.argocd, 'config'),
+        ageKeyDir,
+        pluginHome: layout.ksopsPluginHome,
+      }),
     })
-    ctx.log.detail(`repo-server ${argo.repoServer}, redis ${argo.redis}${argo.reused ? ' (already running)' : ''}`)
+    ctx.log.detail(
+      `repo-server ${argo.repoServer}, redis ${argo.redis}${argo.reused ? ' (already running)' : ''}`,
+    )
   },
 
   async openbao(ctx) {
@@ -74,11 +91,22 @@ export const localProvider: ClusterProvider = {
     // Unsealed the way the pod is: from the openbao-unseal-key bootstrap Secret, as a file.
     const kube = await ctx.kube()
     const unseal = ctx.env.bootstrapSecrets.find((spec) => spec.name === 'openbao-unseal-key')
-    if (!unseal) throw new BootstrapError(`bootstrapSecrets in ${ctx.env.file} has no openbao-unseal-key Secret`, { exitCode: 2 })
-    const secret = await kube.get({ apiVersion: 'v1', kind: 'Secret', name: unseal.name, namespace: unseal.namespace })
+    if (!unseal)
+      throw new BootstrapError(`bootstrapSecrets in ${ctx.env.file} has no openbao-unseal-key Secret`, {
+        exitCode: 2,
+      })
+    const secret = await kube.get({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      name: unseal.name,
+      namespace: unseal.namespace,
+    })
     const [key] = Object.keys(unseal.data)
     const value = key && (secret?.data as Record<string, string> | undefined)?.[key]
-    if (!value) throw new BootstrapError(`Secret ${unseal.namespace}/${unseal.name} is missing: run \`just step 05 ${ctx.env.name}\``)
+    if (!value)
+      throw new BootstrapError(
+        `Secret ${unseal.namespace}/${unseal.name} is missing: run \`just step 05 ${ctx.env.name}\``,
+      )
     const unsealKeyFile = join(layout.openbao, 'unseal', 'key')
     await mkdir(join(layout.openbao, 'unseal'), { recursive: true, mode: 0o700 })
     await writeFile(unsealKeyFile, Buffer.from(value, 'base64'), { mode: 0o600 })
@@ -106,13 +134,19 @@ export const localProvider: ClusterProvider = {
 
   async destroy(ctx) {
     await stopStack(ctx.stateDir, { wipe: true, log: ctx.log })
-    ctx.log.detail('local cluster: every process stopped, cluster state removed (keys and secrets files are kept)')
+    ctx.log.detail(
+      'local cluster: every process stopped, cluster state removed (keys and secrets files are kept)',
+    )
   },
 }
 
 function argocdConfigMap(namespace: string): KObject {
   const cm = new ConfigMap({
-    metadata: { name: 'argocd-cm', namespace, labels: { ...MANAGED_BY, 'app.kubernetes.io/part-of': 'argocd' } },
+    metadata: {
+      name: 'argocd-cm',
+      namespace,
+      labels: { ...MANAGED_BY, 'app.kubernetes.io/part-of': 'argocd' },
+    },
     data: { ...argocdCm },
   })
   cm.validate()
@@ -121,10 +155,19 @@ function argocdConfigMap(namespace: string): KObject {
 
 /** argocd-secret's server key is made once; an existing one is kept, so a re-run changes nothing. */
 async function argocdSecret(ctx: Context, namespace: string): Promise<KObject> {
-  const existing = await (await ctx.kube()).get({ apiVersion: 'v1', kind: 'Secret', name: 'argocd-secret', namespace })
+  const existing = await (await ctx.kube()).get({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    name: 'argocd-secret',
+    namespace,
+  })
   const current = (existing?.data as Record<string, string> | undefined)?.['server.secretkey']
   const secret = new Secret({
-    metadata: { name: 'argocd-secret', namespace, labels: { ...MANAGED_BY, 'app.kubernetes.io/part-of': 'argocd' } },
+    metadata: {
+      name: 'argocd-secret',
+      namespace,
+      labels: { ...MANAGED_BY, 'app.kubernetes.io/part-of': 'argocd' },
+    },
     type: 'Opaque',
     data: { 'server.secretkey': current ?? randomBytes(32).toString('base64') },
   })

@@ -10,7 +10,12 @@ import type { OpenBaoEndpoint } from './provider.ts'
 export async function portForwardOpenBao(ctx: Context): Promise<OpenBaoEndpoint> {
   if (ctx.env.openbao.address) return { address: ctx.env.openbao.address, close: async () => {} }
   const namespace = ctx.env.openbao.namespace
-  const pods = await (await ctx.kube()).list<KObject>('v1', 'Pod', namespace, 'app.kubernetes.io/name=openbao')
+  const pods = await (await ctx.kube()).list<KObject>(
+    'v1',
+    'Pod',
+    namespace,
+    'app.kubernetes.io/name=openbao',
+  )
   const pod = pods.find((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running')
   if (!pod) {
     throw new BootstrapError(`no Running OpenBao pod in namespace ${namespace}`, {
@@ -20,7 +25,9 @@ export async function portForwardOpenBao(ctx: Context): Promise<OpenBaoEndpoint>
   const access = ctx.provider.access(ctx)
   const forward = new PortForward(loadKubeConfig(access.kubeconfig, access.context))
   const server = createServer((socket) => {
-    forward.portForward(namespace, pod.metadata.name, [8200], socket, null, socket).catch(() => socket.destroy())
+    forward
+      .portForward(namespace, pod.metadata.name, [8200], socket, null, socket)
+      .catch(() => socket.destroy())
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as { port: number }).port
