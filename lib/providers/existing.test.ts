@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../config.ts'
+import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
-import { assertContext } from './existing.ts'
+import { assertContext, existingProvider } from './existing.ts'
 
 // Only the context check is under test: the chart install and the port-forward are not loaded.
 
@@ -49,5 +53,59 @@ describe('assertContext', () => {
 
   it('refuses even when the current context is the wanted one but the kubeconfig lacks it', () => {
     expect(refusal('platform-staging', ['minikube']).message).toContain('is not in your kubeconfig')
+  })
+})
+
+describe('existing provider access', () => {
+  const kubeconfig = (current: string) => `apiVersion: v1
+kind: Config
+clusters:
+  - name: c
+    cluster: { server: https://127.0.0.1:1 }
+users:
+  - name: u
+    user: { token: not-a-real-token }
+contexts:
+  - name: platform-staging
+    context: { cluster: c, user: u }
+  - name: platform-prod
+    context: { cluster: c, user: u }
+current-context: ${current}
+`
+  const withKubeconfig = (current: string, body: () => void) => {
+    const dir = mkdtempSync(join(tmpdir(), 'pb-existing-'))
+    const saved = process.env.KUBECONFIG
+    process.env.KUBECONFIG = join(dir, 'config')
+    writeFileSync(process.env.KUBECONFIG, kubeconfig(current))
+    try {
+      body()
+    } finally {
+      process.env.KUBECONFIG = saved
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  const ctx = { env: loadConfig('staging') } as unknown as Context
+
+  it('guards every step, not only 00: access refuses another current context', () => {
+    withKubeconfig('platform-prod', () => {
+      expect(() => existingProvider.access(ctx)).toThrow(/current kube context is "platform-prod"/)
+    })
+  })
+
+  it('names the environment context when the current one matches', () => {
+    withKubeconfig('platform-staging', () => {
+      expect(existingProvider.access(ctx)).toEqual({
+        kubeconfig: process.env.KUBECONFIG,
+        context: 'platform-staging',
+      })
+    })
+  })
+
+  it('destroy refuses without --force and touches nothing', async () => {
+    const refused = await existingProvider
+      .destroy({ ...ctx, flags: { dryRun: false, force: false, rotate: [] } } as Context)
+      .catch((error: BootstrapError) => error)
+    expect(refused).toBeInstanceOf(BootstrapError)
+    expect((refused as BootstrapError).hint).toMatch(/just destroy staging --force/)
   })
 })

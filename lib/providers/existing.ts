@@ -1,8 +1,8 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { KubeConfig } from '@kubernetes/client-node'
 import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
+import { loadKubeConfig } from '../kube.ts'
 import { argocdUiHints, installArgoCDChart, uninstallCreated } from './helm-argocd.ts'
 import { portForwardOpenBao } from './port-forward.ts'
 import type { ClusterProvider } from './provider.ts'
@@ -15,19 +15,21 @@ export const existingProvider: ClusterProvider = {
   name: 'existing',
 
   async ensureCluster(ctx) {
+    const nodes = await (await ctx.kube()).list('v1', 'Node')
+    ctx.log.detail(`context ${ctx.env.cluster.context}: ${nodes.length} nodes`)
+  },
+
+  /** Every step reaches the cluster through here, so `just step NN staging` is guarded too. */
+  access(ctx) {
     const kubeconfig = kubeconfigPath()
-    const kc = new KubeConfig()
-    kc.loadFromFile(kubeconfig)
+    const kc = loadKubeConfig(kubeconfig)
     assertContext(
       ctx,
       kc.getCurrentContext(),
       kc.getContexts().map((c) => c.name),
     )
-    const nodes = await (await ctx.kube()).list('v1', 'Node')
-    ctx.log.detail(`context ${ctx.env.cluster.context}: ${nodes.length} nodes`)
+    return { kubeconfig, context: ctx.env.cluster.context }
   },
-
-  access: (ctx) => ({ kubeconfig: kubeconfigPath(), context: ctx.env.cluster.context }),
 
   async gitopsSource(ctx) {
     const { platformRepo, tenantRepos } = ctx.env.gitops
