@@ -1,7 +1,7 @@
 import { execa } from 'execa'
 import { BootstrapError, ProcessError } from './errors.ts'
 import { redactor } from './redact.ts'
-import { toolsPath } from './tools.ts'
+import { toolsPath } from './tools/index.ts'
 
 export interface RunOptions {
   /** Written to the child's stdin (never to disk): how secret values reach a tool. */

@@ -2,16 +2,11 @@ import { applyAll } from '../lib/apply.ts'
 import { envPath } from '../lib/bootstrap.ts'
 import { main } from '../lib/cli.ts'
 import type { Context } from '../lib/context.ts'
-import { authDelegatorBinding, isExternal } from '../lib/openbao-policy.ts'
-import {
-  defaultSetupDeps,
-  kubernetesTargetOf,
-  parseRotations,
-  type SetupDeps,
-  type SetupReport,
-  setupOpenBao,
-  summaryLines,
-} from '../lib/openbao-setup.ts'
+import { authDelegatorBinding, isExternal } from '../lib/openbao/policy.ts'
+import { type SetupReport, summaryLines } from '../lib/openbao/report.ts'
+import type { SetupDeps } from '../lib/openbao/run.ts'
+import { parseRotations } from '../lib/openbao/secrets.ts'
+import { defaultSetupDeps, kubernetesTargetOf, setupOpenBao } from '../lib/openbao/setup.ts'
 import { defineStep } from '../lib/step.ts'
 
 /**

@@ -60,7 +60,7 @@ import { localLayout } from '../lib/local/layout.ts'
 import { ensureOpenBao } from '../lib/local/openbao.ts'
 import { pkiPaths } from '../lib/local/pki.ts'
 import { freePort, LOOPBACK } from '../lib/local/ports.ts'
-import { killStackSync, stopStack } from '../lib/local/stack.ts'
+import { killStackSync, stackStatus, stopStack } from '../lib/local/stack.ts'
 import { Logger } from '../lib/log.ts'
 import {
   ageKeySecret,
@@ -74,7 +74,7 @@ import { repoRoot, toolsCacheDir } from '../lib/paths.ts'
 import { localProvider } from '../lib/providers/local.ts'
 import type { GitopsSource, OpenBaoEndpoint } from '../lib/providers/provider.ts'
 import { redactor } from '../lib/redact.ts'
-import { ensureTools, toolDir, tools } from '../lib/tools.ts'
+import { ensureTools, toolDir, tools } from '../lib/tools/index.ts'
 import { resolveBootstrapSecrets } from '../lib/vault.ts'
 import { makeWorkspace, type Workspace } from '../tests/local/workspace.ts'
 import { openbaoSetup } from './09-openbao-setup.ts'
@@ -108,7 +108,7 @@ interface PhaseRecord {
   ms: number
   /** 1-, 5- and 15-minute load averages when the phase started and ended. */
   load: { start: number[]; end: number[] }
-  /** Processes on the machine that are not the benchmark's own, by kind, when the phase started. */
+  /** Processes on the machine that are not the benchmark's own, by kind: the most seen at once, sampled before each run. */
   others: Record<string, number>
 }
 
@@ -203,8 +203,24 @@ function tempDir(prefix: string): string {
   return dir
 }
 
-/** Processes on the machine that are not this benchmark's, by kind: what else loaded it. */
-function otherProcesses(ours: string[]): Record<string, number> {
+/** Process group of a pid (field 5 of /proc/<pid>/stat, counted after the command name's closing parenthesis). */
+function processGroup(pid: string): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Processes on the machine that are not this benchmark's, by kind: what else loaded it. Ours are
+ * this process's group (the create and kubectl runs it spawns) and the groups of the stacks it
+ * started (each stack process leads its own group).
+ */
+function otherProcesses(stateDirs: string[]): Record<string, number> {
+  const ours = new Set<number>([processGroup('self') ?? process.pid])
+  for (const dir of stateDirs) for (const p of stackStatus(dir)) if (p.running && p.pid) ours.add(p.pid)
   const kinds: Record<string, number> = {}
   const classify = (argv: string[]): string | undefined => {
     const bin = (argv[0] ?? '').split('/').pop() ?? ''
@@ -223,11 +239,20 @@ function otherProcesses(ours: string[]): Record<string, number> {
     } catch {
       continue
     }
-    if (argv.length === 0 || ours.some((dir) => dir && argv.join(' ').includes(dir))) continue
+    if (argv.length === 0 || ours.has(processGroup(entry) ?? -1)) continue
     const kind = classify(argv)
     if (kind) kinds[kind] = (kinds[kind] ?? 0) + 1
   }
   return kinds
+}
+
+let observed: Record<string, number> = {}
+let observeStacks: () => string[] = () => [...stacks]
+
+/** Samples the other processes (outside any timed region): the phase keeps the most of each kind seen at once. */
+function observe(): void {
+  for (const [kind, n] of Object.entries(otherProcesses(observeStacks())))
+    observed[kind] = Math.max(observed[kind] ?? 0, n)
 }
 
 function load(): number[] {
@@ -416,6 +441,7 @@ async function phaseTools(b: Bench): Promise<void> {
     notes.push(`tools: the untimed first ensureTools() had to install ${installed.join(', ')}`)
   const warm: number[] = []
   for (let i = 1; i <= b.runs; i++) {
+    observe() // outside the clock
     const started = performance.now()
     const results = await ensureTools(undefined, { deps: { log } })
     warm.push(performance.now() - started)
@@ -433,6 +459,7 @@ async function phaseTools(b: Bench): Promise<void> {
   const cold: number[] = []
   const routes = new Set<string>()
   for (let i = 1; i <= b.runs; i++) {
+    observe() // outside the clock
     const cache = tempDir('pb-bench-tools-')
     say(`tools: cold install of ${COLD_TOOLS.join(' and ')} into an empty cache, run ${i}/${b.runs}`)
     const started = performance.now()
@@ -460,6 +487,7 @@ function recordedToolInstalls(): Report['toolsRecorded'] {
 async function phaseStack(b: Bench, nodes: number): Promise<void> {
   const samples: number[] = []
   for (let i = 1; i <= b.runs; i++) {
+    observe() // outside the clock
     const stateDir = tempDir('pb-bench-stack-')
     stacks.add(stateDir)
     say(`stack: control plane from nothing, run ${i}/${b.runs}`)
@@ -476,6 +504,19 @@ async function phaseStack(b: Bench, nodes: number): Promise<void> {
 }
 
 /** One `create local` in the workspace: ms to step 08's "done", total ms, per-step ms from the summary. */
+/** A `create local` run that failed: its one line of cause, and the end of what it printed. */
+class CreateFailed extends Error {
+  constructor(
+    readonly reason: string,
+    readonly tail: string,
+  ) {
+    super(`create local failed: ${reason}\n${tail}`)
+  }
+}
+
+/** Failed runs (create, openbao-setup cold) tolerated per phase: each is reported and run again; one more aborts the bench. */
+const FAILURES_TOLERATED = 2
+
 async function createOnce(
   ws: Workspace,
 ): Promise<{ converged: number; total: number; steps: Record<string, number> }> {
@@ -499,8 +540,10 @@ async function createOnce(
   const result = await done
   const total = performance.now() - started
   if (result.code !== 0 || converged === undefined) {
-    throw new Error(
-      `create local exited ${result.code}:\n${redactor.mask(result.output.split('\n').slice(-25).join('\n'))}`,
+    const cause = result.output.split('\n').find((line) => line.includes('✗')) ?? `exited ${result.code}`
+    throw new CreateFailed(
+      redactor.mask(cause.replace(/^\s*✗\s*/, '')),
+      redactor.mask(result.output.split('\n').slice(-25).join('\n')),
     )
   }
   const steps: Record<string, number> = {}
@@ -521,15 +564,26 @@ async function phaseCreate(b: Bench): Promise<void> {
   const ws = b.ws as Workspace
   const converged: number[] = []
   const total: number[] = []
+  const failures: string[] = []
   for (let i = 1; i <= b.runs; i++) {
+    observe() // outside the clock
     if (b.platformUp) {
       say('create: destroy local first')
       await destroyOnce(ws)
       b.platformUp = false
     }
     say(`create: create local → every Application Synced/Healthy, run ${i}/${b.runs}`)
-    const once = await createOnce(ws)
-    b.platformUp = true
+    b.platformUp = true // from here on there is something to destroy, whatever the outcome
+    let once: Awaited<ReturnType<typeof createOnce>>
+    try {
+      once = await createOnce(ws)
+    } catch (error) {
+      if (!(error instanceof CreateFailed) || failures.length >= FAILURES_TOLERATED) throw error
+      failures.push(error.reason)
+      say(`  run ${i} FAILED (${error.reason}): not a sample; reported, and run again`)
+      i--
+      continue
+    }
     converged.push(once.converged)
     total.push(once.total)
     for (const [step, ms] of Object.entries(once.steps))
@@ -548,14 +602,27 @@ async function phaseCreate(b: Bench): Promise<void> {
       note: 'from spawning `bun scripts/create.ts --env local` to step 08 done; destroy local between runs',
     },
   )
+  for (const [n, cause] of failures.entries()) {
+    notes.push(`create: failed run ${n + 1} of ${failures.length}, not counted, run again: ${cause}`)
+  }
   record('create.total', 'create local, all steps 00–09 (incl. openbao-setup)', 'ms', total)
 }
 
 async function ensurePlatform(b: Bench): Promise<void> {
   if (b.platformUp) return
   say('platform: one untimed create local, for the phases that run on the stack')
-  await createOnce(b.ws as Workspace)
-  b.platformUp = true
+  for (let attempt = 1; ; attempt++) {
+    b.platformUp = true
+    try {
+      await createOnce(b.ws as Workspace)
+      return
+    } catch (error) {
+      if (!(error instanceof CreateFailed) || attempt > FAILURES_TOLERATED) throw error
+      notes.push(`platform: the untimed create failed and was run again: ${error.reason}`)
+      say(`  untimed create FAILED (${error.reason}); destroy, then once more`)
+      await destroyOnce(b.ws as Workspace)
+    }
+  }
 }
 
 function benchContext(env: EnvConfig, values: Record<string, string>): Context {
@@ -628,6 +695,7 @@ async function phaseApi(b: Bench): Promise<void> {
   await once('w')
   const runs: Awaited<ReturnType<typeof once>>[] = []
   for (let i = 1; i <= b.runs; i++) {
+    observe() // outside the clock
     say(`api: cold create, no-op re-run, kubectl baseline — run ${i}/${b.runs}`)
     runs.push(await once(String(i)))
   }
@@ -748,6 +816,7 @@ async function phaseFallback(b: Bench): Promise<void> {
     const samples = { refused: [] as number[], silent: [] as number[], sops: [] as number[] }
     const warnings = { refused: '', silent: '' }
     for (let i = 1; i <= b.runs; i++) {
+      observe() // outside the clock
       say(`fallback: refused, silent, SOPS alone — run ${i}/${b.runs}`)
       const a = await timeResolve(refused)
       samples.refused.push(a.ms)
@@ -833,15 +902,31 @@ async function phaseOpenBao(b: Bench): Promise<void> {
 
   const cold: Awaited<ReturnType<typeof setupOnce>>[] = []
   let last: Awaited<ReturnType<typeof freshOpenBao>> | undefined
+  const failures: string[] = []
+  let attempt = 0
   try {
     for (let i = 1; i <= b.runs; i++) {
+      observe() // outside the clock
       say(`openbao: a fresh OpenBao, then openbao-setup cold, run ${i}/${b.runs}`)
       if (last) await stopAndWipe(last.stateDir)
-      last = await freshOpenBao(i)
-      cold.push(await setupOnce(last.runEnv, last.endpoint))
+      attempt++
+      last = await freshOpenBao(attempt)
+      try {
+        cold.push(await setupOnce(last.runEnv, last.endpoint))
+      } catch (error) {
+        if (failures.length >= FAILURES_TOLERATED) throw error
+        const reason = redactor.mask(errorMessage(error)).split('\n')[0] ?? ''
+        failures.push(reason)
+        say(`  run ${i} FAILED (${reason}): not a sample; reported, and run again with a fresh OpenBao`)
+        i--
+      }
+    }
+    for (const [n, reason] of failures.entries()) {
+      notes.push(`openbao: failed cold run ${n + 1} of ${failures.length}, not counted, run again: ${reason}`)
     }
     const noop: Awaited<ReturnType<typeof setupOnce>>[] = []
     for (let i = 1; i <= b.runs; i++) {
+      observe() // outside the clock
       say(`openbao: openbao-setup again on the last one (no-op), run ${i}/${b.runs}`)
       const { runEnv, endpoint } = last as NonNullable<typeof last>
       noop.push(await setupOnce(runEnv, endpoint))
@@ -923,7 +1008,9 @@ function printReport(report: Report): void {
       `\ntools as the installer recorded them when the real cache was filled (not measured by this run): ${list}`,
     )
   }
-  out('\nphases (load average 1/5/15 min at start → end; other processes at start):')
+  out(
+    '\nphases (load average 1/5/15 min at start → end; other processes: the most seen at once, sampled before each run):',
+  )
   for (const p of report.phases) {
     const others = Object.entries(p.others)
       .map(([kind, n]) => `${n} ${kind}`)
@@ -1003,7 +1090,7 @@ async function main(argv: string[]): Promise<number> {
       redactor.addAll(Object.values(resolved.values))
       b.values = resolved.values
     }
-    const ours = () => [b.ws ? join(b.ws.stateDir, '..') : '', ...stacks, ...scratch]
+    observeStacks = () => [...(b.ws ? [join(b.ws.stateDir, 'local')] : []), ...stacks]
     const body: Record<Phase, () => Promise<void>> = {
       tools: async () => {
         await phaseTools(b)
@@ -1018,11 +1105,18 @@ async function main(argv: string[]): Promise<number> {
     for (const name of PHASES) {
       if (!selected.includes(name)) continue
       const start = load()
-      const others = otherProcesses(ours())
+      observed = {}
+      observe()
       say(`phase ${name} (load average ${start.join(' ')})`)
       const started = performance.now()
       await body[name]()
-      phases.push({ name, ms: Math.round(performance.now() - started), load: { start, end: load() }, others })
+      observe()
+      phases.push({
+        name,
+        ms: Math.round(performance.now() - started),
+        load: { start, end: load() },
+        others: observed,
+      })
     }
   } finally {
     say('stopping everything the bench started')

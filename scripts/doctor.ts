@@ -4,7 +4,7 @@
  * tool; kind and Docker are reported but optional (nightly e2e only).
  */
 import { toolsCacheDir } from '../lib/paths.ts'
-import { runCommand, type ToolStatus, toolStatus } from '../lib/tools.ts'
+import { runCommand, type ToolStatus, toolStatus } from '../lib/tools/index.ts'
 
 interface Row {
   item: string

@@ -4,7 +4,8 @@
  * decrypted to disk by this script.
  */
 import { BootstrapError } from '../lib/errors.ts'
-import { editSecrets, runScript } from '../lib/secrets-as-code.ts'
+import { runScript } from '../lib/secrets/common.ts'
+import { editSecrets } from '../lib/secrets/edit.ts'
 
 await runScript(async (log) => {
   const envName = process.argv[2]

@@ -8,7 +8,8 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BootstrapError } from '../lib/errors.ts'
 import { repoRoot } from '../lib/paths.ts'
-import { generateSecrets, runScript } from '../lib/secrets-as-code.ts'
+import { runScript } from '../lib/secrets/common.ts'
+import { generateSecrets } from '../lib/secrets/generate.ts'
 
 await runScript(async (log) => {
   let values: { from?: string; help?: boolean }

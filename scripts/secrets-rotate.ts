@@ -3,7 +3,8 @@
  * whose recipients differ (`sops updatekeys`) and lists what changed. Needs a key that decrypts
  * them (SOPS_AGE_KEY_FILE, default ~/.config/sops/age/keys.txt).
  */
-import { rotateSecrets, runScript } from '../lib/secrets-as-code.ts'
+import { runScript } from '../lib/secrets/common.ts'
+import { rotateSecrets } from '../lib/secrets/rotate.ts'
 
 await runScript(async (log) => {
   const result = await rotateSecrets()

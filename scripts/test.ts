@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { formatMs } from '../lib/log.ts'
 import { repoRoot } from '../lib/paths.ts'
-import { toolsPath } from '../lib/tools.ts'
+import { toolsPath } from '../lib/tools/index.ts'
 
 /**
  * The README's test command: every phase in order, each timed, stopping at the first failure.

@@ -5,7 +5,7 @@
  */
 import { BootstrapError, errorMessage } from '../lib/errors.ts'
 import { toolsCacheDir } from '../lib/paths.ts'
-import { ensureTools } from '../lib/tools.ts'
+import { ensureTools } from '../lib/tools/index.ts'
 
 async function main(argv: string[]): Promise<number> {
   const force = argv.includes('--force')

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { V1Node } from '@kubernetes/client-node'
 import { run as defaultRun, type Run } from '../exec.ts'
-import { kwokStageFiles as cachedKwokStageFiles } from '../tools.ts'
+import { kwokStageFiles as cachedKwokStageFiles } from '../tools/index.ts'
 import { versions } from '../versions.ts'
 import { writeAtomic } from './pki.ts'
 
@@ -60,7 +60,7 @@ export interface StageOptions {
 
 /**
  * Writes every default stage into one multi-document file for `kwok --config`. The stage
- * YAMLs come from the tools cache (`kwokStageFiles()`, lib/tools.ts) or, when they are not
+ * YAMLs come from the tools cache (`kwokStageFiles()`, lib/tools/artifacts.ts) or, when they are not
  * copied there yet, from kwok's module in the Go module cache.
  */
 export async function writeKwokStages(options: StageOptions): Promise<string[]> {

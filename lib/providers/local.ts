@@ -15,7 +15,7 @@ import { ensureOpenBao } from '../local/openbao.ts'
 import { pkiPaths } from '../local/pki.ts'
 import { stopStack } from '../local/stack.ts'
 import { MANAGED_BY } from '../manifests.ts'
-import { type Tool, toolDir, tools } from '../tools.ts'
+import { type Tool, toolDir, tools } from '../tools/index.ts'
 import type { ClusterProvider } from './provider.ts'
 
 /**

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
-import { toolDir, toolsPath } from '../../lib/tools.ts'
+import { toolDir, toolsPath } from '../../lib/tools/index.ts'
 import { versions } from '../../lib/versions.ts'
 
 /**

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type EnvConfig, loadConfig } from '../../lib/config.ts'
 import type { ApplyOutcome, KObject, Kube, ObjectRef } from '../../lib/kube.ts'
 import { ageKeySecret, bootstrapSecret, opaqueSecret, rootApplication } from '../../lib/manifests.ts'
-import type { BaoRequest, BaoResponse } from '../../lib/openbao-setup.ts'
+import type { BaoRequest, BaoResponse } from '../../lib/openbao/client.ts'
 import { MASK, Redactor } from '../../lib/redact.ts'
 import {
   type Cluster,

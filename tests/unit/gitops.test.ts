@@ -13,7 +13,7 @@ import { listEnvironments, loadConfig } from '../../lib/config.ts'
 import { ProcessError } from '../../lib/errors.ts'
 import { run } from '../../lib/exec.ts'
 import { repoRoot } from '../../lib/paths.ts'
-import { toolsPath } from '../../lib/tools.ts'
+import { toolsPath } from '../../lib/tools/index.ts'
 import { versions } from '../../lib/versions.ts'
 
 /**

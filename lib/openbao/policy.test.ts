@@ -10,7 +10,7 @@ import {
   sameKubernetesAuthConfig,
   samePolicy,
   sameRole,
-} from './openbao-policy.ts'
+} from './policy.ts'
 
 const grafana = { name: 'grafana', namespace: 'monitoring', serviceAccount: 'grafana' }
 

@@ -1,108 +1,26 @@
-import {
-  chmodSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { BootstrapError } from './errors.ts'
+import { describe, expect, it } from 'vitest'
+import { BootstrapError } from '../errors.ts'
+import { versions } from '../versions.ts'
+import { toolDir } from './catalogue.ts'
 import {
-  argocdReplaceArgs,
-  type CommandOptions,
-  type CommandResult,
-  checksumFor,
-  ensureTools,
-  goModRequire,
-  kubernetesReplaceArgs,
-  parseGoModReplaces,
-  type ToolDeps,
-  toolDir,
-  toolStatus,
-  tools,
-  versionMatches,
-} from './tools.ts'
-import { versions } from './versions.ts'
+  actionlint,
+  type Call,
+  env,
+  executable,
+  fakeDeps,
+  fetched,
+  lines,
+  ok,
+  pathDir,
+  useToolsSandbox,
+} from './fixture.ts'
+import { ensureTools } from './install.ts'
 
-interface Call {
-  command: string
-  args: string[]
-  env: NodeJS.ProcessEnv
-}
-
-type Handler = (call: Call, options: CommandOptions) => CommandResult | undefined
-
-const ok = (stdout = ''): CommandResult => ({ exitCode: 0, stdout, stderr: '' })
-
-let root: string
-let env: NodeJS.ProcessEnv
-let pathDir: string
-let lines: string[]
-let fetched: string[]
-
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'tools-test-'))
-  pathDir = join(root, 'bin')
-  mkdirSync(pathDir)
-  env = { PATH: pathDir, HOME: root, PLATFORM_TOOLS_CACHE: join(root, 'cache') }
-  lines = []
-  fetched = []
-})
-
-afterEach(() => rmSync(root, { recursive: true, force: true }))
-
-function executable(file: string, body = '#!/bin/sh\nexit 0\n'): void {
-  mkdirSync(join(file, '..'), { recursive: true })
-  writeFileSync(file, body)
-  chmodSync(file, 0o755)
-}
-
-/**
- * A command runner standing in for go, pip and the tools themselves. `go install` "builds" by
- * writing the binaries into GOBIN unless a handler says otherwise; every call is recorded.
- */
-function fakeDeps(handler: Handler = () => undefined): { deps: Partial<ToolDeps>; calls: Call[] } {
-  const calls: Call[] = []
-  const run = async (
-    command: string,
-    args: string[],
-    options: CommandOptions = {},
-  ): Promise<CommandResult> => {
-    const call = { command, args, env: options.env ?? {} }
-    calls.push(call)
-    const handled = handler(call, options)
-    if (handled) return handled
-    if (command === 'go' && args[0] === 'version') return ok('go version go1.26.8 linux/amd64\n')
-    if (command === 'go' && args[0] === 'install') {
-      const tool = tools.find((t) => args.some((arg) => arg.includes(t.name)))
-      for (const binary of tool?.binaries ?? []) executable(join(String(call.env.GOBIN), binary))
-      return ok()
-    }
-    return { exitCode: 127, stdout: '', stderr: `${command}: not faked` }
-  }
-  const deps: Partial<ToolDeps> = {
-    run,
-    env,
-    fetch: async (url) => {
-      fetched.push(url)
-      throw new TypeError('fetch failed: getaddrinfo ENOTFOUND')
-    },
-    log: (line) => lines.push(line),
-    platform: 'linux',
-    arch: 'x64',
-    isRoot: true,
-  }
-  return { deps, calls }
-}
+useToolsSandbox()
 
 const goCalls = (calls: Call[]) => calls.filter((call) => call.command === 'go')
-const actionlint = { name: 'actionlint', version: versions.actionlint }
 
 describe('ensureTools', () => {
   it('takes a complete cached folder as is and builds nothing', async () => {
@@ -240,105 +158,5 @@ describe('ensureTools', () => {
     await expect(ensureTools(['nope'], { deps })).rejects.toThrow(/unknown tool nope/)
     const [result] = await ensureTools(['age-keygen'], { deps })
     expect(result?.name).toBe('age')
-  })
-})
-
-describe('toolStatus', () => {
-  it('reports cached, PATH-at-wrong-version and missing tools', async () => {
-    const dir = toolDir(actionlint, env)
-    executable(join(dir, 'actionlint'))
-    writeFileSync(join(dir, 'source.json'), JSON.stringify({ source: 'go-build' }))
-    executable(join(pathDir, 'kind'))
-    const { deps } = fakeDeps((call) => {
-      if (call.command === join(dir, 'actionlint')) return ok(`${versions.actionlint}\n`)
-      if (call.command === join(pathDir, 'kind')) return ok('kind v0.20.0\n')
-      return undefined
-    })
-    const status = Object.fromEntries((await toolStatus({ deps })).map((s) => [s.name, s]))
-    expect(status.actionlint).toMatchObject({ source: 'go-build', cached: true, ok: true, path: dir })
-    expect(status.kind).toMatchObject({ source: 'path', ok: false, found: 'v0.20.0' })
-    expect(status.etcd).toMatchObject({ source: 'missing', ok: false })
-  })
-})
-
-describe('go.mod replace derivation', () => {
-  const kubernetesGoMod = `module k8s.io/kubernetes
-
-go 1.26.0
-
-require (
-\tk8s.io/api v0.0.0
-\tk8s.io/client-go v0.0.0
-)
-
-replace (
-\tk8s.io/api => ./staging/src/k8s.io/api
-\t// a comment inside the block
-\tk8s.io/client-go => ./staging/src/k8s.io/client-go // trailing comment
-)
-`
-
-  it('turns every staging replace into the published v0.<minor>.<patch> module', () => {
-    expect(kubernetesReplaceArgs(kubernetesGoMod, 'v1.36.3')).toEqual([
-      '-replace=k8s.io/api=k8s.io/api@v0.36.3',
-      '-replace=k8s.io/client-go=k8s.io/client-go@v0.36.3',
-    ])
-  })
-
-  const argocdGoMod = `module github.com/argoproj/argo-cd/v3
-
-go 1.27.0
-
-require k8s.io/client-go v0.37.0
-
-replace (
-\tgithub.com/golang/protobuf => github.com/golang/protobuf v1.5.4
-\t// https://github.com/argoproj/argo-cd/issues/1
-\tk8s.io/api => k8s.io/api v0.37.0
-\tgopkg.in/yaml.v2 v2.2.1 => gopkg.in/yaml.v2 v2.4.0
-)
-
-replace github.com/argoproj/argo-cd/gitops-engine/v3 => ./gitops-engine
-`
-
-  it('copies versioned replaces and maps the in-repo gitops-engine to its published tag', () => {
-    expect(argocdReplaceArgs(argocdGoMod, 'v3.6.1')).toEqual([
-      '-replace=github.com/golang/protobuf=github.com/golang/protobuf@v1.5.4',
-      '-replace=k8s.io/api=k8s.io/api@v0.37.0',
-      '-replace=gopkg.in/yaml.v2@v2.2.1=gopkg.in/yaml.v2@v2.4.0',
-      '-replace=github.com/argoproj/argo-cd/gitops-engine/v3=github.com/argoproj/argo-cd/gitops-engine/v3@v3.6.1',
-    ])
-  })
-
-  it('refuses a local replace it has no published module for', () => {
-    const goMod = 'module x\n\nreplace example.com/thing => ../thing\n'
-    expect(() => kubernetesReplaceArgs(goMod, 'v1.36.3')).toThrow(/example.com\/thing => ..\/thing/)
-  })
-
-  it('parses both the block and the single-line form', () => {
-    expect(parseGoModReplaces(argocdGoMod)).toHaveLength(4)
-    expect(goModRequire(argocdGoMod, 'k8s.io/client-go')).toBe('v0.37.0')
-    expect(goModRequire(kubernetesGoMod, 'k8s.io/api')).toBe('v0.0.0')
-  })
-})
-
-describe('helpers', () => {
-  it('matches a version only as a whole version', () => {
-    expect(versionMatches('Kubernetes v1.36.3', 'v1.36.3')).toBe(true)
-    expect(versionMatches('etcd Version: 3.6.16\nGit SHA', 'v3.6.16')).toBe(true)
-    expect(versionMatches('argocd: v3.6.1+unknown', 'v3.6.1')).toBe(true)
-    expect(versionMatches('Client Version: v1.32.4-dispatcher', 'v1.36.3')).toBe(false)
-    expect(versionMatches('v1.36.30', 'v1.36.3')).toBe(false)
-    expect(versionMatches('v11.36.3', 'v1.36.3')).toBe(false)
-    expect(versionMatches('v3.22', 'v3.22.0')).toBe(false)
-  })
-
-  it('reads both checksum file shapes', () => {
-    const hash = 'a'.repeat(64)
-    expect(checksumFor(`${hash}\n`, 'kubectl')).toBe(hash)
-    expect(
-      checksumFor(`${'b'.repeat(64)}  other.tar.gz\n${hash} *sops-v3.linux.amd64\n`, 'sops-v3.linux.amd64'),
-    ).toBe(hash)
-    expect(checksumFor(`${hash}  other\n`, 'mine')).toBeUndefined()
   })
 })

@@ -1,0 +1,373 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseAllDocuments } from 'yaml'
+import { BootstrapError, errorMessage } from '../errors.ts'
+import { repoRoot } from '../paths.ts'
+import { defaultDeps, readText, type SecretsDeps, type SecretsOptions, sameSet } from './common.ts'
+import { loadSopsConfig, ruleFor, type SopsConfig } from './sops-rules.ts'
+
+/** `just secrets-check`: what must never be committed, found in the files of the checkout. */
+
+const SECRET_FILE_NAME =
+  /(^|\/)(secrets?\.(ya?ml|json|env)|[^/]+\.(secret|secrets)\.(ya?ml|json)|[^/]+\.(sops|enc)\.(ya?ml|json|env))$/
+const DOTENV_NAME = /(^|\/)\.env(\.(?!example$|sample$|template$)[^/]+)?$/
+
+export interface RepoFiles {
+  /** Tracked, and untracked but not ignored: what `git add -A` would commit. */
+  committable: string[]
+  /** Ignored files under gitops/ and environments/: per-machine material. */
+  ignored: string[]
+}
+
+export async function listRepoFiles(root: string, deps: SecretsDeps = defaultDeps): Promise<RepoFiles> {
+  const git = async (args: string[]) => {
+    try {
+      const { stdout } = await deps.run('git', ['ls-files', '-z', ...args], { cwd: root, env: deps.env })
+      return [...new Set(stdout.split('\0').filter(Boolean))]
+        .filter((rel) => existsSync(join(root, rel)))
+        .sort()
+    } catch (error) {
+      throw new BootstrapError(`cannot list the files of ${root} with git: ${errorMessage(error)}`, {
+        hint: 'run this in a git checkout of the repository',
+        cause: error,
+      })
+    }
+  }
+  return {
+    committable: await git(['-co', '--exclude-standard']),
+    ignored: await git(['-o', '-i', '--exclude-standard', '--', 'gitops', 'environments']),
+  }
+}
+
+export interface Finding {
+  file: string
+  line?: number
+  problem: string
+}
+
+export function isSecretFileName(rel: string): boolean {
+  return SECRET_FILE_NAME.test(rel)
+}
+
+/**
+ * Everything `just secrets-check` refuses, one finding per file (and line for keys):
+ *  - under gitops/ and environments/, a Secret manifest or a secrets file (`*.secret.yaml`,
+ *    `*.sops.*`, `*.enc.*`, `secrets.*`) that is not SOPS-encrypted, ignored files included;
+ *  - a committable SOPS file there encrypted to other recipients than its .sops.yaml rule names,
+ *    or on a path .sops.yaml gives no keys for (per-machine files must be gitignored);
+ *  - anywhere in what would be committed: an age private key or a PEM private key block, and
+ *    plaintext `.env` files.
+ * Ignored per-machine files are only checked for being encrypted: their keys are this machine's.
+ */
+export async function checkSecrets(options: SecretsOptions = {}): Promise<Finding[]> {
+  const root = options.root ?? repoRoot
+  const deps = options.deps ?? defaultDeps
+  const findings: Finding[] = []
+  let config: SopsConfig | undefined
+  try {
+    config = loadSopsConfig(root)
+    for (const rule of config.rules) {
+      if (rule.recipients.length === 1) {
+        findings.push({
+          file: '.sops.yaml',
+          problem: `creation rule ${rule.index} (${rule.pathRegex}) names one age recipient: the two-key design needs the team key and the cluster key`,
+        })
+      }
+    }
+  } catch (error) {
+    findings.push({ file: '.sops.yaml', problem: errorMessage(error) })
+  }
+  const files = await listRepoFiles(root, deps)
+  const committable = new Set(files.committable)
+  const inScope = (rel: string) => rel.startsWith('gitops/') || rel.startsWith('environments/')
+
+  for (const rel of [...files.committable, ...files.ignored].filter(inScope)) {
+    const text = await readText(join(root, rel))
+    if (text === undefined) continue
+    const secretName = isSecretFileName(rel)
+    if (!secretName && !(isStructured(rel) && holdsSecretManifest(text))) continue
+    const problems = sopsProblems(text, rel)
+    if (problems.length > 0) {
+      findings.push({
+        file: rel,
+        problem: `${secretName ? 'secrets file' : 'Secret manifest'} ${problems.join('; ')}`,
+      })
+      continue
+    }
+    if (!committable.has(rel) || !config) continue
+    const rule = ruleFor(config, rel)
+    if (!rule || rule.recipients.length === 0) {
+      findings.push({
+        file: rel,
+        problem:
+          '.sops.yaml names no keys for this path (a per-machine file): it must be gitignored, or get a creation rule with the team and cluster keys',
+      })
+      continue
+    }
+    const actual = recipientsIn(text, rel)
+    if (!sameSet(actual, rule.recipients)) {
+      const missing = rule.recipients.filter((r) => !actual.includes(r))
+      const extra = actual.filter((r) => !rule.recipients.includes(r))
+      findings.push({
+        file: rel,
+        problem: `encrypted for other recipients than .sops.yaml rule ${rule.index} asks for (${[
+          missing.length ? `missing ${missing.join(', ')}` : '',
+          extra.length ? `not in the rule ${extra.join(', ')}` : '',
+        ]
+          .filter(Boolean)
+          .join('; ')}): run \`just secrets-rotate\``,
+      })
+    }
+  }
+
+  for (const rel of files.committable) {
+    const text = await readText(join(root, rel))
+    if (text === undefined) continue
+    if (DOTENV_NAME.test(rel) && !/^sops_mac=/m.test(text)) {
+      findings.push({
+        file: rel,
+        problem: 'a plaintext .env file that git would commit: add it to .gitignore (or remove it)',
+      })
+    }
+    for (const hit of findPrivateKeys(text)) findings.push({ file: rel, line: hit.line, problem: hit.kind })
+  }
+  return findings
+}
+
+export function formatFinding(finding: Finding): string {
+  return `${finding.file}${finding.line ? `:${finding.line}` : ''}: ${finding.problem}`
+}
+
+function isStructured(rel: string): boolean {
+  return /\.(ya?ml|json)$/.test(rel)
+}
+
+/** Whether a YAML/JSON file holds a Kubernetes Secret (a broken file is judged by its text). */
+export function holdsSecretManifest(text: string): boolean {
+  try {
+    const docs = parseAllDocuments(text)
+    if (docs.some((doc) => doc.errors.length > 0)) throw new Error('unparsable')
+    return docs.some((doc) => {
+      const value = doc.toJS() as { kind?: unknown; apiVersion?: unknown } | null
+      return value?.kind === 'Secret' && (value.apiVersion === undefined || value.apiVersion === 'v1')
+    })
+  } catch {
+    return /^\s*"?kind"?\s*:\s*"?Secret"?\s*,?\s*$/m.test(text)
+  }
+}
+
+/** Why a file is not a complete SOPS file; empty when it is. Names keys, never values. */
+export function sopsProblems(text: string, rel: string): string[] {
+  if (/\.env$/.test(rel)) {
+    if (!/^sops_mac=ENC\[/m.test(text)) return ['is not SOPS-encrypted (no sops_mac)']
+    const clear = text
+      .split('\n')
+      .filter((line) => line.trim() && !line.startsWith('#') && !line.startsWith('sops_'))
+      .filter((line) => !line.slice(line.indexOf('=') + 1).startsWith('ENC['))
+      .map((line) => line.split('=')[0])
+    return clear.length ? [`has values in clear text: ${clear.join(', ')}`] : []
+  }
+  let docs: unknown[]
+  try {
+    const parsed = parseAllDocuments(text)
+    if (parsed.some((doc) => doc.errors.length > 0)) return ['is not valid YAML/JSON, so not a SOPS file']
+    docs = parsed.map((doc) => doc.toJS()).filter((doc) => doc !== null && doc !== undefined)
+  } catch {
+    return ['is not valid YAML/JSON, so not a SOPS file']
+  }
+  if (docs.length === 0) return ['is empty (not SOPS-encrypted)']
+  const problems: string[] = []
+  for (const doc of docs) {
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
+      problems.push('is not SOPS-encrypted (not a mapping with sops metadata)')
+      continue
+    }
+    const record = doc as Record<string, unknown>
+    const meta = record.sops as Record<string, unknown> | undefined
+    if (!meta || typeof meta !== 'object') {
+      problems.push('is not SOPS-encrypted (no sops metadata)')
+      continue
+    }
+    if (typeof meta.mac !== 'string' || !meta.mac.startsWith('ENC[')) {
+      problems.push('has sops metadata without a MAC (hand-made or damaged)')
+      continue
+    }
+    const clear = clearPaths(record, meta)
+    if (record.kind === 'Secret') {
+      for (const field of ['data', 'stringData']) {
+        for (const path of leafPaths(record[field], field)) {
+          if (!path.encrypted && !clear.includes(path.path)) clear.push(path.path)
+        }
+      }
+    }
+    if (clear.length) problems.push(`has values in clear text: ${clear.join(', ')}`)
+  }
+  return problems
+}
+
+/** Key paths whose values sops should have encrypted (per the file's own metadata) but did not. */
+function clearPaths(doc: Record<string, unknown>, meta: Record<string, unknown>): string[] {
+  const str = (key: string) =>
+    typeof meta[key] === 'string' && meta[key] ? (meta[key] as string) : undefined
+  const unencSuffix = str('unencrypted_suffix')
+  const encSuffix = str('encrypted_suffix')
+  const regex = (key: string) => {
+    const source = str(key)
+    if (!source) return undefined
+    try {
+      return new RegExp(source)
+    } catch {
+      return undefined
+    }
+  }
+  const unencRegex = regex('unencrypted_regex')
+  const encRegex = regex('encrypted_regex')
+  const defaultEncrypted = !(encSuffix || str('encrypted_regex'))
+  const clear: string[] = []
+  const walk = (node: unknown, path: string, decided: boolean | undefined) => {
+    if (Array.isArray(node)) {
+      for (const [i, item] of node.entries()) walk(item, `${path}[${i}]`, decided)
+      return
+    }
+    if (node && typeof node === 'object') {
+      for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+        if (!path && key === 'sops') continue
+        let state = decided
+        if (state === undefined) {
+          if (unencSuffix && key.endsWith(unencSuffix)) state = false
+          else if (encSuffix && key.endsWith(encSuffix)) state = true
+          else if (unencRegex?.test(key)) state = false
+          else if (encRegex?.test(key)) state = true
+        }
+        walk(value, path ? `${path}.${key}` : key, state)
+      }
+      return
+    }
+    if (node === null || node === undefined) return
+    const encrypted = typeof node === 'string' && node.startsWith('ENC[')
+    if (!encrypted && (decided ?? defaultEncrypted)) clear.push(path)
+  }
+  walk(doc, '', undefined)
+  return clear
+}
+
+function leafPaths(node: unknown, path: string): { path: string; encrypted: boolean }[] {
+  if (node === null || node === undefined) return []
+  if (Array.isArray(node)) return node.flatMap((item, i) => leafPaths(item, `${path}[${i}]`))
+  if (typeof node === 'object')
+    return Object.entries(node as Record<string, unknown>).flatMap(([key, value]) =>
+      leafPaths(value, `${path}.${key}`),
+    )
+  return [{ path, encrypted: typeof node === 'string' && node.startsWith('ENC[') }]
+}
+
+/** The age recipients of a SOPS file's metadata (every document, every key group). */
+export function recipientsIn(text: string, rel: string): string[] {
+  if (/\.env$/.test(rel)) {
+    return [
+      ...new Set(
+        text
+          .split('\n')
+          .map((line) => /^sops_age__list_\d+__map_recipient=(.*)$/.exec(line.trim())?.[1])
+          .filter((value): value is string => Boolean(value)),
+      ),
+    ]
+  }
+  const found = new Set<string>()
+  const collect = (list: unknown) => {
+    if (!Array.isArray(list)) return
+    for (const entry of list) {
+      const recipient = (entry as { recipient?: unknown } | null)?.recipient
+      if (typeof recipient === 'string') found.add(recipient)
+    }
+  }
+  for (const doc of parseAllDocuments(text)) {
+    const meta = (doc.toJS() as { sops?: { age?: unknown; key_groups?: unknown } } | null)?.sops
+    if (!meta) continue
+    collect(meta.age)
+    if (Array.isArray(meta.key_groups))
+      for (const group of meta.key_groups) collect((group as { age?: unknown } | null)?.age)
+  }
+  return [...found]
+}
+
+export interface KeyHit {
+  line: number
+  kind: string
+}
+
+const BECH32 = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l'
+const AGE_IDENTITY = /AGE-SECRET-KEY-(?:PQ-)?1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58,}/g
+const PEM_BEGIN = /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----/
+const PEM_ESCAPED =
+  /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\r)?\\n((?:[A-Za-z0-9+/=]+(?:\\r)?\\n)+)-----END /
+
+/**
+ * Private keys in a text: age identities whose bech32 checksum holds (so a made-up placeholder
+ * is not one), and PEM private key blocks with a real base64 body, as a key file has it or as a
+ * JSON string with \n escapes. Hits carry a line number and a kind, never the key.
+ */
+export function findPrivateKeys(text: string): KeyHit[] {
+  if (!text.includes('AGE-SECRET-KEY-') && !text.includes('PRIVATE KEY')) return []
+  const hits: KeyHit[] = []
+  const lines = text.split('\n')
+  for (const [index, line] of lines.entries()) {
+    for (const match of line.matchAll(AGE_IDENTITY)) {
+      if (bech32Valid(match[0])) {
+        hits.push({ line: index + 1, kind: 'holds an age private key (AGE-SECRET-KEY-1…)' })
+        break
+      }
+    }
+    const begin = PEM_BEGIN.exec(line)
+    if (!begin) continue
+    const escaped = PEM_ESCAPED.exec(line)
+    if (escaped && (escaped[1] ?? '').replace(/\\[rn]/g, '').length >= 64) {
+      hits.push({ line: index + 1, kind: `holds a PEM ${begin[1] ?? ''}private key` })
+      continue
+    }
+    if (pemBodyFollows(lines, index + 1))
+      hits.push({ line: index + 1, kind: `holds a PEM ${begin[1] ?? ''}private key` })
+  }
+  return hits
+}
+
+/** Whether the lines after a BEGIN line are a key's body: base64 (and PEM headers) up to an END line. */
+function pemBodyFollows(lines: string[], from: number): boolean {
+  let base64 = 0
+  for (let i = from; i < Math.min(lines.length, from + 400); i++) {
+    const line = (lines[i] ?? '').trim()
+    if (/^-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----$/.test(line)) return base64 >= 64
+    if (line === '' || /^[A-Za-z-]+: /.test(line)) continue
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(line) && !/^=[A-Za-z0-9+/]{4}$/.test(line)) return false
+    base64 += line.length
+  }
+  return false
+}
+
+function bech32Valid(text: string): boolean {
+  const lower = text.toLowerCase()
+  const at = lower.lastIndexOf('1')
+  if (at < 1) return false
+  const hrp = lower.slice(0, at)
+  const data: number[] = []
+  for (const c of lower.slice(at + 1)) {
+    const v = BECH32.indexOf(c)
+    if (v < 0) return false
+    data.push(v)
+  }
+  const values = [
+    ...[...hrp].map((c) => c.charCodeAt(0) >> 5),
+    0,
+    ...[...hrp].map((c) => c.charCodeAt(0) & 31),
+    ...data,
+  ]
+  const GEN = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3]
+  let chk = 1
+  for (const v of values) {
+    const top = chk >>> 25
+    chk = ((chk & 0x1ffffff) << 5) ^ v
+    for (let i = 0; i < 5; i++) if ((top >>> i) & 1) chk ^= GEN[i] as number
+  }
+  chk >>>= 0
+  return chk === 1 || chk === 0x2bc830a3
+}

@@ -1,0 +1,89 @@
+import { readFile } from 'node:fs/promises'
+import { isAbsolute, join, relative, sep } from 'node:path'
+import { envPath } from '../bootstrap.ts'
+import { BootstrapError, errorMessage } from '../errors.ts'
+import { run as defaultRun, type Run } from '../exec.ts'
+import { Logger } from '../log.ts'
+import { personalAgeKeyFile } from '../paths.ts'
+
+/**
+ * Secrets as code (seed 001 on the two-key design of seed 000):
+ *  - generate (generate.ts): `.env` lines (dotenv.ts) become SOPS-encrypted Secrets of the
+ *    environments' overlays;
+ *  - edit (edit.ts): an environment's bootstrap secrets file in sops' editor;
+ *  - rotate (rotate.ts): every SOPS file re-encrypted (`sops updatekeys`) for the recipients
+ *    .sops.yaml (sops-rules.ts) asks for;
+ *  - check (check.ts): nothing secret in clear text, every file encrypted as .sops.yaml says, no
+ *    private key.
+ * Secret values travel only through stdin/stdout pipes to sops and are registered with the
+ * redactor as soon as they are read; messages name files, lines and keys, never values.
+ * This file: what several of those modules share.
+ */
+export interface SecretsDeps {
+  run: Run
+  env: NodeJS.ProcessEnv
+}
+
+export interface SecretsOptions {
+  /** The checkout to work on (tests pass a temporary copy). */
+  root?: string
+  deps?: SecretsDeps
+}
+
+export const defaultDeps: SecretsDeps = { run: defaultRun, env: process.env }
+
+export const SOPS_TIMEOUT_MS = 60_000
+
+export function sopsEnv(deps: SecretsDeps): NodeJS.ProcessEnv {
+  return { ...deps.env, SOPS_AGE_KEY_FILE: personalAgeKeyFile(deps.env) }
+}
+
+export function sameSet(a: string[], b: string[]): boolean {
+  const left = new Set(a)
+  const right = new Set(b)
+  return left.size === right.size && [...left].every((item) => right.has(item))
+}
+
+/** A text file's content, or undefined for a binary or unreadable one. */
+export async function readText(file: string): Promise<string | undefined> {
+  try {
+    const buffer = await readFile(file)
+    if (buffer.length > 20 * 1024 * 1024 || buffer.includes(0)) return undefined
+    return buffer.toString('utf8')
+  } catch {
+    return undefined
+  }
+}
+
+export function relativeTo(root: string, file: string): string {
+  return relative(root, file).split(sep).join('/')
+}
+
+export function displayPath(file: string, root = process.cwd()): string {
+  const rel = relative(root, file)
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel.split(sep).join('/') : file
+}
+
+export function resolveEnvFile(root: string, file: string): string {
+  return file.startsWith('~/') || isAbsolute(file) ? envPath(file) : join(root, file)
+}
+
+/** Entry point of a secrets script: runs `body`, prints a failure with its hint, exits with its code. */
+export async function runScript(body: (log: Logger) => Promise<number>): Promise<never> {
+  const log = new Logger()
+  let code: number
+  try {
+    code = await body(log)
+  } catch (error) {
+    log.error(errorMessage(error))
+    if (error instanceof BootstrapError) {
+      if (error.hint) log.error(`how to fix: ${error.hint}`)
+      code = error.exitCode
+    } else {
+      log.error('this is a bug in platform-bootstrap, not in your input; the stack follows')
+      log.error(String((error as Error)?.stack ?? error))
+      code = 1
+    }
+  }
+  process.exit(code)
+}

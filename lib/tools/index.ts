@@ -1,0 +1,28 @@
+/**
+ * The pinned tools: what they are, where they live in the cache, how they are installed, and what
+ * this machine has of them. The public API of lib/tools/; import it from here.
+ */
+export { argocdCrdFiles, kwokStageFiles } from './artifacts.ts'
+export { selectTools, type Tool, toolDir, toolLogFile, tools, toolsPath } from './catalogue.ts'
+export { versionMatches } from './check.ts'
+export {
+  type CommandOptions,
+  type CommandResult,
+  type CommandRunner,
+  defaultToolDeps,
+  type Fetch,
+  runCommand,
+  type ToolDeps,
+} from './deps.ts'
+export { checksumFor } from './download.ts'
+export {
+  argocdReplaceArgs,
+  type GoModReplace,
+  goModRequire,
+  kubernetesReplaceArgs,
+  parseGoModReplaces,
+  wrapperReplaceArgs,
+} from './go-mod.ts'
+export { type EnsureOptions, type EnsureResult, ensureTools } from './install.ts'
+export type { SourceRecord, ToolSource } from './source.ts'
+export { type ToolStatus, toolStatus } from './status.ts'
