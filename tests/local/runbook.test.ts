@@ -364,13 +364,15 @@ describe('fallback: bootstrap secrets from Vault/OpenBao first, SOPS for what it
 describe('faults', () => {
   it('kube-apiserver restarted in the middle of a create: the run retries and succeeds', async () => {
     const run = ws.spawnCli(CREATE)
-    await waitFor('create to reach step 02', async () => run.output().includes('[02]'), {
+    // Step 01 needs no API: the restart starts under it, so steps 02 on meet the apiserver gone.
+    await waitFor('create to reach step 01', async () => run.output().includes('[01]'), {
       timeoutMs: 60_000,
-      intervalMs: 50,
+      intervalMs: 20,
     })
     await restartApiserver({ stateDir: stateDir(), log: quiet })
     const result = await run.done
     expectOk(result, 'create across an apiserver restart')
+    expect(result.output, 'the run met the outage and retried').toMatch(/; retrying$/m)
     expectVerdicts(await platformVerdicts())
   })
 
