@@ -13,11 +13,19 @@ export interface AppVerdict {
   reason?: string
 }
 
-interface AppStatus {
-  sync?: { status?: string }
+/** The part of an Application's status the verdicts and diagnostics read. */
+export interface AppStatus {
+  sync?: { status?: string; revision?: string }
   health?: { status?: string; message?: string }
   conditions?: { type: string; message: string }[]
   operationState?: { phase?: string; message?: string }
+  resources?: {
+    kind: string
+    name: string
+    namespace?: string
+    status?: string
+    health?: { status?: string; message?: string }
+  }[]
 }
 
 export function appVerdict(app: KObject): AppVerdict {
@@ -50,4 +58,26 @@ export function convergence(apps: KObject[]): {
   const verdicts = apps.map(appVerdict)
   const pending = verdicts.filter((verdict) => !verdict.converged)
   return { converged: apps.length > 0 && pending.length === 0, pending, verdicts }
+}
+
+/** What a person needs to see of an Application: sync/health, conditions, operation, every resource not Synced/Healthy. */
+export function describeApplication(app: KObject): string[] {
+  const status = (app.status ?? {}) as AppStatus
+  const lines = [
+    `${app.metadata.name}: ${status.sync?.status ?? 'Unknown'}/${status.health?.status ?? 'Unknown'}${status.health?.message ? ` (${status.health.message})` : ''}`,
+  ]
+  for (const condition of status.conditions ?? [])
+    lines.push(`  condition ${condition.type}: ${condition.message}`)
+  const op = status.operationState
+  if (op?.phase) lines.push(`  operation ${op.phase}${op.message ? `: ${op.message}` : ''}`)
+  for (const r of status.resources ?? []) {
+    if (r.status === 'Synced' && (!r.health || r.health.status === 'Healthy')) continue
+    const health = r.health
+      ? ` ${r.health.status ?? ''}${r.health.message ? ` (${r.health.message})` : ''}`
+      : ''
+    lines.push(
+      `  resource ${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}: ${r.status ?? '?'}${health}`,
+    )
+  }
+  return lines
 }

@@ -79,8 +79,9 @@ describe('08-converge', () => {
       /timed out after 1 s waiting for every Application to be Synced and Healthy/,
     )
     const out = sink.lines.join('\n')
-    expect(out).toContain('tenant-a: SyncError: one or more objects failed to apply')
-    expect(out).toContain('tenant-a: Deployment/tenant-a/hello OutOfSync Degraded progress deadline')
+    expect(out).toContain('tenant-a: OutOfSync/Degraded (Deployment hello exceeded its progress deadline)')
+    expect(out).toContain('condition SyncError: one or more objects failed to apply')
+    expect(out).toContain('resource Deployment/tenant-a/hello: OutOfSync Degraded (progress deadline)')
     expect(out).toContain('event ReplicaSet/tenant-a/hello-1: FailedCreate: quota exceeded')
     expect(out).not.toContain('platform-config:')
   })

@@ -1,4 +1,4 @@
-import { convergence } from './argocd-status.ts'
+import { appVerdict, convergence, describeApplication } from './argocd-status.ts'
 import type { Context } from './context.ts'
 import { BootstrapError } from './errors.ts'
 import type { KObject, Kube } from './kube.ts'
@@ -48,28 +48,10 @@ export async function waitForConvergence(ctx: Context): Promise<void> {
 async function printDiagnostics(ctx: Context, kube: Kube, apps: KObject[]): Promise<void> {
   ctx.log.error('diagnostics:')
   for (const app of apps) {
-    const status = (app.status ?? {}) as {
-      conditions?: { type: string; message: string }[]
-      resources?: {
-        kind: string
-        name: string
-        namespace?: string
-        status?: string
-        health?: { status?: string; message?: string }
-      }[]
-    }
-    for (const condition of status.conditions ?? [])
-      ctx.log.error(`  ${app.metadata.name}: ${condition.type}: ${condition.message}`)
-    for (const resource of status.resources ?? []) {
-      if (resource.status === 'Synced' && (!resource.health || resource.health.status === 'Healthy')) continue
-      ctx.log.error(
-        `  ${app.metadata.name}: ${resource.kind}/${resource.namespace ?? ''}/${resource.name} ${resource.status ?? ''} ${resource.health?.status ?? ''} ${resource.health?.message ?? ''}`,
-      )
-    }
+    if (!appVerdict(app).converged) for (const line of describeApplication(app)) ctx.log.error(`  ${line}`)
   }
   const events = await kube.list('v1', 'Event').catch(() => [] as KObject[])
-  const recent = events.filter((event) => event.type === 'Warning').slice(-15)
-  for (const event of recent) {
+  for (const event of events.filter((e) => e.type === 'Warning').slice(-15)) {
     const involved = event.involvedObject as { kind?: string; name?: string; namespace?: string }
     ctx.log.error(
       `  event ${involved.kind}/${involved.namespace ?? ''}/${involved.name}: ${event.reason}: ${event.message}`,

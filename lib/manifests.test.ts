@@ -9,6 +9,7 @@ import {
   MANAGED_BY,
   namespace,
   repositorySecret,
+  repositorySecrets,
   rootApplication,
 } from './manifests.ts'
 
@@ -56,6 +57,21 @@ describe('manifests', () => {
     expect(decode(repositorySecret('r', 'argocd', repo, 'p', 'file:///gitops-repos/platform')).url).toBe(
       'file:///gitops-repos/platform',
     )
+  })
+
+  it('repositorySecrets: the platform repo and one per tenant, with the URLs Argo CD pulls from', () => {
+    const env = loadConfig('local')
+    const values = { github_token_platform: 'p-token', github_token_tenant: 't-token' }
+    const secrets = repositorySecrets(env, values, {
+      platformURL: 'file:///served/platform',
+      tenantURLs: { 'tenant-a': 'file:///served/tenant-tenant-a' },
+    })
+    expect(secrets.map((s) => s.metadata.name)).toEqual(['repo-platform-gitops', 'repo-tenant-tenant-a'])
+    expect(secrets.map((s) => decode(s))).toEqual([
+      { type: 'git', url: 'file:///served/platform', username: 'example-bot', password: 'p-token' },
+      { type: 'git', url: 'file:///served/tenant-tenant-a', username: 'example-bot', password: 't-token' },
+    ])
+    for (const secret of secrets) validSecret(secret)
   })
 
   it('bootstrapSecret: Prune=false, each key filled from its bootstrap field', () => {

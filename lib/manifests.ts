@@ -2,6 +2,7 @@ import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1'
 import { Namespace, Secret } from 'kubernetes-models/v1'
 import type { BootstrapSecretConfig, EnvConfig, RepoConfig } from './config.ts'
 import type { KObject } from './kube.ts'
+import type { GitopsSource } from './providers/provider.ts'
 
 /**
  * The objects the runbook itself applies, built as typed models and validated against the
@@ -60,6 +61,34 @@ export function repositorySecret(
     { type: 'git', url, username: repo.username, password },
     { labels: { 'argocd.argoproj.io/secret-type': 'repository' } },
   )
+}
+
+/** The platform repository's Secret and one per tenant repository, with the URLs Argo CD pulls from. */
+export function repositorySecrets(
+  env: EnvConfig,
+  values: Record<string, string>,
+  source: GitopsSource,
+): KObject[] {
+  const { platformRepo, tenantRepos } = env.gitops
+  const ns = env.argocd.namespace
+  return [
+    repositorySecret(
+      'repo-platform-gitops',
+      ns,
+      platformRepo,
+      values[platformRepo.passwordField] ?? '',
+      source.platformURL,
+    ),
+    ...Object.entries(tenantRepos).map(([tenant, repo]) =>
+      repositorySecret(
+        `repo-tenant-${tenant}`,
+        ns,
+        repo,
+        values[repo.passwordField] ?? '',
+        source.tenantURLs[tenant],
+      ),
+    ),
+  ]
 }
 
 /** A bootstrap Secret from the environment's list, kept by Argo CD even if it ever appears in git and goes away. */

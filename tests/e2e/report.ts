@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
+import { describeApplication } from '../../lib/argocd-status.ts'
 import { errorMessage } from '../../lib/errors.ts'
 import type { KObject, Kube } from '../../lib/kube.ts'
 import type { Redactor } from '../../lib/redact.ts'
@@ -147,39 +148,9 @@ export function secretValues(secrets: KObject[]): string[] {
   return values
 }
 
-interface AppStatus {
-  sync?: { status?: string; revision?: string }
-  health?: { status?: string; message?: string }
-  conditions?: { type: string; message: string }[]
-  operationState?: { phase?: string; message?: string }
-  resources?: {
-    kind: string
-    name: string
-    namespace?: string
-    status?: string
-    health?: { status?: string; message?: string }
-  }[]
-}
-
 /** Each Application: sync/health, its conditions, its operation, and every resource not Synced/Healthy. */
 export function describeApplications(apps: KObject[]): string {
-  const lines: string[] = []
-  for (const app of apps) {
-    const status = (app.status ?? {}) as AppStatus
-    lines.push(
-      `${app.metadata.name}: ${status.sync?.status ?? 'Unknown'}/${status.health?.status ?? 'Unknown'}${status.health?.message ? ` (${status.health.message})` : ''}`,
-    )
-    for (const condition of status.conditions ?? [])
-      lines.push(`  condition ${condition.type}: ${condition.message}`)
-    const op = status.operationState
-    if (op?.phase) lines.push(`  operation ${op.phase}${op.message ? `: ${op.message}` : ''}`)
-    for (const r of status.resources ?? []) {
-      if (r.status === 'Synced' && (!r.health || r.health.status === 'Healthy')) continue
-      lines.push(
-        `  resource ${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}: ${r.status ?? '?'}${r.health ? ` ${r.health.status ?? ''}${r.health.message ? ` (${r.health.message})` : ''}` : ''}`,
-      )
-    }
-  }
+  const lines = apps.flatMap(describeApplication)
   return lines.length ? `${lines.join('\n')}\n` : 'no Applications\n'
 }
 
