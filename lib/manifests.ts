@@ -1,5 +1,6 @@
 import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1'
-import { Namespace, Secret } from 'kubernetes-models/v1'
+import { ConfigMap, Namespace, Secret } from 'kubernetes-models/v1'
+import { argocdCm } from './argocd-settings.ts'
 import type { BootstrapSecretConfig, EnvConfig, RepoConfig } from './config.ts'
 import type { KObject } from './kube.ts'
 import type { GitopsSource } from './providers/provider.ts'
@@ -95,6 +96,32 @@ export function repositorySecrets(
 export function bootstrapSecret(spec: BootstrapSecretConfig, values: Record<string, string>): KObject {
   const data = Object.fromEntries(Object.entries(spec.data).map(([key, field]) => [key, values[field] ?? '']))
   return opaqueSecret(spec.name, spec.namespace, data, { annotations: PRUNE_FALSE })
+}
+
+const ARGOCD_PART = { 'app.kubernetes.io/part-of': 'argocd' }
+
+/**
+ * argocd-cm where no Helm chart writes it (the local provider). Argo CD's settings watch only
+ * objects labelled part-of=argocd: without the label the controller exits "argocd-cm not found".
+ */
+export function argocdConfigMap(ns: string): KObject {
+  return validated(
+    new ConfigMap({
+      metadata: { name: 'argocd-cm', namespace: ns, labels: { ...MANAGED_BY, ...ARGOCD_PART } },
+      data: { ...argocdCm },
+    }),
+  )
+}
+
+/** argocd-secret with the server key (base64) Argo CD signs with; the caller keeps an existing key. */
+export function argocdServerSecret(ns: string, serverKeyBase64: string): KObject {
+  return validated(
+    new Secret({
+      metadata: { name: 'argocd-secret', namespace: ns, labels: { ...MANAGED_BY, ...ARGOCD_PART } },
+      type: 'Opaque',
+      data: { 'server.secretkey': serverKeyBase64 },
+    }),
+  )
 }
 
 /** The root App of Apps (seed 000): directory recursion over the apps tree, automated prune and selfHeal. */

@@ -32,10 +32,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { delimiter, isAbsolute, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ConfigMap, Secret } from 'kubernetes-models/v1'
 import { guardClusterAgeKey } from '../lib/age-key.ts'
 import { applyAll } from '../lib/apply.ts'
-import { ageSecret, argocdCm } from '../lib/argocd-settings.ts'
+import { ageSecret } from '../lib/argocd-settings.ts'
 import {
   describeTarget,
   formatMarkdownTable,
@@ -64,10 +63,11 @@ import { killStackSync, stackStatus, stopStack } from '../lib/local/stack.ts'
 import { Logger } from '../lib/log.ts'
 import {
   ageKeySecret,
+  argocdConfigMap,
+  argocdServerSecret,
   bootstrapSecret,
-  MANAGED_BY,
   namespace,
-  repositorySecret,
+  repositorySecrets,
   rootApplication,
 } from '../lib/manifests.ts'
 import { repoRoot, toolsCacheDir } from '../lib/paths.ts'
@@ -279,58 +279,6 @@ function suffixed(env: EnvConfig, tag: string): EnvConfig {
   return { ...env, namespaces, bootstrapSecrets, argocd }
 }
 
-function repositorySecrets(env: EnvConfig, values: Record<string, string>, source: GitopsSource): KObject[] {
-  const { platformRepo, tenantRepos } = env.gitops
-  const ns = env.argocd.namespace
-  return [
-    repositorySecret(
-      'repo-platform-gitops',
-      ns,
-      platformRepo,
-      values[platformRepo.passwordField] ?? '',
-      source.platformURL,
-    ),
-    ...Object.entries(tenantRepos).map(([tenant, repo]) =>
-      repositorySecret(
-        `repo-tenant-${tenant}`,
-        ns,
-        repo,
-        values[repo.passwordField] ?? '',
-        source.tenantURLs[tenant],
-      ),
-    ),
-  ]
-}
-
-/** argocd-cm as the local provider writes it (lib/providers/local.ts, where the builder is module-private). */
-function argocdConfigMap(ns: string): KObject {
-  const cm = new ConfigMap({
-    metadata: {
-      name: 'argocd-cm',
-      namespace: ns,
-      labels: { ...MANAGED_BY, 'app.kubernetes.io/part-of': 'argocd' },
-    },
-    data: { ...argocdCm },
-  })
-  cm.validate()
-  return cm.toJSON() as KObject
-}
-
-/** argocd-secret as the local provider writes it: an existing server key is kept. */
-function argocdSecret(ns: string, serverKey: string): KObject {
-  const secret = new Secret({
-    metadata: {
-      name: 'argocd-secret',
-      namespace: ns,
-      labels: { ...MANAGED_BY, 'app.kubernetes.io/part-of': 'argocd' },
-    },
-    type: 'Opaque',
-    data: { 'server.secretkey': serverKey },
-  })
-  secret.validate()
-  return secret.toJSON() as KObject
-}
-
 async function currentServerKey(kube: Kube, ns: string): Promise<string> {
   const existing = await kube.get({ apiVersion: 'v1', kind: 'Secret', name: 'argocd-secret', namespace: ns })
   return (
@@ -372,7 +320,7 @@ async function applyLikeTheSteps(
     )),
   ) // 05
   const serverKey = await currentServerKey(kube, ns) // 06, its API part on local
-  results.push(...(await applyAll(ctx, [argocdConfigMap(ns), argocdSecret(ns, serverKey)])))
+  results.push(...(await applyAll(ctx, [argocdConfigMap(ns), argocdServerSecret(ns, serverKey)])))
   await kube.get({ apiVersion: 'v1', kind: 'Secret', name: ageSecret.secret, namespace: ns })
   const root = rootApplication(env, source.platformURL) // 07: applied once, then Argo CD's
   if (await kube.get(refOf(root))) results.push('unchanged')
@@ -389,7 +337,7 @@ function objectsOfTheSteps(env: EnvConfig, values: Record<string, string>, sourc
     ...repositorySecrets(env, values, source),
     ...env.bootstrapSecrets.map((spec) => bootstrapSecret(spec, values)),
     argocdConfigMap(ns),
-    argocdSecret(ns, randomBytes(32).toString('base64')),
+    argocdServerSecret(ns, randomBytes(32).toString('base64')),
     rootApplication(env, source.platformURL),
   ]
 }

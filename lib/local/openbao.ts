@@ -88,6 +88,8 @@ cluster_addr  = ${q(`https://${LOOPBACK}:${options.cluster}`)}
 storage "raft" {
   path    = ${q(options.data)}
   node_id = "local"
+  # One node on loopback: the shortest election timeouts, so init does not wait 5-10 s for a leader.
+  performance_multiplier = 1
 }
 
 listener "tcp" {

@@ -15,6 +15,8 @@ export interface BaoRequest {
   body?: Record<string, unknown>
   /** '' for unauthenticated calls (seal-status, init). */
   token: string
+  /** Overrides the client's timeout for a call known to be slow (init waits for raft's leader election). */
+  timeoutMs?: number
 }
 export interface BaoResponse {
   status: number
@@ -32,14 +34,14 @@ export function nodeVaultCall(address: string, timeoutMs = REQUEST_TIMEOUT_MS): 
   // pinned here, so nothing in the caller's environment redirects or authenticates a call.
   client.token = ''
   Object.assign(client, { namespace: '', pathPrefix: '' })
-  return async ({ method, path, body, token }) => {
+  return async ({ method, path, body, token, timeoutMs: callTimeoutMs }) => {
     try {
       const result: unknown = await client.request({
         method,
         path: `/${path}`,
         json: body,
         headers: token ? { 'X-Vault-Token': token } : {},
-        timeout: timeoutMs,
+        timeout: callTimeoutMs ?? timeoutMs,
       })
       return result === '' || result === undefined
         ? { status: 204, body: undefined }

@@ -95,6 +95,8 @@ describe('first run on an uninitialised OpenBao (recorded static-seal responses)
       path: 'sys/init',
       token: '',
       body: { recovery_shares: 1, recovery_threshold: 1 },
+      // raft's leader election happens inside init: it gets far longer than the usual 10 s.
+      timeoutMs: 60_000,
     })
     const create = bao.writes().find((c) => c.path === 'auth/token/create')
     expect(create?.token).toBe(ROOT)

@@ -97,6 +97,8 @@ export async function assumeFresh(run: Run): Promise<void> {
   await replaceAdminToken(run, '')
 }
 
+const INIT_TIMEOUT_MS = 60_000
+
 export async function initialise(run: Run, status: SealStatus): Promise<void> {
   // Initialisation's output exists once: make sure it can be stored before asking for it.
   await run.deps.initStore.preflight()
@@ -105,7 +107,8 @@ export async function initialise(run: Run, status: SealStatus): Promise<void> {
   const body = isAutoUnseal(status)
     ? { recovery_shares: shares, recovery_threshold: shares }
     : { secret_shares: shares, secret_threshold: shares }
-  const response = await run.send('PUT', 'sys/init', body, '')
+  // Init on raft storage waits for the single node's leader election (5-10 s measured locally).
+  const response = await run.send('PUT', 'sys/init', body, '', INIT_TIMEOUT_MS)
   if (response.status !== 200) throw run.failure(response, 'initialise OpenBao')
   const init = response.body as {
     root_token?: string

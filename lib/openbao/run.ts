@@ -133,10 +133,11 @@ export class Run {
     path: string,
     body: Record<string, unknown> | undefined,
     token: string,
+    timeoutMs?: number,
   ): Promise<BaoResponse> {
     if (method !== 'GET') this.report.writes++
     try {
-      return await this.deps.call({ method, path, body, token })
+      return await this.deps.call({ method, path, body, token, ...(timeoutMs ? { timeoutMs } : {}) })
     } catch (error) {
       throw new BootstrapError(
         `OpenBao at ${this.options.address} stopped answering (${method} ${path}: ${networkDetail(error)})`,

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ConfigMap, Secret } from 'kubernetes-models/v1'
 import { applyAll } from '../apply.ts'
-import { ageSecret, argocdCm, repoServerEnv } from '../argocd-settings.ts'
+import { ageSecret, repoServerEnv } from '../argocd-settings.ts'
 import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
 import { publishCheckout } from '../gitops-source.ts'
@@ -14,7 +13,7 @@ import { localLayout } from '../local/layout.ts'
 import { ensureOpenBao } from '../local/openbao.ts'
 import { pkiPaths } from '../local/pki.ts'
 import { stopStack } from '../local/stack.ts'
-import { MANAGED_BY } from '../manifests.ts'
+import { argocdConfigMap, argocdServerSecret } from '../manifests.ts'
 import { type Tool, toolDir, tools } from '../tools/index.ts'
 import type { ClusterProvider } from './provider.ts'
 
@@ -56,7 +55,7 @@ export const localProvider: ClusterProvider = {
     const layout = localLayout(ctx.stateDir)
     const namespace = ctx.env.argocd.namespace
     const kube = await ctx.kube()
-    await applyAll(ctx, [argocdConfigMap(namespace), await argocdSecret(ctx, namespace)])
+    await applyAll(ctx, [argocdConfigMap(namespace), await keptArgocdSecret(ctx, namespace)])
     if (ctx.flags.dryRun) return ctx.log.detail('Argo CD processes: would be started or adopted')
 
     // The repo-server reads the cluster age key from a file, as it does from the mounted Secret in a pod.
@@ -140,21 +139,8 @@ export const localProvider: ClusterProvider = {
   },
 }
 
-function argocdConfigMap(namespace: string): KObject {
-  const cm = new ConfigMap({
-    metadata: {
-      name: 'argocd-cm',
-      namespace,
-      labels: { ...MANAGED_BY, 'app.kubernetes.io/part-of': 'argocd' },
-    },
-    data: { ...argocdCm },
-  })
-  cm.validate()
-  return cm.toJSON() as KObject
-}
-
 /** argocd-secret's server key is made once; an existing one is kept, so a re-run changes nothing. */
-async function argocdSecret(ctx: Context, namespace: string): Promise<KObject> {
+async function keptArgocdSecret(ctx: Context, namespace: string): Promise<KObject> {
   const existing = await (await ctx.kube()).get({
     apiVersion: 'v1',
     kind: 'Secret',
@@ -162,15 +148,5 @@ async function argocdSecret(ctx: Context, namespace: string): Promise<KObject> {
     namespace,
   })
   const current = (existing?.data as Record<string, string> | undefined)?.['server.secretkey']
-  const secret = new Secret({
-    metadata: {
-      name: 'argocd-secret',
-      namespace,
-      labels: { ...MANAGED_BY, 'app.kubernetes.io/part-of': 'argocd' },
-    },
-    type: 'Opaque',
-    data: { 'server.secretkey': current ?? randomBytes(32).toString('base64') },
-  })
-  secret.validate()
-  return secret.toJSON() as KObject
+  return argocdServerSecret(namespace, current ?? randomBytes(32).toString('base64'))
 }
