@@ -6,11 +6,13 @@ import type { KObject } from './kube.ts'
 import {
   ageKeySecret,
   bootstrapSecret,
+  includeMatches,
   MANAGED_BY,
   namespace,
   repositorySecret,
   repositorySecrets,
   rootApplication,
+  selectedAppFiles,
 } from './manifests.ts'
 
 const decode = (object: KObject) =>
@@ -72,6 +74,24 @@ describe('manifests', () => {
       { type: 'git', url: 'file:///served/tenant-tenant-a', username: 'example-bot', password: 't-token' },
     ])
     for (const secret of secrets) validSecret(secret)
+  })
+
+  it('includeMatches / selectedAppFiles: Argo CD directory.include globs over paths in the apps tree', () => {
+    expect(includeMatches('platform/*', 'platform/platform-config.yaml')).toBe(true)
+    expect(includeMatches('platform/*', 'tenants/tenant-a.yaml')).toBe(false)
+    expect(includeMatches('overlays/local.yaml', 'overlays/local.yaml')).toBe(true)
+    expect(includeMatches('overlays/local.yaml', 'overlays/localXyaml')).toBe(false)
+    const files = [
+      'overlays/dev.yaml',
+      'overlays/local.yaml',
+      'platform/a.yaml',
+      'runtime-secrets/openbao.yaml',
+    ]
+    expect(selectedAppFiles(['platform/*', 'overlays/local.yaml'], files)).toEqual([
+      'overlays/local.yaml',
+      'platform/a.yaml',
+    ])
+    expect(selectedAppFiles([], files)).toEqual(files)
   })
 
   it('bootstrapSecret: Prune=false, each key filled from its bootstrap field', () => {

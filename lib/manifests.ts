@@ -124,6 +124,20 @@ export function argocdServerSecret(ns: string, serverKeyBase64: string): KObject
   )
 }
 
+/** Argo CD's directory.include, per path relative to the source path: a glob whose `*` crosses `/` (gobwas glob, no separators). */
+export function includeMatches(glob: string, path: string): boolean {
+  const pattern = glob
+    .split('')
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('')
+  return new RegExp(`^${pattern}$`).test(path)
+}
+
+/** The files of the apps tree an environment's `gitops.include` selects (all when it is empty). */
+export function selectedAppFiles(include: string[], files: string[]): string[] {
+  return include.length ? files.filter((rel) => include.some((glob) => includeMatches(glob, rel))) : files
+}
+
 /** The root App of Apps (seed 000): directory recursion over the apps tree, automated prune and selfHeal. */
 export function rootApplication(env: EnvConfig, repoURL: string): KObject {
   const include = env.gitops.include.length > 1 ? `{${env.gitops.include.join(',')}}` : env.gitops.include[0]

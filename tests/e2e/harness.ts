@@ -12,6 +12,7 @@ import { run } from '../../lib/exec.ts'
 import { kindClusters } from '../../lib/kind.ts'
 import { type KObject, type Kube, loadKubeConfig, type ObjectRef } from '../../lib/kube.ts'
 import { Logger } from '../../lib/log.ts'
+import { selectedAppFiles } from '../../lib/manifests.ts'
 import { type BaoCall, nodeVaultCall } from '../../lib/openbao/client.ts'
 import { INIT_KEYS } from '../../lib/openbao/init-store.ts'
 import { personalAgeKeyFile, repoRoot } from '../../lib/paths.ts'
@@ -600,24 +601,13 @@ async function openbaoRestart(
 // ---------------------------------------------------------------------------------------------
 // What the checkout declares: the Applications an environment runs, the consumers of patterns A and B.
 
-/** Argo CD's directory.include: `*` crosses `/` (gobwas glob without separators). */
-function globMatch(glob: string, path: string): boolean {
-  const pattern = glob
-    .split('')
-    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-    .join('')
-  return new RegExp(`^${pattern}$`).test(path)
-}
-
 /** `root` and every Application under gitops.rootPath that the environment's include selects. */
 export function expectedApplications(env: EnvConfig, root = repoRoot): string[] {
   const dir = join(root, env.gitops.rootPath)
   const files = (readdirSync(dir, { recursive: true }) as string[])
     .filter((rel) => /\.ya?ml$/.test(rel))
     .sort()
-  const selected = env.gitops.include.length
-    ? files.filter((rel) => env.gitops.include.some((glob) => globMatch(glob, rel)))
-    : files
+  const selected = selectedAppFiles(env.gitops.include, files)
   const names = selected.flatMap((rel) =>
     parseAllDocuments(readFileSync(join(dir, rel), 'utf8'))
       .map((doc) => doc.toJSON() as KObject | null)

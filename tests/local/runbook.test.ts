@@ -8,6 +8,7 @@ import { localLayout } from '../../lib/local/layout.ts'
 import { Processes } from '../../lib/local/processes.ts'
 import { stackStatus } from '../../lib/local/stack.ts'
 import { Logger } from '../../lib/log.ts'
+import { INIT_KEYS } from '../../lib/openbao/init-store.ts'
 import { waitFor } from '../../lib/retry.ts'
 import { decrypt } from '../../lib/sops.ts'
 import {
@@ -91,10 +92,7 @@ async function ownedVersions(): Promise<Record<string, string>> {
 }
 
 async function openbaoValues(): Promise<Record<string, Record<string, string>>> {
-  const init = await withKey(() => decrypt(join(ws.dir, ws.env.openbao.initFile)))
-  const token = Object.entries(init).find(([key]) => /admin.*token|token.*admin/i.test(key))?.[1]
-  if (!token)
-    throw new Error(`no admin token in ${ws.env.openbao.initFile} (keys: ${Object.keys(init).join(', ')})`)
+  const token = await adminToken()
   const address = openbaoAddress()
   const values: Record<string, Record<string, string>> = {}
   for (const app of ws.env.openbao.apps) {
@@ -114,14 +112,12 @@ function openbaoAddress(): string {
   return `http://127.0.0.1:${port}`
 }
 
-async function withKey<T>(body: () => Promise<T>): Promise<T> {
-  const saved = process.env.SOPS_AGE_KEY_FILE
-  process.env.SOPS_AGE_KEY_FILE = ws.keyFile
-  try {
-    return await body()
-  } finally {
-    process.env.SOPS_AGE_KEY_FILE = saved
-  }
+/** The OpenBao admin token openbao-setup keeps in the environment's SOPS-encrypted init file. */
+async function adminToken(): Promise<string> {
+  const init = await decrypt(join(ws.dir, ws.env.openbao.initFile), { ageKeyFile: ws.keyFile })
+  const token = init[INIT_KEYS.adminToken]
+  if (!token) throw new Error(`no ${INIT_KEYS.adminToken} in ${ws.env.openbao.initFile}`)
+  return token
 }
 
 const stateDir = () => join(ws.stateDir, 'local')
@@ -145,8 +141,7 @@ describe('create local, then openbao-setup local', () => {
   })
 
   it('configured OpenBao: KV v2 mount, kubernetes auth, a policy, role and initial secrets per app', async () => {
-    const init = await withKey(() => decrypt(join(ws.dir, ws.env.openbao.initFile)))
-    const token = Object.entries(init).find(([key]) => /admin.*token|token.*admin/i.test(key))?.[1] ?? ''
+    const token = await adminToken()
     const get = async (path: string) => {
       const response = await fetch(`${openbaoAddress()}/v1/${path}`, { headers: { 'X-Vault-Token': token } })
       // biome-ignore lint/suspicious/noExplicitAny: OpenBao's JSON answers, read field by field below
@@ -287,18 +282,17 @@ describe('idempotency', () => {
 describe('fallback: bootstrap secrets from Vault/OpenBao first, SOPS for what it lacks', () => {
   const configFile = () => join(ws.dir, 'environments/local/config.yaml')
   let original = ''
-  let adminToken = ''
+  let token = ''
 
   beforeAll(async () => {
     original = readFileSync(configFile(), 'utf8')
-    const init = await withKey(() => decrypt(join(ws.dir, ws.env.openbao.initFile)))
-    adminToken = Object.entries(init).find(([key]) => /admin.*token|token.*admin/i.test(key))?.[1] ?? ''
+    token = await adminToken()
     // Everything but one field in OpenBao, under the path the environment will read.
     const { cloudflare_api_token: _left, ...inVault } = ws.planted
     const { demo_password: _d, ...fields } = inVault as Record<string, string>
     const response = await fetch(`${openbaoAddress()}/v1/secret/data/platform-local/bootstrap`, {
       method: 'POST',
-      headers: { 'X-Vault-Token': adminToken },
+      headers: { 'X-Vault-Token': token },
       body: JSON.stringify({ data: fields }),
     })
     expect(response.status).toBe(200)
@@ -315,7 +309,7 @@ describe('fallback: bootstrap secrets from Vault/OpenBao first, SOPS for what it
   const step01 = () => ws.cli(CREATE, ['--step', '01'])
 
   it('OpenBao answering but one field missing: only that field comes from SOPS', async () => {
-    withVault({ address: openbaoAddress(), kvPath: 'secret/data/platform-local/bootstrap' }, adminToken)
+    withVault({ address: openbaoAddress(), kvPath: 'secret/data/platform-local/bootstrap' }, token)
     const result = await step01()
     expectOk(result, 'step 01')
     expect(result.output).toMatch(/cloudflare_api_token: from sops/)
@@ -340,7 +334,7 @@ describe('fallback: bootstrap secrets from Vault/OpenBao first, SOPS for what it
   })
 
   it('the KV path missing: resolved from SOPS with a warning naming the cause', async () => {
-    withVault({ address: openbaoAddress(), kvPath: 'secret/data/platform-local/nothing-here' }, adminToken)
+    withVault({ address: openbaoAddress(), kvPath: 'secret/data/platform-local/nothing-here' }, token)
     const result = await step01()
     expectOk(result, 'step 01')
     expect(result.output).toMatch(/404|not found/i)
@@ -349,7 +343,7 @@ describe('fallback: bootstrap secrets from Vault/OpenBao first, SOPS for what it
 
   it('OpenBao stopped: resolved from SOPS with a warning naming the address', async () => {
     const address = openbaoAddress()
-    withVault({ address, kvPath: 'secret/data/platform-local/bootstrap' }, adminToken)
+    withVault({ address, kvPath: 'secret/data/platform-local/bootstrap' }, token)
     await new Processes(stateDir()).stop('openbao', 10_000)
     const result = await step01()
     expectOk(result, 'step 01')

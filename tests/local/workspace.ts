@@ -75,14 +75,12 @@ export async function makeWorkspace(): Promise<Workspace> {
   }
   const env = loadConfig('local', join(dir, 'environments'))
   const recipients = [personal.recipient, cluster.recipient]
-  await withEnv(processEnv, () => writeEncrypted(join(dir, env.secrets.sopsFile), planted, recipients))
+  await writeEncrypted(join(dir, env.secrets.sopsFile), planted, recipients)
   const demoPassword = `planted-demo-${tag}`
-  await withEnv(processEnv, () =>
-    writeDemoOverlaySecret(
-      join(dir, 'gitops/overlays/local/secrets/demo-credentials.secret.yaml'),
-      recipients,
-      demoPassword,
-    ),
+  await writeDemoOverlaySecret(
+    join(dir, 'gitops/overlays/local/secrets/demo-credentials.secret.yaml'),
+    recipients,
+    demoPassword,
   )
 
   const transcript: string[] = []
@@ -155,14 +153,4 @@ function copyCheckout(dir: string): void {
     cpSync(join(repoRoot, file), join(dir, file))
   }
   symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'))
-}
-
-async function withEnv<T>(env: NodeJS.ProcessEnv, body: () => Promise<T>): Promise<T> {
-  const saved = process.env.SOPS_AGE_KEY_FILE
-  process.env.SOPS_AGE_KEY_FILE = env.SOPS_AGE_KEY_FILE
-  try {
-    return await body()
-  } finally {
-    process.env.SOPS_AGE_KEY_FILE = saved
-  }
 }

@@ -12,6 +12,7 @@ import { argocdCm, ksopsPluginPath, ksopsStandin, repoServerEnv } from '../../li
 import { listEnvironments, loadConfig } from '../../lib/config.ts'
 import { ProcessError } from '../../lib/errors.ts'
 import { run } from '../../lib/exec.ts'
+import { includeMatches, selectedAppFiles } from '../../lib/manifests.ts'
 import { repoRoot } from '../../lib/paths.ts'
 import { toolsPath } from '../../lib/tools/index.ts'
 import { versions } from '../../lib/versions.ts'
@@ -305,10 +306,10 @@ describe('environments', () => {
     expect(env.gitops.rootPath).toBe('gitops/apps')
     for (const glob of env.gitops.include)
       expect(
-        appFiles.some((rel) => globMatch(glob, rel)),
+        appFiles.some((rel) => includeMatches(glob, rel)),
         `include ${glob}`,
       ).toBe(true)
-    const selected = selectedApps(env.gitops.include, appFiles)
+    const selected = selectedAppFiles(env.gitops.include, appFiles)
     expect(selected.length).toBeGreaterThan(0)
     expect(selected.filter((rel) => rel.startsWith('overlays/'))).toEqual([`overlays/${envName}.yaml`])
     const names = selected.map((rel) => applications.find((a) => a.rel === rel)?.doc.metadata.name)
@@ -316,7 +317,7 @@ describe('environments', () => {
   })
 
   it('leaves the runtime-secrets apps out of local (their charts and images need the internet)', () => {
-    const selected = selectedApps(loadConfig('local').gitops.include, appFiles)
+    const selected = selectedAppFiles(loadConfig('local').gitops.include, appFiles)
     expect(runtimeApps.length).toBeGreaterThan(0)
     for (const rel of runtimeApps) expect(selected).not.toContain(rel)
     for (const name of ['platform-config', 'tenant-onboarding', 'tenant-a', 'cluster-secrets'])
@@ -326,19 +327,6 @@ describe('environments', () => {
       ).toBe(true)
   })
 })
-
-/** Argo CD's directory.include: a glob over the path relative to the source path, `*` crossing `/` (gobwas glob, no separators). */
-function globMatch(glob: string, path: string): boolean {
-  const pattern = glob
-    .split('')
-    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-    .join('')
-  return new RegExp(`^${pattern}$`).test(path)
-}
-
-function selectedApps(include: string[], files: string[]): string[] {
-  return include.length ? files.filter((rel) => include.some((glob) => globMatch(glob, rel))) : files
-}
 
 describe('runtime secrets (seed 002)', () => {
   const env = loadConfig('local')
