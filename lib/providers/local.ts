@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { applyAll } from '../apply.ts'
 import { ageSecret, repoServerEnv } from '../argocd-settings.ts'
@@ -133,6 +133,8 @@ export const localProvider: ClusterProvider = {
 
   async destroy(ctx) {
     await stopStack(ctx.stateDir, { wipe: true, log: ctx.log })
+    // The served snapshot of the checkout goes too: the next create publishes it again.
+    await rm(join(ctx.stateDir, 'repos'), { recursive: true, force: true })
     ctx.log.detail(
       'local cluster: every process stopped, cluster state removed (keys and secrets files are kept)',
     )

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
@@ -442,6 +442,16 @@ describe('destroy and recreate', () => {
     const { portIsFree } = await import('../../lib/local/ports.ts')
     for (const record of records)
       for (const port of Object.values(record.ports)) expect(await portIsFree(port)).toBe(true)
+    // The cluster's state is gone; the keys and secrets files are not.
+    for (const gone of ['etcd', 'pki', 'openbao', 'repos', 'kubeconfig'])
+      expect(existsSync(join(stateDir(), gone)), `${gone} after destroy`).toBe(false)
+    const kept = [
+      ws.keyFile,
+      ...[ws.env.secrets.sopsFile, ws.env.ageKey.backupFile, ws.env.openbao.initFile].map((f) =>
+        join(ws.dir, f),
+      ),
+    ]
+    for (const file of kept) expect(existsSync(file), `${file} after destroy`).toBe(true)
   })
 })
 
