@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
+import { run } from '../../lib/exec.ts'
 import type { KObject } from '../../lib/kube.ts'
 import { restartApiserver } from '../../lib/local/control-plane.ts'
 import { localLayout } from '../../lib/local/layout.ts'
@@ -252,8 +253,57 @@ describe('GitOps guarantees, enforced by the real Argo CD controller', () => {
     )
   })
 
-  it('bootstrap Secrets with Prune=false are still there, untouched, after Argo CD synced with prune', async () => {
-    expectVerdicts([await bootstrapSecretsExist(ws.kube(), ws.env, ws.planted)])
+  it('a bootstrap Secret with Prune=false survives an automated sync with prune that owns it', async () => {
+    const spec = ws.env.bootstrapSecrets.find((s) => s.namespace !== 'argocd') ?? ws.env.bootstrapSecrets[0]
+    if (!spec) throw new Error('the local environment lists no bootstrap Secret')
+    // Claim the Secret for platform-config, whose git source does not hold it: to Argo CD it is now an
+    // extra resource of that app, which its automated sync (prune: true) would delete.
+    const kubectl = (...args: string[]) =>
+      run('kubectl', ['--kubeconfig', localLayout(stateDir()).adminKubeconfig, '-n', spec.namespace, ...args])
+    const tracking = 'argocd.argoproj.io/tracking-id'
+    await kubectl(
+      'annotate',
+      'secret',
+      spec.name,
+      `${tracking}=platform-config:/Secret:${spec.namespace}/${spec.name}`,
+    )
+    try {
+      const result = await waitFor(
+        'platform-config to sync and skip pruning the bootstrap Secret',
+        async () => {
+          const app = await ws
+            .kube()
+            .get({
+              apiVersion: 'argoproj.io/v1alpha1',
+              kind: 'Application',
+              name: 'platform-config',
+              namespace: 'argocd',
+            })
+          const resources = (
+            app?.status as
+              | {
+                  operationState?: {
+                    syncResult?: {
+                      resources?: { kind: string; name: string; status?: string; message?: string }[]
+                    }
+                  }
+                }
+              | undefined
+          )?.operationState?.syncResult?.resources
+          return resources?.find((r) => r.kind === 'Secret' && r.name === spec.name)
+        },
+        { timeoutMs: 120_000, intervalMs: 1000 },
+      )
+      expect(result.status).toBe('PruneSkipped')
+      expectVerdicts([await bootstrapSecretsExist(ws.kube(), ws.env, ws.planted)])
+    } finally {
+      await kubectl('annotate', 'secret', spec.name, `${tracking}-`)
+    }
+    await waitFor(
+      'platform-config to be Synced again',
+      async () => (await applicationsConverged(ws.kube(), ws.env)).ok,
+      { timeoutMs: 120_000 },
+    )
   })
 })
 
