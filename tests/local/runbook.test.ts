@@ -271,14 +271,12 @@ describe('GitOps guarantees, enforced by the real Argo CD controller', () => {
       const result = await waitFor(
         'platform-config to sync and skip pruning the bootstrap Secret',
         async () => {
-          const app = await ws
-            .kube()
-            .get({
-              apiVersion: 'argoproj.io/v1alpha1',
-              kind: 'Application',
-              name: 'platform-config',
-              namespace: 'argocd',
-            })
+          const app = await ws.kube().get({
+            apiVersion: 'argoproj.io/v1alpha1',
+            kind: 'Application',
+            name: 'platform-config',
+            namespace: 'argocd',
+          })
           const resources = (
             app?.status as
               | {
