@@ -21,6 +21,7 @@ import { httpGet } from '../../lib/local/probe.ts'
 import { Processes } from '../../lib/local/processes.ts'
 import { stackStatus, stopStack } from '../../lib/local/stack.ts'
 import { redactor } from '../../lib/redact.ts'
+import { encryptYaml } from '../../lib/sops.ts'
 import { useLocalStack } from './fixture.ts'
 
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 600_000 })
@@ -326,25 +327,17 @@ async function makeGitRepo(ageRecipient: string): Promise<string> {
     join(app, 'secret-generator.yaml'),
     'apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: demo-secrets\nfiles:\n  - ./secret.sops.yaml\n',
   )
-  const plain = join(app, 'secret.yaml')
-  writeFileSync(
-    plain,
+  // Plaintext goes to sops on stdin, never to a file (lib/sops.ts encryptYaml).
+  const encrypted = await encryptYaml(
     `apiVersion: v1\nkind: Secret\nmetadata:\n  name: demo-credentials\n  namespace: demo\ntype: Opaque\nstringData:\n  password: ${SECRET_VALUE}\n`,
+    {
+      file: join(app, 'secret.sops.yaml'),
+      recipients: [ageRecipient],
+      outputType: 'yaml',
+      encryptedRegex: '^(data|stringData)$',
+    },
   )
-  const encrypted = await run('sops', [
-    '--encrypt',
-    '--age',
-    ageRecipient,
-    '--encrypted-regex',
-    '^(data|stringData)$',
-    '--input-type',
-    'yaml',
-    '--output-type',
-    'yaml',
-    plain,
-  ])
-  writeFileSync(join(app, 'secret.sops.yaml'), encrypted.stdout)
-  await rm(plain)
+  writeFileSync(join(app, 'secret.sops.yaml'), encrypted)
   const git = (...args: string[]) =>
     run('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.invalid', ...args], { cwd: repo })
   await git('init', '--quiet', '--initial-branch=main')

@@ -14,6 +14,7 @@ import { ProcessError } from '../../lib/errors.ts'
 import { run } from '../../lib/exec.ts'
 import { includeMatches, selectedAppFiles } from '../../lib/manifests.ts'
 import { repoRoot } from '../../lib/paths.ts'
+import { encryptYaml } from '../../lib/sops.ts'
 import { toolsPath } from '../../lib/tools/index.ts'
 import { versions } from '../../lib/versions.ts'
 
@@ -508,31 +509,21 @@ describe.skipIf(!haveTools)(
       const generator = parse(readFileSync(join(dir, 'secret-generator.yaml'), 'utf8'))
       for (const file of generator.files as string[]) {
         const name = file.replace(/^\.\/secrets\//, '').replace(/\.secret\.yaml$/, '')
-        const plain = join(tmp, `${name}.plain.yaml`)
         const secret = {
           apiVersion: 'v1',
           kind: 'Secret',
           metadata: { name, namespace: 'platform-system' },
           type: 'Opaque',
+          stringData: { username: 'demo', password: values[file] ?? 'unset' },
         }
-        await writeFile(
-          plain,
-          stringify({ ...secret, stringData: { username: 'demo', password: values[file] ?? 'unset' } }),
-        )
-        const { stdout } = await run('sops', [
-          '--encrypt',
-          '--age',
-          to(file),
-          '--encrypted-regex',
-          '^(data|stringData)$',
-          '--input-type',
-          'yaml',
-          '--output-type',
-          'yaml',
-          plain,
-        ])
-        await rm(plain)
-        await writeFile(join(dir, file), stdout)
+        // Plaintext goes to sops on stdin, never to a file (lib/sops.ts encryptYaml).
+        const ciphertext = await encryptYaml(stringify(secret), {
+          file: join(dir, file),
+          recipients: [to(file)],
+          outputType: 'yaml',
+          encryptedRegex: '^(data|stringData)$',
+        })
+        await writeFile(join(dir, file), ciphertext)
       }
       return dir
     }
