@@ -10,8 +10,6 @@ import { acquireLock } from './lock.ts'
 import { Logger } from './log.ts'
 import { envStateDir } from './paths.ts'
 import { providerFor } from './providers/index.ts'
-import { redactor } from './redact.ts'
-import { decrypt } from './sops.ts'
 import type { Step } from './step.ts'
 import { resolveBootstrapSecrets } from './vault.ts'
 
@@ -57,7 +55,8 @@ export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Con
     stateDir: envStateDir(env.name),
     secrets: memo(async () => {
       await ensureFirstRunSecrets(env, log)
-      const resolved = await resolveBootstrapSecrets(
+      // Every value it resolves is registered with the redactor before it returns.
+      return resolveBootstrapSecrets(
         {
           vault: env.secrets.vault && {
             ...env.secrets.vault,
@@ -66,10 +65,8 @@ export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Con
           sopsFile: envPath(env.secrets.sopsFile),
           fields: env.secrets.fields,
         },
-        { decryptSops: (file: string) => decrypt(file), log },
+        { log },
       )
-      redactor.addAll(Object.values(resolved.values))
-      return resolved
     }),
     kube: memo(async () => {
       const access = provider.access(ctx)
