@@ -2,6 +2,7 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { caught } from '../tests/helpers/caught.ts'
 import {
   decryptWith,
   encryptTo,
@@ -11,7 +12,7 @@ import {
   recipientOf,
   writeKeyFile,
 } from './age.ts'
-import { BootstrapError } from './errors.ts'
+import type { BootstrapError } from './errors.ts'
 import { run } from './exec.ts'
 
 let dir: string
@@ -26,16 +27,6 @@ afterAll(async () => {
 function textOf(error: unknown): string {
   const e = error as BootstrapError & { cause?: unknown }
   return [e.message, e.hint ?? '', e.cause instanceof Error ? e.cause.message : ''].join('\n')
-}
-
-async function caught(promise: Promise<unknown>): Promise<BootstrapError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(BootstrapError)
-    return error as BootstrapError
-  }
-  throw new Error('expected a BootstrapError')
 }
 
 describe('keys', () => {

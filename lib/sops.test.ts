@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { caught } from '../tests/helpers/caught.ts'
 import { type AgeKeyPair, generateIdentity, writeKeyFile } from './age.ts'
 import { BootstrapError } from './errors.ts'
 import { type Run, type RunOptions, run } from './exec.ts'
@@ -56,16 +57,6 @@ function inDir(cwd: string, record?: { command: string; args: string[]; options?
     record?.push({ command, args, options })
     return run(command, args, { ...options, cwd })
   }
-}
-
-async function caught(promise: Promise<unknown>): Promise<BootstrapError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(BootstrapError)
-    return error as BootstrapError
-  }
-  throw new Error('expected a BootstrapError')
 }
 
 function expectNoPlantedValue(error: BootstrapError): void {

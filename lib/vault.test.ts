@@ -290,12 +290,8 @@ describe('falls back to SOPS, saying why', () => {
   })
 
   it('unreachable: a port that accepts TCP and never answers costs about the timeout', async () => {
-    const sockets: Socket[] = []
-    const silent: Server = createServer((socket) => {
-      sockets.push(socket)
-    })
-    await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok))
-    const port = (silent.address() as { port: number }).port
+    const silent = await silentServer()
+    const port = silent.port
     try {
       const run = await resolve({
         vault: {
@@ -310,18 +306,13 @@ describe('falls back to SOPS, saying why', () => {
       // One timeout (renew), not two: a silent Vault is not asked a second time.
       expect(run.ms).toBeLessThan(1950)
     } finally {
-      for (const socket of sockets) socket.destroy()
-      await new Promise((ok) => silent.close(ok))
+      await silent.close()
     }
   })
 
   it('the default reachability budget is 3 s', async () => {
-    const sockets: Socket[] = []
-    const silent = createServer((socket) => {
-      sockets.push(socket)
-    })
-    await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok))
-    const port = (silent.address() as { port: number }).port
+    const silent = await silentServer()
+    const port = silent.port
     try {
       const run = await resolve({
         vault: {
@@ -333,8 +324,7 @@ describe('falls back to SOPS, saying why', () => {
       expectSopsFallback(run, /no answer within 3000 ms/)
       expect(run.ms).toBeLessThan(4500)
     } finally {
-      for (const socket of sockets) socket.destroy()
-      await new Promise((ok) => silent.close(ok))
+      await silent.close()
     }
   })
 
@@ -421,3 +411,19 @@ describe('leaks', () => {
     expect(all).not.toContain(bao.rootToken)
   })
 })
+
+/** A TCP port that accepts connections and never answers: a Vault that hangs. */
+async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets: Socket[] = []
+  const server: Server = createServer((socket) => {
+    sockets.push(socket)
+  })
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
+  return {
+    port: (server.address() as { port: number }).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((ok) => server.close(ok))
+    },
+  }
+}

@@ -8,6 +8,8 @@ import type { SetupReport } from './report.ts'
 import type { SetupDeps, SetupOptions } from './run.ts'
 import { randomSecret } from './secrets.ts'
 
+export { caught } from '../../tests/helpers/caught.ts'
+
 /** What the openbao tests share: configured apps, fakes that answer from recorded OpenBao 2.7.2 responses, and a run's harness. */
 
 export const apps: OpenBaoAppConfig[] = [
@@ -257,16 +259,6 @@ export function setupOptions(overrides: Partial<SetupOptions> = {}): SetupOption
     bootstrapValues: async () => ({ ...bootstrap }),
     ...overrides,
   }
-}
-
-export async function caught(promise: Promise<unknown>): Promise<BootstrapError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(BootstrapError)
-    return error as BootstrapError
-  }
-  throw new Error('expected a BootstrapError')
 }
 
 export const outcomes = (report: SetupReport) => report.entries.map((e) => `${e.subject}: ${e.outcome}`)

@@ -14,20 +14,12 @@ import { listRepoFiles } from './check.ts'
 import type { SecretsDeps } from './common.ts'
 import { loadSopsConfig } from './sops-rules.ts'
 
+export { caught } from '../../tests/helpers/caught.ts'
+
 // Real sops and age, keys made here at run time (no key is written in this file), and a
 // temporary copy of the checkout for everything that writes or plants.
 
 export const value = (label: string) => `${label}-${randomBytes(12).toString('hex')}`
-
-export async function caught(promise: Promise<unknown> | (() => unknown)): Promise<BootstrapError> {
-  try {
-    await (typeof promise === 'function' ? promise() : promise)
-  } catch (error) {
-    expect(error).toBeInstanceOf(BootstrapError)
-    return error as BootstrapError
-  }
-  throw new Error('expected a BootstrapError')
-}
 
 export let tmp: string
 export let team: AgeKeyPair
