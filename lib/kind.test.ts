@@ -13,8 +13,21 @@ describe('kindConfig', () => {
       name: 'platform-dev',
       nodes: [{ role: 'control-plane', image: versions.kindNodeImage }],
     })
-    // The node image runs the same Kubernetes as the local tier.
-    expect(versions.kindNodeImage).toBe(`kindest/node:${versions.kubernetes}`)
+  })
+
+  it('pins the node image by digest, at the one Kubernetes version every tier runs', () => {
+    // kind's release notes list each node image with its digest and say the digest must be used:
+    // a tag alone can name an image built for another kind release.
+    const pinned = /^kindest\/node:(v\d+\.\d+\.\d+)@sha256:[0-9a-f]{64}$/.exec(versions.kindNodeImage)
+    expect(pinned, `${versions.kindNodeImage} is not kindest/node:<version>@sha256:<digest>`).not.toBeNull()
+    expect(pinned?.[1]).toBe(versions.kubernetes)
+  })
+
+  it('names the node image kind v0.33.0 lists for Kubernetes v1.36.4 (recorded from its release notes)', () => {
+    expect(versions.kind).toBe('v0.33.0')
+    expect(versions.kindNodeImage).toBe(
+      'kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed',
+    )
   })
 
   it('adds workers and mounts the host folders into every node', () => {

@@ -4,8 +4,9 @@
  * node image share one Kubernetes version so the local tier proves what kind runs.
  */
 export const versions = {
-  kubernetes: 'v1.36.3',
-  kindNodeImage: 'kindest/node:v1.36.3',
+  kubernetes: 'v1.36.4',
+  kindNodeImage:
+    'kindest/node:v1.36.4@sha256:099e049362a1526b2db71494e1947aae99bd16290d7c895f2b7ea312e3cbfaed',
   kind: 'v0.33.0',
   etcd: 'v3.6.16',
   kustomize: 'v5.8.1',
@@ -32,7 +33,7 @@ export const versions = {
   /** Images used on kind only. */
   images: {
     ksopsInit: 'viaductoss/ksops:v4.5.1',
-    openbaoCsiProvider: 'quay.io/openbao/openbao-csi-provider:v2.0.0',
+    openbaoCsiProvider: 'quay.io/openbao/openbao-csi-provider:2.0.0',
   },
   /** Go toolchain needed by modules that require Go 1.27 (fetched by the go command from the module proxy). */
   goToolchain: 'go1.27.3',

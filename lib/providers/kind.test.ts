@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -15,6 +15,8 @@ interface Call {
   command: string
   args: string[]
   input?: string
+  /** Whether the served-repos folder existed (owned by this user) when the command ran. */
+  reposDirOwned?: boolean
 }
 
 const readyNode = {
@@ -37,7 +39,9 @@ function fakeContext(clusters: string[], flags: Partial<Context['flags']> = {}) 
     stateDir,
     kube: async () => kube,
     run: async (command: string, args: string[], options: RunOptions = {}) => {
-      calls.push({ command, args, input: options.input })
+      const repos = join(stateDir, 'repos')
+      const reposDirOwned = existsSync(repos) && statSync(repos).uid === process.getuid?.()
+      calls.push({ command, args, input: options.input, reposDirOwned })
       if (args[0] === 'get' && args[1] === 'clusters') return { stdout: clusters.join('\n'), stderr: '' }
       if (args[0] === 'get' && args[1] === 'kubeconfig')
         return { stdout: 'apiVersion: v1\nkind: Config\n', stderr: '' }
@@ -64,6 +68,14 @@ describe('kind provider', () => {
     expect(create?.input).toContain(`image: ${versions.kindNodeImage}`)
     expect(create?.input).toContain('containerPath: /gitops-repos')
     expect(existsSync(join(stateDir, 'created-by-platform-bootstrap'))).toBe(true)
+  })
+
+  it('makes the served-repos folder as the user before kind bind-mounts it (Docker would make it as root)', async () => {
+    const { ctx, calls } = fakeContext([])
+    await kindProvider.ensureCluster(ctx)
+    const create = calls.find((call) => call.args[0] === 'create')
+    expect(create?.input).toContain(`hostPath: ${join(ctx.stateDir, 'repos')}`)
+    expect(create?.reposDirOwned).toBe(true)
   })
 
   it('reuses a cluster that exists: no create, its kubeconfig is written 0600', async () => {

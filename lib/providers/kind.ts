@@ -32,6 +32,9 @@ export const kindProvider: ClusterProvider = {
     } else if (ctx.flags.dryRun) {
       return ctx.log.detail(`kind cluster ${name}: would be created`)
     } else {
+      // Docker makes a missing bind-mount source as root, and publishCheckout (run as the user)
+      // could then never write the served repositories into it: the folder must exist first.
+      await mkdir(reposDir(ctx.stateDir), { recursive: true })
       ctx.log.detail(`kind cluster ${name}: creating (node image pinned in lib/versions.ts)`)
       await kindCreate(
         ctx.run,

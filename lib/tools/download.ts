@@ -16,15 +16,21 @@ export async function tryDownload(job: Job, unreachable: Set<string>): Promise<s
   if (!artifacts || !first) return undefined
   const host = new URL(first.url).host
   if (unreachable.has(host)) return undefined
+  let probe: Response
   try {
-    const probe = await job.deps.fetch(first.url, {
-      method: 'HEAD',
-      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
-    })
-    if (!probe.ok) throw new Error(`HTTP ${probe.status}`)
+    probe = await job.deps.fetch(first.url, { method: 'HEAD', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) })
   } catch (error) {
+    // No answer at all: the host is out of reach, and every other tool it hosts would wait as long.
     unreachable.add(host)
     appendLog(job, `\nrelease host ${host} not reachable (${(error as Error).message}): building instead\n`)
+    return undefined
+  }
+  if (!probe.ok) {
+    // The host answered: only this URL is wrong (a renamed asset, a missing release), not the host.
+    job.deps.log(
+      `[tools] ${job.tool.name} ${job.tool.version}: ${first.url} answered HTTP ${probe.status}, building instead`,
+    )
+    appendLog(job, `\nHEAD ${first.url}: HTTP ${probe.status}: building instead\n`)
     return undefined
   }
   job.deps.log(`[tools] ${job.tool.name} ${job.tool.version}: downloading the official release from ${host}`)

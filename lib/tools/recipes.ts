@@ -166,14 +166,14 @@ const recipes: Record<string, Recipe> = {
   },
   openbao: {
     versionArgs: { bao: ['version'] },
+    // Since 2.6.0 (scripts/release/archive.sh upstream): openbao_<version>_<os>_<arch>.tar.gz with
+    // bao at its root, and one checksums.txt per release; before, bao_<v>_Linux_x86_64.tar.gz.
     download: (os, arch) => {
       const v = versions.openbao
       const dir = `${GITHUB}/openbao/openbao/releases/download/v${v}`
-      const goos = os === 'darwin' ? 'Darwin' : 'Linux'
-      const goarch = arch === 'amd64' ? 'x86_64' : arch
       return [
         {
-          url: `${dir}/bao_${v}_${goos}_${goarch}.tar.gz`,
+          url: `${dir}/openbao_${v}_${os}_${arch}.tar.gz`,
           sha256Url: `${dir}/checksums.txt`,
           members: { bao: 'bao' },
         },

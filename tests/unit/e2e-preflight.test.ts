@@ -105,9 +105,9 @@ describe('preflight', () => {
       'https://registry-1.docker.io/v2/',
       'https://argoproj.github.io/argo-helm/index.yaml',
     ])
-    expect(registryURL('kindest/node:v1.36.3')).toBe('https://registry-1.docker.io/v2/')
+    expect(registryURL(versions.kindNodeImage)).toBe('https://registry-1.docker.io/v2/')
     expect(registryURL('busybox:1.37.0')).toBe('https://registry-1.docker.io/v2/')
-    expect(registryURL('quay.io/openbao/openbao-csi-provider:v2.0.0')).toBe('https://quay.io/v2/')
+    expect(registryURL('quay.io/openbao/openbao-csi-provider:2.0.0')).toBe('https://quay.io/v2/')
     expect(registryURL('localhost:5000/node:v1')).toBe('https://localhost:5000/v2/')
   })
 })
