@@ -1,14 +1,16 @@
-import { Container, EnvVar, Volume, VolumeMount } from 'kubernetes-models/v1'
+import { ConfigMap, Container, EnvVar, Volume, VolumeMount } from 'kubernetes-models/v1'
 import { describe, expect, it } from 'vitest'
 import {
   ageSecret,
   argocdCm,
   argocdCmdParams,
   assertKsopsInstallable,
+  gitConfigMap,
   helmValues,
   ksopsPluginPath,
   ksopsPluginRelPath,
   repoServerEnv,
+  repoServerPaths,
 } from './argocd-settings.ts'
 import { BootstrapError } from './errors.ts'
 
@@ -73,11 +75,12 @@ describe('helmValues: the argo-cd chart values of seed 000', () => {
     for (const volume of repo.volumes) expect(() => new Volume(volume as Volume).validate()).not.toThrow()
   })
 
-  it('mounts the binary, the plugin tree and the age key where seed 000 puts them', () => {
+  it('mounts the binary, the plugin tree and the age key where seed 000 puts them, and the git config', () => {
     expect(repo.volumeMounts).toEqual([
       { name: 'custom-tools', mountPath: '/usr/local/bin/ksops', subPath: 'ksops' },
       { name: 'custom-tools', mountPath: '/home/argocd/ksops-plugin', subPath: 'plugin' },
       { name: 'sops-age-key', mountPath: '/home/argocd/.config/sops/age', readOnly: true },
+      { name: 'git-config', mountPath: '/app/config/git', readOnly: true },
     ])
     for (const mount of repo.volumeMounts)
       expect(() => new VolumeMount(mount as VolumeMount).validate()).not.toThrow()
@@ -86,11 +89,12 @@ describe('helmValues: the argo-cd chart values of seed 000', () => {
       for (const mount of container.volumeMounts) expect(volumes).toContain(mount.name)
   })
 
-  it('sets the three env vars KSOPS needs', () => {
+  it('sets the three env vars KSOPS needs, and the git config', () => {
     expect(repo.env).toEqual([
       { name: 'SOPS_AGE_KEY_FILE', value: '/home/argocd/.config/sops/age/age.agekey' },
       { name: 'XDG_CONFIG_HOME', value: '/home/argocd/.config' },
       { name: 'KUSTOMIZE_PLUGIN_HOME', value: '/home/argocd/ksops-plugin' },
+      { name: 'GIT_CONFIG_GLOBAL', value: '/app/config/git/gitconfig' },
     ])
     for (const env of repo.env) expect(() => new EnvVar(env as EnvVar).validate()).not.toThrow()
   })
@@ -109,16 +113,50 @@ describe('helmValues: the argo-cd chart values of seed 000', () => {
 
   it('mounts the served repositories read-only only when asked (dev on kind)', () => {
     expect(repo.volumes.some((v) => v.hostPath)).toBe(false)
-    const dev = (helmValues({ ksopsImage: IMAGE, reposHostPath: '/platform-repos' }) as Doc).repoServer
+    const dev = (helmValues({ ksopsImage: IMAGE, servedRepoNames: ['platform'] }) as Doc).repoServer
     expect(dev.volumes).toContainEqual({
       name: 'served-repos',
-      hostPath: { path: '/platform-repos', type: 'Directory' },
+      hostPath: { path: '/gitops-repos', type: 'Directory' },
     })
     expect(dev.volumeMounts).toContainEqual({
       name: 'served-repos',
-      mountPath: '/platform-repos',
+      mountPath: '/gitops-repos',
       readOnly: true,
     })
+  })
+
+  it('gives the repo-server a global git config that trusts the served repositories (it runs as uid 999)', () => {
+    const dev = helmValues({
+      ksopsImage: IMAGE,
+      namespace: 'argocd',
+      servedRepoNames: ['platform', 'tenant-a'],
+    }) as Doc
+    const configMap = (dev.extraObjects as Doc[])[0] as Doc
+    expect(configMap).toMatchObject({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: gitConfigMap.name, namespace: 'argocd' },
+    })
+    expect(() => new ConfigMap(configMap as ConfigMap).validate()).not.toThrow()
+    const gitconfig = configMap.data[gitConfigMap.key] as string
+    expect(gitconfig.split('\n').filter((line) => line.startsWith('\t'))).toEqual([
+      '\tdirectory = /gitops-repos/platform',
+      '\tdirectory = /gitops-repos/platform/.git',
+      '\tdirectory = /gitops-repos/tenant-a',
+      '\tdirectory = /gitops-repos/tenant-a/.git',
+    ])
+    // Mounted as a directory, named by GIT_CONFIG_GLOBAL: Argo CD runs git with HOME=/dev/null.
+    const volume = dev.repoServer.volumes.find((v: Doc) => v.configMap?.name === gitConfigMap.name)
+    const mount = dev.repoServer.volumeMounts.find((m: Doc) => m.name === volume.name)
+    expect(mount).toEqual({ name: volume.name, mountPath: repoServerPaths.gitConfigDir, readOnly: true })
+    const env = Object.fromEntries(dev.repoServer.env.map((e: Doc) => [e.name, e.value]))
+    expect(env.GIT_CONFIG_GLOBAL).toBe(`${mount.mountPath}/${gitConfigMap.key}`)
+  })
+
+  it('makes the git config ConfigMap even with nothing to serve (staging, prod): the mount must exist', () => {
+    const values = helmValues({ ksopsImage: IMAGE }) as Doc
+    expect(values.extraObjects[0].data[gitConfigMap.key]).toContain('[safe]')
+    expect(values.extraObjects[0].data[gitConfigMap.key]).not.toMatch(/directory =/)
   })
 })
 
@@ -129,13 +167,19 @@ describe('the settings the local provider reads', () => {
   })
 
   it('builds the repo-server env for any layout', () => {
-    expect(repoServerEnv({ configHome: '/s/config', ageKeyDir: '/s/age', pluginHome: '/s/plugins' })).toEqual(
-      {
-        SOPS_AGE_KEY_FILE: '/s/age/age.agekey',
-        XDG_CONFIG_HOME: '/s/config',
-        KUSTOMIZE_PLUGIN_HOME: '/s/plugins',
-      },
-    )
+    const paths = {
+      configHome: '/s/config',
+      ageKeyDir: '/s/age',
+      pluginHome: '/s/plugins',
+      gitConfigDir: '/s/git',
+      servedRepos: '/r',
+    }
+    expect(repoServerEnv(paths)).toEqual({
+      SOPS_AGE_KEY_FILE: '/s/age/age.agekey',
+      XDG_CONFIG_HOME: '/s/config',
+      KUSTOMIZE_PLUGIN_HOME: '/s/plugins',
+      GIT_CONFIG_GLOBAL: '/s/git/gitconfig',
+    })
   })
 
   it('names the age key Secret', () => {

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { Container, EnvVar, Volume, VolumeMount } from 'kubernetes-models/v1'
+import { ConfigMap, Container, EnvVar, Volume, VolumeMount } from 'kubernetes-models/v1'
 import { BootstrapError } from './errors.ts'
 import { repoRoot } from './paths.ts'
 import { versions } from './versions.ts'
@@ -21,12 +21,61 @@ export interface RepoServerPaths {
   ageKeyDir: string
   /** KUSTOMIZE_PLUGIN_HOME: kustomize finds KSOPS at `<pluginHome>/viaduct.ai/v1/ksops/ksops`. */
   pluginHome: string
+  /** The directory the git config ConfigMap is mounted as; GIT_CONFIG_GLOBAL names the file in it. */
+  gitConfigDir: string
+  /** The served checkout's repositories (dev on kind: a node folder mounted at the same path). */
+  servedRepos: string
 }
 
 export const repoServerPaths: RepoServerPaths = {
   configHome: '/home/argocd/.config',
   ageKeyDir: '/home/argocd/.config/sops/age',
   pluginHome: '/home/argocd/ksops-plugin',
+  gitConfigDir: '/app/config/git',
+  servedRepos: '/gitops-repos',
+}
+
+/**
+ * The user Argo CD's image runs every process as (its Dockerfile: `useradd -u 999 -g argocd
+ * argocd`, `USER 999`). The local provider runs the processes as this user too when it can.
+ */
+export const ARGOCD_USER = { name: 'argocd', uid: 999, gid: 999 } as const
+
+/**
+ * Mode of the age key file in the repo-server: the Secret volume's defaultMode. 0444, because the
+ * repo-server runs as argocd (uid 999) and the kubelet writes the file as root: 0400 would leave
+ * KSOPS unable to read it ("decryption failed"). The local provider writes its copy the same way.
+ */
+export const AGE_KEY_FILE_MODE = 0o444
+
+/** The repo-server's global git config, mounted from this ConfigMap (see repoServerGitConfig). */
+export const gitConfigMap = { name: 'argocd-repo-server-gitconfig', key: 'gitconfig' } as const
+
+/** Both tiers' paths for one served repository: the worktree and its .git (see repoServerGitConfig). */
+export function servedRepoDirs(repoNames: string[], paths: RepoServerPaths = repoServerPaths): string[] {
+  return repoNames.flatMap((name) => [join(paths.servedRepos, name), join(paths.servedRepos, name, '.git')])
+}
+
+/**
+ * The repo-server's global git config. It runs as argocd (uid 999) and fetches the served
+ * repositories, which belong to whoever ran create; git refuses a repository another user owns
+ * ("detected dubious ownership", exit 128) unless safe.directory names it in system or global
+ * config. `-c` and GIT_CONFIG_* variables do not reach the upload-pack git starts for a local
+ * fetch, Argo CD runs git with HOME=/dev/null (so no ~/.gitconfig), and its image sets nothing
+ * (argoproj/argo-cd#19727): hence a file named by GIT_CONFIG_GLOBAL. The worktree and its .git
+ * are both named because git versions differ in which of the two they check.
+ */
+export function repoServerGitConfig(
+  servedRepoNames: string[],
+  paths: RepoServerPaths = repoServerPaths,
+): string {
+  const lines = [
+    "# The repo-server's global git config, made by platform-bootstrap (lib/argocd-settings.ts).",
+    '# safe.directory: the served repositories belong to another user than the repo-server.',
+    '[safe]',
+    ...servedRepoDirs(servedRepoNames, paths).map((dir) => `\tdirectory = ${dir}`),
+  ]
+  return `${lines.join('\n')}\n`
 }
 
 /** KSOPS as a legacy exec plugin, relative to KUSTOMIZE_PLUGIN_HOME: `<group>/<version>/<lowercased kind>/<kind>`. */
@@ -69,61 +118,92 @@ export const argocdCmdParams: Readonly<Record<string, string>> = {
   'server.insecure': 'true',
 }
 
-/** The three variables KSOPS needs in the repo-server; miss one and syncs fail "decryption failed" or "plugin not found". */
+/**
+ * The repo-server's own variables: the three KSOPS needs (miss one and syncs fail "decryption
+ * failed" or "plugin not found") and the git config that lets it read the served repositories.
+ */
 export function repoServerEnv(paths: RepoServerPaths = repoServerPaths): Record<string, string> {
   return {
     SOPS_AGE_KEY_FILE: join(paths.ageKeyDir, ageSecret.key),
     XDG_CONFIG_HOME: paths.configHome,
     KUSTOMIZE_PLUGIN_HOME: paths.pluginHome,
+    GIT_CONFIG_GLOBAL: join(paths.gitConfigDir, gitConfigMap.key),
   }
 }
 
 export interface HelmValuesOptions {
   /** The image the init containers copy KSOPS from; defaults to the pin in lib/versions.ts. */
   ksopsImage?: string
+  /** Argo CD's namespace: where the git config ConfigMap goes (default argocd). */
+  namespace?: string
   /**
-   * dev on kind: the node folder holding the served checkout's git repositories, mounted read-only
-   * into the repo-server at the same path so `file://<path>/<repo>` URLs resolve there.
+   * dev on kind: the served checkout's repositories, in the node folder `repoServerPaths.servedRepos`,
+   * mounted read-only into the repo-server at the same path so `file://<path>/<repo>` URLs resolve
+   * there, and trusted by its git config.
    */
-  reposHostPath?: string
+  servedRepoNames?: string[]
+}
+
+/** The ConfigMap the repo-server's git config is mounted from: in the Helm release on kind, applied by the runbook on local. */
+export function repoServerGitConfigMap(
+  namespace: string,
+  servedRepoNames: string[],
+  paths: RepoServerPaths = repoServerPaths,
+): ConfigMap {
+  const configMap = new ConfigMap({
+    metadata: {
+      name: gitConfigMap.name,
+      namespace,
+      labels: { 'app.kubernetes.io/part-of': 'argocd', 'app.kubernetes.io/managed-by': 'platform-bootstrap' },
+    },
+    data: { [gitConfigMap.key]: repoServerGitConfig(servedRepoNames, paths) },
+  })
+  configMap.validate()
+  return configMap
 }
 
 const CUSTOM_TOOLS = 'custom-tools'
 const AGE_KEY_VOLUME = 'sops-age-key'
+const GIT_CONFIG_VOLUME = 'git-config'
+const SERVED_REPOS_VOLUME = 'served-repos'
 
 /**
  * The argo-cd chart values for kind and existing clusters (seed 000): KSOPS laid down by init
  * containers into an emptyDir, both as a flat `ksops` (what a KRM-style generator runs from PATH)
  * and as `plugin/viaduct.ai/v1/ksops/ksops` (the legacy exec plugin the overlays use, found
- * through KUSTOMIZE_PLUGIN_HOME); the age key Secret mounted as a directory; the env vars; the
+ * through KUSTOMIZE_PLUGIN_HOME); the age key Secret mounted as a directory; the git config
+ * ConfigMap (made by the release itself, through extraObjects) mounted as one; the env vars; the
  * build options in argocd-cm.
  */
 export function helmValues(opts: HelmValuesOptions = {}): Record<string, unknown> {
   const image = opts.ksopsImage ?? versions.images.ksopsInit
   assertKsopsInstallable(image)
+  const served = opts.servedRepoNames ?? []
 
   const volumes = [
     new Volume({ name: CUSTOM_TOOLS, emptyDir: {} }),
-    // 0444: the repo-server runs as argocd (uid 999), not as the Secret's owner.
-    new Volume({ name: AGE_KEY_VOLUME, secret: { secretName: ageSecret.secret, defaultMode: 0o444 } }),
+    new Volume({
+      name: AGE_KEY_VOLUME,
+      secret: { secretName: ageSecret.secret, defaultMode: AGE_KEY_FILE_MODE },
+    }),
+    new Volume({ name: GIT_CONFIG_VOLUME, configMap: { name: gitConfigMap.name } }),
   ]
   const volumeMounts = [
     new VolumeMount({ name: CUSTOM_TOOLS, mountPath: '/usr/local/bin/ksops', subPath: 'ksops' }),
     new VolumeMount({ name: CUSTOM_TOOLS, mountPath: repoServerPaths.pluginHome, subPath: 'plugin' }),
     new VolumeMount({ name: AGE_KEY_VOLUME, mountPath: repoServerPaths.ageKeyDir, readOnly: true }),
+    new VolumeMount({ name: GIT_CONFIG_VOLUME, mountPath: repoServerPaths.gitConfigDir, readOnly: true }),
   ]
-  if (opts.reposHostPath) {
-    volumes.push(
-      new Volume({ name: 'served-repos', hostPath: { path: opts.reposHostPath, type: 'Directory' } }),
-    )
-    volumeMounts.push(
-      new VolumeMount({ name: 'served-repos', mountPath: opts.reposHostPath, readOnly: true }),
-    )
+  if (served.length) {
+    const path = repoServerPaths.servedRepos
+    volumes.push(new Volume({ name: SERVED_REPOS_VOLUME, hostPath: { path, type: 'Directory' } }))
+    volumeMounts.push(new VolumeMount({ name: SERVED_REPOS_VOLUME, mountPath: path, readOnly: true }))
   }
   const env = Object.entries(repoServerEnv()).map(([name, value]) => new EnvVar({ name, value }))
   const initContainers = ksopsInitContainers(image)
+  const gitConfig = repoServerGitConfigMap(opts.namespace ?? 'argocd', served)
 
-  for (const model of [...initContainers, ...volumes, ...volumeMounts, ...env]) model.validate()
+  for (const model of [...initContainers, ...volumes, ...volumeMounts, ...env, gitConfig]) model.validate()
   const plain = (models: unknown[]) => JSON.parse(JSON.stringify(models)) as unknown[]
 
   return {
@@ -140,6 +220,7 @@ export function helmValues(opts: HelmValuesOptions = {}): Record<string, unknown
       volumeMounts: plain(volumeMounts),
       env: plain(env),
     },
+    extraObjects: plain([gitConfig]),
   }
 }
 

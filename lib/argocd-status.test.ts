@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { appCondition, appVerdict, convergence } from './argocd-status.ts'
+import { appCondition, appVerdict, convergence, HEALTHY_AFTER_LABEL } from './argocd-status.ts'
 import type { KObject } from './kube.ts'
 
 /** Application objects as read from a cluster (trimmed to the fields that matter). */
@@ -109,7 +109,7 @@ describe('appCondition', () => {
 
 describe('convergence', () => {
   it('is not converged for an empty list', () => {
-    expect(convergence([])).toEqual({ converged: false, pending: [], verdicts: [] })
+    expect(convergence([])).toEqual({ converged: false, pending: [], verdicts: [], deferred: [] })
   })
 
   it('is converged when every app is Synced and Healthy', () => {
@@ -127,5 +127,97 @@ describe('convergence', () => {
       `tenant-a: InvalidSpecError: ${DENIED}`,
     ])
     expect(result.verdicts).toHaveLength(3)
+  })
+})
+
+describe('convergence, leaving Applications for openbao-setup (as recorded on dev before step 09)', () => {
+  const labelled = (app: KObject): KObject => ({
+    ...app,
+    metadata: { ...app.metadata, labels: { [HEALTHY_AFTER_LABEL]: 'openbao-setup' } },
+  })
+  // The consumers' pods wait in ContainerCreating: the CSI driver cannot log in to OpenBao yet.
+  const consumers = labelled(
+    application('secret-consumers', {
+      sync: { status: 'Synced', revision: '3f1c2a9' },
+      health: { status: 'Progressing', message: 'Waiting for rollout to finish' },
+      resources: [
+        { kind: 'Deployment', name: 'grafana', status: 'Synced', health: { status: 'Progressing' } },
+      ],
+    }),
+  )
+  const openbao = application('openbao', { sync: { status: 'Synced' }, health: { status: 'Healthy' } })
+  const childResources = (consumersHealth: string) => [
+    { kind: 'Application', name: 'platform-config', status: 'Synced', health: { status: 'Healthy' } },
+    { kind: 'Application', name: 'openbao', status: 'Synced', health: { status: 'Healthy' } },
+    { kind: 'Application', name: 'secret-consumers', status: 'Synced', health: { status: consumersHealth } },
+  ]
+  // The App of Apps waits on the last wave's health, so it is Progressing with its operation running.
+  const root = application('root', {
+    sync: { status: 'Synced', revision: '3f1c2a9' },
+    health: { status: 'Progressing' },
+    operationState: {
+      phase: 'Running',
+      message: 'waiting for healthy state of argoproj.io/Application/secret-consumers',
+    },
+    resources: childResources('Progressing'),
+  })
+
+  it('counts the labelled app, and the root waiting only on it, as left for that step', () => {
+    const state = convergence([root, healthy, openbao, consumers], 'openbao-setup')
+    expect(state.converged).toBe(true)
+    expect(state.pending).toEqual([])
+    expect(state.deferred.map((v) => v.name).sort()).toEqual(['root', 'secret-consumers'])
+  })
+
+  it('without a step to leave them for, they are pending', () => {
+    const state = convergence([root, healthy, openbao, consumers])
+    expect(state.converged).toBe(false)
+    expect(state.pending.map((v) => v.name)).toEqual(['root', 'secret-consumers'])
+  })
+
+  it('still waits for an unlabelled app, and for a root that has not yet created the consumers', () => {
+    const rootBeforeWave12 = application('root', {
+      sync: { status: 'OutOfSync' },
+      health: { status: 'Missing' },
+      resources: [
+        ...childResources('Healthy').slice(0, 2),
+        { kind: 'Application', name: 'secret-consumers', status: 'OutOfSync', health: { status: 'Missing' } },
+      ],
+    })
+    expect(
+      convergence([rootBeforeWave12, healthy, openbao], 'openbao-setup').pending.map((v) => v.name),
+    ).toEqual(['root'])
+    const openbaoStarting = application('openbao', {
+      sync: { status: 'Synced' },
+      health: { status: 'Progressing' },
+    })
+    const rootOnBoth = application('root', {
+      sync: { status: 'Synced' },
+      health: { status: 'Progressing' },
+      resources: [
+        { kind: 'Application', name: 'openbao', status: 'Synced', health: { status: 'Progressing' } },
+        {
+          kind: 'Application',
+          name: 'secret-consumers',
+          status: 'Synced',
+          health: { status: 'Progressing' },
+        },
+      ],
+    })
+    const state = convergence([rootOnBoth, openbaoStarting, consumers], 'openbao-setup')
+    expect(state.pending.map((v) => v.name)).toEqual(['root', 'openbao'])
+    expect(state.deferred.map((v) => v.name)).toEqual(['secret-consumers'])
+  })
+
+  it('a label for another step leaves nothing for this one; a converged labelled app is simply converged', () => {
+    const other = {
+      ...consumers,
+      metadata: { ...consumers.metadata, labels: { [HEALTHY_AFTER_LABEL]: 'later' } },
+    }
+    expect(convergence([other], 'openbao-setup').pending.map((v) => v.name)).toEqual(['secret-consumers'])
+    const done = labelled(
+      application('secret-consumers', { sync: { status: 'Synced' }, health: { status: 'Healthy' } }),
+    )
+    expect(convergence([done], 'openbao-setup')).toMatchObject({ converged: true, deferred: [] })
   })
 })

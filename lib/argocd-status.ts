@@ -50,14 +50,63 @@ export function appCondition(app: KObject, type: string): string | undefined {
   return ((app.status ?? {}) as AppStatus).conditions?.find((condition) => condition.type === type)?.message
 }
 
-export function convergence(apps: KObject[]): {
+/**
+ * The label the gitops tree puts on an Application that only a later step of the runbook can make
+ * Healthy: `healthy-after: openbao-setup` on the secret consumers, whose pods cannot mount their
+ * secrets before step 09 has made OpenBao's auth, roles and values. Step 08 does not wait for
+ * them; step 09 does, once it has run.
+ */
+export const HEALTHY_AFTER_LABEL = 'platform-bootstrap/healthy-after'
+
+export interface Convergence {
   converged: boolean
   pending: AppVerdict[]
   verdicts: AppVerdict[]
-} {
+  /** Left for a later step: labelled for it, or waiting on nothing but Applications that are. */
+  deferred: AppVerdict[]
+}
+
+/**
+ * Judges every Application. With `leaveFor` (a step name), the Applications labelled
+ * healthy-after that step do not count yet, nor does an App of Apps whose only unfinished
+ * resources are such Applications (the root waits on their health wave by wave).
+ */
+export function convergence(apps: KObject[], leaveFor?: string): Convergence {
   const verdicts = apps.map(appVerdict)
-  const pending = verdicts.filter((verdict) => !verdict.converged)
-  return { converged: apps.length > 0 && pending.length === 0, pending, verdicts }
+  const names = leaveFor ? deferredApplications(apps, leaveFor) : new Set<string>()
+  const pending = verdicts.filter((verdict) => !verdict.converged && !names.has(verdict.name))
+  const deferred = verdicts.filter((verdict) => names.has(verdict.name))
+  return { converged: apps.length > 0 && pending.length === 0, pending, verdicts, deferred }
+}
+
+/** Names of the Applications that wait for step `step`: labelled for it, then (to a fixpoint) their parents. */
+export function deferredApplications(apps: KObject[], step: string): Set<string> {
+  const deferred = new Set(
+    apps
+      .filter((app) => app.metadata.labels?.[HEALTHY_AFTER_LABEL] === step && !appVerdict(app).converged)
+      .map((app) => app.metadata.name),
+  )
+  for (let grew = deferred.size > 0; grew; ) {
+    grew = false
+    for (const app of apps) {
+      if (deferred.has(app.metadata.name) || appVerdict(app).converged) continue
+      if (waitsOnlyOn(app, deferred)) {
+        deferred.add(app.metadata.name)
+        grew = true
+      }
+    }
+  }
+  return deferred
+}
+
+/** Synced, and every resource not Synced/Healthy is one of the given Applications. */
+function waitsOnlyOn(app: KObject, names: Set<string>): boolean {
+  const status = (app.status ?? {}) as AppStatus
+  if (status.sync?.status !== 'Synced') return false
+  const unfinished = (status.resources ?? []).filter(
+    (r) => r.status !== 'Synced' || (r.health !== undefined && r.health.status !== 'Healthy'),
+  )
+  return unfinished.length > 0 && unfinished.every((r) => r.kind === 'Application' && names.has(r.name))
 }
 
 /** What a person needs to see of an Application: sync/health, conditions, operation, every resource not Synced/Healthy. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { HEALTHY_AFTER_LABEL } from './argocd-status.ts'
 import { loadConfig } from './config.ts'
 import type { Context } from './context.ts'
 import { waitForConvergence } from './converge.ts'
@@ -69,6 +70,26 @@ describe('08-converge', () => {
     const out = sink.lines.join('\n')
     expect(out).toMatch(/1\/2 converged; pending: tenant-a OutOfSync\/Progressing/)
     expect(out).toMatch(/2 Applications Synced\/Healthy after/)
+  })
+
+  it('leaves the Applications labelled healthy-after openbao-setup for step 09, and says so', async () => {
+    const consumers = {
+      ...app('secret-consumers', { sync: { status: 'Synced' }, health: { status: 'Progressing' } }),
+      metadata: {
+        name: 'secret-consumers',
+        namespace: 'argocd',
+        labels: { [HEALTHY_AFTER_LABEL]: 'openbao-setup' },
+      },
+    } as KObject
+    const { ctx, sink } = contextWith([[healthy, consumers]], 1)
+    await waitForConvergence(ctx, { leaveFor: 'openbao-setup' })
+    const out = sink.lines.join('\n')
+    expect(out).toMatch(/1 Applications Synced\/Healthy after/)
+    expect(out).toMatch(/left for openbao-setup, which they need first: secret-consumers Synced\/Progressing/)
+    // Step 09, once it has run, waits for every one of them.
+    const after = contextWith([[healthy, consumers]], 1)
+    await expect(waitForConvergence(after.ctx)).rejects.toThrow(/timed out after 1 s/)
+    expect(after.sink.lines.join('\n')).toContain('secret-consumers: Synced/Progressing')
   })
 
   it('on timeout: exits with an error and prints app conditions, failing resources and warning events', async () => {

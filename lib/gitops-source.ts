@@ -22,20 +22,27 @@ export async function publishCheckout(
 ): Promise<GitopsSource> {
   const rewrites: [string, string][] = [[env.gitops.platformRepo.url, urlFor('platform')]]
   for (const [tenant, repo] of Object.entries(env.gitops.tenantRepos))
-    rewrites.push([repo.url, urlFor(`tenant-${tenant}`)])
+    rewrites.push([repo.url, urlFor(tenantRepoName(tenant))])
 
   await snapshot(join(repoRoot, 'gitops'), join(reposDir, 'platform'), 'gitops', rewrites, run)
   for (const tenant of Object.keys(env.gitops.tenantRepos)) {
     const source = join(repoRoot, 'gitops', 'tenant-repos', tenant)
-    if (existsSync(source)) await snapshot(source, join(reposDir, `tenant-${tenant}`), '.', rewrites, run)
+    if (existsSync(source)) await snapshot(source, join(reposDir, tenantRepoName(tenant)), '.', rewrites, run)
   }
   return {
     platformURL: urlFor('platform'),
     tenantURLs: Object.fromEntries(
-      Object.keys(env.gitops.tenantRepos).map((tenant) => [tenant, urlFor(`tenant-${tenant}`)]),
+      Object.keys(env.gitops.tenantRepos).map((tenant) => [tenant, urlFor(tenantRepoName(tenant))]),
     ),
   }
 }
+
+/** The repositories publishCheckout serves, by folder name: the platform's and one per tenant. */
+export function servedRepoNames(env: EnvConfig): string[] {
+  return ['platform', ...Object.keys(env.gitops.tenantRepos).map(tenantRepoName)]
+}
+
+const tenantRepoName = (tenant: string) => `tenant-${tenant}`
 
 async function snapshot(
   source: string,

@@ -113,6 +113,20 @@ export function argocdConfigMap(ns: string): KObject {
   )
 }
 
+/** argocd-cmd-params-cm where no Helm chart writes it (the local provider, which adds its processes' addresses). */
+export function argocdCmdParamsConfigMap(ns: string, params: Record<string, string>): KObject {
+  return validated(
+    new ConfigMap({
+      metadata: {
+        name: 'argocd-cmd-params-cm',
+        namespace: ns,
+        labels: { ...MANAGED_BY, ...ARGOCD_PART },
+      },
+      data: { ...params },
+    }),
+  )
+}
+
 /** argocd-secret with the server key (base64) Argo CD signs with; the caller keeps an existing key. */
 export function argocdServerSecret(ns: string, serverKeyBase64: string): KObject {
   return validated(

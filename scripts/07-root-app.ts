@@ -1,5 +1,6 @@
 import { applyAll } from '../lib/apply.ts'
 import { main } from '../lib/cli.ts'
+import { BootstrapError } from '../lib/errors.ts'
 import { refOf } from '../lib/kube.ts'
 import { rootApplication } from '../lib/manifests.ts'
 import { defineStep } from '../lib/step.ts'
@@ -15,7 +16,17 @@ export const step = defineStep({
   async run(ctx) {
     const source = await ctx.provider.gitopsSource(ctx)
     const root = rootApplication(ctx.env, source.platformURL)
-    if (await (await ctx.kube()).get(refOf(root))) {
+    const existing = await (await ctx.kube()).get(refOf(root))
+    if (existing) {
+      const pulls = (existing.spec as { source?: { repoURL?: string } } | undefined)?.source?.repoURL
+      // A served checkout moved (a new layout, another user): Argo CD would keep syncing the old copy.
+      if (ctx.env.gitops.serveCheckout && pulls !== source.platformURL)
+        throw new BootstrapError(
+          `Application root pulls from ${pulls}, but this run serves the checkout at ${source.platformURL}`,
+          {
+            hint: `the cluster was made by another version or user of this tool: \`just destroy ${ctx.env.name}\`, then \`just create ${ctx.env.name}\``,
+          },
+        )
       ctx.log.detail('Application/root exists: Argo CD owns it now, not touched')
       return
     }

@@ -2,14 +2,18 @@ import { main } from '../lib/cli.ts'
 import { waitForConvergence } from '../lib/converge.ts'
 import { defineStep } from '../lib/step.ts'
 
-/** Every Application Synced and Healthy, with progress while it waits and diagnostics if it times out. */
+/**
+ * Every Application Synced and Healthy, with progress while it waits and diagnostics if it times
+ * out. Except those the gitops tree labels healthy-after openbao-setup (the secret consumers): no
+ * waiting makes them Healthy before step 09 has configured OpenBao, so 09 waits for them.
+ */
 export const step = defineStep({
   id: '08',
   name: 'converge',
-  summary: 'every Argo CD Application is Synced and Healthy',
+  summary: 'every Argo CD Application is Synced and Healthy, but those that need openbao-setup first',
   async run(ctx) {
     if (ctx.flags.dryRun) return ctx.log.detail('dry run: nothing was applied, nothing to wait for')
-    await waitForConvergence(ctx)
+    await waitForConvergence(ctx, { leaveFor: 'openbao-setup' })
   },
 })
 

@@ -2,6 +2,7 @@ import { applyAll } from '../lib/apply.ts'
 import { envPath } from '../lib/bootstrap.ts'
 import { main } from '../lib/cli.ts'
 import type { Context } from '../lib/context.ts'
+import { waitForConvergence } from '../lib/converge.ts'
 import { authDelegatorBinding, isExternal } from '../lib/openbao/policy.ts'
 import { type SetupReport, summaryLines } from '../lib/openbao/report.ts'
 import type { SetupDeps } from '../lib/openbao/run.ts'
@@ -26,6 +27,9 @@ import { defineStep } from '../lib/step.ts'
  *     file too, so a recreated cluster gets the same ones back.
  *  6. OpenBao outside the cluster (local) has no token of its own to review logins with: each
  *     app's ServiceAccount is bound to system:auth-delegator to have its own token reviewed.
+ *  7. The Applications step 08 left for this step (labelled healthy-after: openbao-setup, and the
+ *     App of Apps waiting on them) can mount their secrets now: wait until every Application is
+ *     Synced and Healthy, with the same progress and diagnostics as 08.
  *
  * Every part reads first and writes only what is missing or different: a second run writes
  * nothing. `--dry-run` reads and says what it would do. Values are never printed.
@@ -34,9 +38,10 @@ export const step = defineStep({
   id: '09',
   name: 'openbao-setup',
   summary:
-    'OpenBao initialised; KV v2, kubernetes auth, a read-only policy and role per app; initial secrets written once',
+    'OpenBao initialised; KV v2, kubernetes auth, a read-only policy and role per app; initial secrets written once; every Application Synced and Healthy',
   async run(ctx) {
     await openbaoSetup(ctx)
+    if (!ctx.flags.dryRun) await waitForConvergence(ctx)
   },
 })
 

@@ -55,7 +55,7 @@ import { run } from '../lib/exec.ts'
 import { type ApplyResult, type KObject, type Kube, loadKubeConfig, refOf } from '../lib/kube.ts'
 import { localBinary } from '../lib/local/binaries.ts'
 import { ensureControlPlane } from '../lib/local/control-plane.ts'
-import { localLayout } from '../lib/local/layout.ts'
+import { localLayout, servedReposDir } from '../lib/local/layout.ts'
 import { ensureOpenBao } from '../lib/local/openbao.ts'
 import { pkiPaths } from '../lib/local/pki.ts'
 import { freePort, LOOPBACK } from '../lib/local/ports.ts'
@@ -590,7 +590,7 @@ async function phaseApi(b: Bench): Promise<void> {
   await ensurePlatform(b)
   const kubeconfig = localLayout(join(ws.stateDir, 'local')).adminKubeconfig
   // The served repositories' URLs, as lib/providers/local.ts makes them (publishing is not API work).
-  const reposDir = join(ws.stateDir, 'local', 'repos')
+  const reposDir = servedReposDir(localLayout(join(ws.stateDir, 'local')))
   const source: GitopsSource = {
     platformURL: `file://${join(reposDir, 'platform')}`,
     tenantURLs: Object.fromEntries(

@@ -88,7 +88,8 @@ async function portsFor<K extends string>(
 /** A hash of everything that configures the process: command line, environment, input files. */
 export function fingerprint(spec: ReturnType<Component['spec']>): string {
   const hash = createHash('sha256')
-  hash.update(JSON.stringify([spec.command, spec.args, spec.env ?? {}, spec.cwd ?? '']))
+  const runAs = spec.runAs ? [spec.runAs] : [] // absent for most: their fingerprints stay as they were
+  hash.update(JSON.stringify([spec.command, spec.args, spec.env ?? {}, spec.cwd ?? '', ...runAs]))
   for (const file of spec.inputs ?? []) {
     hash.update(`\0${file}\0`)
     if (existsSync(file)) hash.update(readFileSync(file))

@@ -1,4 +1,5 @@
-import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { join, resolve } from 'node:path'
 
 /**
  * Where the local stack keeps its files inside one environment's state dir. Everything the
@@ -19,11 +20,15 @@ export interface LocalLayout {
   adminKubeconfig: string
   etcdData: string
   kwok: string
-  argocd: string
   redis: string
   openbao: string
-  /** `$KUSTOMIZE_PLUGIN_HOME` for the local repo-server: holds viaduct.ai/v1/ksops/ksops. */
-  ksopsPluginHome: string
+  /**
+   * The local stand-in for a kind node's filesystem: `gitops-repos/` (the served checkout, where
+   * the node has it) and `pods/<process>/` (each Argo CD process's files where its pod has them:
+   * home, /app/config, /tmp, the mounted Secrets and ConfigMaps). Run as root, Argo CD's processes
+   * run as uid 999, which cannot pass the owner's 0700 home: the node then lives under /run.
+   */
+  node: string
 }
 
 export function localLayout(stateDir: string): LocalLayout {
@@ -36,12 +41,24 @@ export function localLayout(stateDir: string): LocalLayout {
     adminKubeconfig: join(stateDir, 'kubeconfig'),
     etcdData: join(stateDir, 'etcd'),
     kwok: join(stateDir, 'kwok'),
-    argocd: join(stateDir, 'argocd'),
     redis: join(stateDir, 'redis'),
     openbao: join(stateDir, 'openbao'),
-    ksopsPluginHome: join(stateDir, 'ksops-plugin'),
+    node: nodeDir(stateDir),
   }
 }
+
+/** Where a root run keeps each state dir's node: only root can make folders in /run, so no one can plant one. */
+export const ROOT_NODES_DIR = '/run/platform-bootstrap'
+
+function nodeDir(stateDir: string): string {
+  if (process.getuid?.() !== 0) return join(stateDir, 'node')
+  const id = createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 16)
+  return join(ROOT_NODES_DIR, id)
+}
+
+/** Inside the node: the served repositories, and one Argo CD process's filesystem root. */
+export const servedReposDir = (layout: LocalLayout) => join(layout.node, 'gitops-repos')
+export const podRoot = (layout: LocalLayout, process: string) => join(layout.node, 'pods', process)
 
 /** The entries `stopStack({ wipe: true })` removes: every path above except the state dir itself. */
 export function wipeTargets(layout: LocalLayout): string[] {

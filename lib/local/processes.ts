@@ -35,6 +35,14 @@ export interface ProcessSpec {
   ports?: Record<string, number>
   /** A hash of its configuration (see component.ts), kept to notice when it changes. */
   fingerprint?: string
+  /** Another user to run as (a root run starts Argo CD as its image's uid 999). */
+  runAs?: RunAs
+}
+
+/** A numeric user and group; the process gets no supplementary groups, as in a container. */
+export interface RunAs {
+  uid: number
+  gid: number
 }
 
 export interface ProcessRecord {
@@ -123,6 +131,7 @@ export class Processes {
     const log = this.logFile(spec.name)
     const fd = openSync(log, 'a', 0o600)
     let pid: number | undefined
+    let spawnError: Error | undefined
     try {
       writeSync(fd, `\n=== ${new Date().toISOString()} starting ${spec.name}\n`)
       const child = spawn(spec.command, spec.args, {
@@ -130,14 +139,28 @@ export class Processes {
         stdio: ['ignore', fd, fd],
         cwd: spec.cwd,
         env: baseEnv(spec.env),
+        ...(spec.runAs ? { uid: spec.runAs.uid, gid: spec.runAs.gid } : {}),
       })
-      child.on('error', () => {}) // reported below through the missing pid / the readiness wait
+      child.on('error', (error) => {
+        spawnError = error // reported below through the missing pid / the readiness wait
+      })
       child.unref()
       pid = child.pid
     } finally {
       closeSync(fd)
     }
-    if (pid === undefined) throw new BootstrapError(`${spec.name}: could not start ${spec.command}`)
+    if (pid === undefined) {
+      await sleep(0) // a spawn failure is reported on the next tick
+      const as = spec.runAs ? ` as uid ${spec.runAs.uid}` : ''
+      throw new BootstrapError(
+        `${spec.name}: could not start ${spec.command}${as}${spawnError ? `: ${spawnError.message}` : ''}`,
+        {
+          hint: spec.runAs
+            ? `uid ${spec.runAs.uid} must be able to reach ${spec.command} and ${spec.cwd ?? 'its working directory'}`
+            : undefined,
+        },
+      )
+    }
     const record: ProcessRecord = {
       name: spec.name,
       pid,

@@ -1,10 +1,10 @@
 import { existsSync, lstatSync, realpathSync, rmSync } from 'node:fs'
-import { isAbsolute, relative, resolve } from 'node:path'
+import { dirname, isAbsolute, relative, resolve } from 'node:path'
 import { BootstrapError } from '../errors.ts'
 import { formatMs, type Logger } from '../log.ts'
 import { ARGOCD_PROCESSES } from './argocd.ts'
 import { CONTROL_PLANE_PROCESSES } from './control-plane.ts'
-import { localLayout, wipeTargets } from './layout.ts'
+import { localLayout, ROOT_NODES_DIR, wipeTargets } from './layout.ts'
 import { OPENBAO_PROCESS } from './openbao.ts'
 import { Processes } from './processes.ts'
 
@@ -80,7 +80,13 @@ function wipeState(stateDir: string, log: Logger): void {
     throw new BootstrapError(`refusing to wipe ${root}: not a state dir`)
   }
   const removed: string[] = []
-  for (const target of wipeTargets(localLayout(stateDir))) {
+  const layout = localLayout(stateDir)
+  // A root run's node is under /run, named by this state dir's hash: outside it by design.
+  if (dirname(layout.node) === ROOT_NODES_DIR && existsSync(layout.node)) {
+    rmSync(layout.node, { recursive: true, force: true })
+    removed.push(layout.node)
+  }
+  for (const target of wipeTargets(layout).filter((target) => dirname(target) !== ROOT_NODES_DIR)) {
     if (!existsSync(target) && !isSymlink(target)) continue
     const rel = relative(root, resolve(realpathSync(resolve(target, '..')), target.split('/').pop() ?? ''))
     if (!rel || rel.startsWith('..') || isAbsolute(rel)) {

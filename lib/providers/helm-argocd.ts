@@ -23,7 +23,7 @@ export async function installArgoCDChart(
     name: RELEASE,
     namespace,
     chart: versions.charts.argocd,
-    values: helmValues(extra),
+    values: helmValues({ namespace, ...extra }),
     kubeconfig: access.kubeconfig,
     context: access.context,
     timeoutSeconds: ctx.env.argocd.timeoutSeconds,
@@ -67,9 +67,12 @@ export async function uninstallCreated(ctx: Context, access: ClusterAccess): Pro
 /** How to reach the Argo CD the chart installed: a port-forward, and the command that reads the admin password. */
 export function argocdUiHints(ctx: Context, access: ClusterAccess): string[] {
   const kubectl = `kubectl --kubeconfig ${access.kubeconfig}${access.context ? ` --context ${access.context}` : ''} -n ${ctx.env.argocd.namespace}`
+  const password = `${kubectl} get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d`
   return [
     `Argo CD UI:      ${kubectl} port-forward svc/argocd-server 8080:80   # then open http://localhost:8080`,
-    `admin password:  ${kubectl} get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d`,
-    `applications:    ${kubectl} get applications`,
+    `admin password:  ${password}`,
+    // server.insecure (lib/argocd-settings.ts): the server speaks plain HTTP behind the port-forward.
+    `argocd CLI:      argocd login localhost:8080 --plaintext --username admin --password "$(${password})"`,
+    `applications:    ${kubectl} get applications   # or: argocd app list`,
   ]
 }

@@ -1,17 +1,15 @@
 import { existsSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { repoServerPaths } from '../argocd-settings.ts'
 import { BootstrapError } from '../errors.ts'
-import { publishCheckout } from '../gitops-source.ts'
+import { publishCheckout, servedRepoNames } from '../gitops-source.ts'
 import { kindClusters, kindCreate, kindDelete, kindKubeconfig } from '../kind.ts'
 import type { KObject } from '../kube.ts'
 import { waitFor } from '../retry.ts'
 import { argocdUiHints, installArgoCDChart } from './helm-argocd.ts'
 import { portForwardOpenBao } from './port-forward.ts'
 import type { ClusterProvider } from './provider.ts'
-
-/** Inside the kind node (and the repo-server), where the served checkout is mounted. */
-const REPOS_IN_CLUSTER = '/gitops-repos'
 
 /**
  * kind for dev: the cluster is made from a generated config with the pinned node image, and
@@ -42,7 +40,7 @@ export const kindProvider: ClusterProvider = {
           name,
           workers: Math.max(0, ctx.env.cluster.nodes - 1),
           extraMounts: [
-            { hostPath: reposDir(ctx.stateDir), containerPath: REPOS_IN_CLUSTER, readOnly: true },
+            { hostPath: reposDir(ctx.stateDir), containerPath: repoServerPaths.servedRepos, readOnly: true },
           ],
         },
         kubeconfig,
@@ -77,7 +75,7 @@ export const kindProvider: ClusterProvider = {
     return publishCheckout(
       ctx.env,
       reposDir(ctx.stateDir),
-      (repo) => `file://${REPOS_IN_CLUSTER}/${repo}`,
+      (repo) => `file://${repoServerPaths.servedRepos}/${repo}`,
       ctx.run,
     )
   },
@@ -86,7 +84,7 @@ export const kindProvider: ClusterProvider = {
     installArgoCDChart(
       ctx,
       kindProvider.access(ctx),
-      ctx.env.gitops.serveCheckout ? { reposHostPath: REPOS_IN_CLUSTER } : {},
+      ctx.env.gitops.serveCheckout ? { servedRepoNames: servedRepoNames(ctx.env) } : {},
     ),
 
   openbao: (ctx) => portForwardOpenBao(ctx),

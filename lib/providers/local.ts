@@ -1,17 +1,19 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { applyAll } from '../apply.ts'
-import { ageSecret, repoServerEnv } from '../argocd-settings.ts'
+import { argocdCmdParams, repoServerGitConfigMap } from '../argocd-settings.ts'
 import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
-import { publishCheckout } from '../gitops-source.ts'
+import { publishCheckout, servedRepoNames } from '../gitops-source.ts'
 import { type KObject, loadKubeConfig } from '../kube.ts'
 import { ensureArgoCD } from '../local/argocd.ts'
 import { ensureControlPlane } from '../local/control-plane.ts'
-import { localLayout } from '../local/layout.ts'
+import { localLayout, podRoot, servedReposDir } from '../local/layout.ts'
 import { ensureOpenBao } from '../local/openbao.ts'
 import { pkiPaths } from '../local/pki.ts'
+import { podRepoServerPaths } from '../local/pod.ts'
+import { Processes } from '../local/processes.ts'
 import { stopStack } from '../local/stack.ts'
 import { argocdConfigMap, argocdServerSecret } from '../manifests.ts'
 import { type Tool, toolDir, tools } from '../tools/index.ts'
@@ -46,42 +48,34 @@ export const localProvider: ClusterProvider = {
         { exitCode: 2 },
       )
     }
-    const reposDir = join(ctx.stateDir, 'repos')
-    await mkdir(reposDir, { recursive: true })
+    // Where the kind node has the served checkout; the repo-server reads it from there.
+    const reposDir = servedReposDir(localLayout(ctx.stateDir))
+    await mkdir(reposDir, { recursive: true, mode: 0o755 })
     return publishCheckout(ctx.env, reposDir, (repo) => `file://${join(reposDir, repo)}`, ctx.run)
   },
 
   async installArgoCD(ctx) {
     const layout = localLayout(ctx.stateDir)
     const namespace = ctx.env.argocd.namespace
-    const kube = await ctx.kube()
-    await applyAll(ctx, [argocdConfigMap(namespace), await keptArgocdSecret(ctx, namespace)])
+    // The settings the chart's values give on kind, with the repo-server's paths as it sees them here.
+    const repoServer = podRepoServerPaths(podRoot(layout, 'argocd-repo-server'), servedReposDir(layout))
+    const gitConfig = repoServerGitConfigMap(namespace, servedRepoNames(ctx.env), repoServer).toJSON()
+    await applyAll(ctx, [
+      argocdConfigMap(namespace),
+      await keptArgocdSecret(ctx, namespace),
+      gitConfig as unknown as KObject,
+    ])
     if (ctx.flags.dryRun) return ctx.log.detail('Argo CD processes: would be started or adopted')
-
-    // The repo-server reads the cluster age key from a file, as it does from the mounted Secret in a pod.
-    const ageKeyDir = join(layout.argocd, 'age')
-    const secret = await kube.get({ apiVersion: 'v1', kind: 'Secret', name: ageSecret.secret, namespace })
-    const key = (secret?.data as Record<string, string> | undefined)?.[ageSecret.key]
-    if (!key)
-      throw new BootstrapError(
-        `Secret ${namespace}/${ageSecret.secret} is missing: run \`just step 03 ${ctx.env.name}\``,
-      )
-    await mkdir(ageKeyDir, { recursive: true, mode: 0o700 })
-    await writeFile(join(ageKeyDir, ageSecret.key), Buffer.from(key, 'base64'), { mode: 0o600 })
-
     const argo = await ensureArgoCD({
       stateDir: ctx.stateDir,
       kubeconfig: layout.adminKubeconfig,
       namespace,
+      params: argocdCmdParams,
       log: ctx.log,
-      env: repoServerEnv({
-        configHome: join(layout.argocd, 'config'),
-        ageKeyDir,
-        pluginHome: layout.ksopsPluginHome,
-      }),
+      run: ctx.run,
     })
     ctx.log.detail(
-      `repo-server ${argo.repoServer}, redis ${argo.redis}${argo.reused ? ' (already running)' : ''}`,
+      `repo-server ${argo.repoServer}, server ${argo.server}, redis ${argo.redis}${argo.runAs ? ` (as uid ${argo.runAs.uid})` : ''}${argo.reused ? ' (already running)' : ''}`,
     )
   },
 
@@ -122,19 +116,28 @@ export const localProvider: ClusterProvider = {
 
   accessHints(ctx) {
     const layout = localLayout(ctx.stateDir)
-    const kubectl = join(toolDir(tools.find((tool) => tool.name === 'kubernetes') as Tool), 'kubectl')
+    const bin = (tool: string, binary: string) =>
+      join(toolDir(tools.find((t) => t.name === tool) as Tool), binary)
+    const kubectl = `${bin('kubernetes', 'kubectl')} --kubeconfig ${layout.adminKubeconfig} -n ${ctx.env.argocd.namespace}`
+    const server = new Processes(ctx.stateDir).record('argocd-server')?.ports.http
+    const argocd = bin('argocd', 'argocd')
     return [
       `kubeconfig:      export KUBECONFIG=${layout.adminKubeconfig}`,
-      `applications:    ${kubectl} get applications -n ${ctx.env.argocd.namespace}`,
+      `applications:    ${kubectl} get applications`,
+      ...(server
+        ? [
+            `argocd CLI:      ${argocd} login 127.0.0.1:${server} --plaintext --username admin --password "$(${kubectl} get secret argocd-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d)"`,
+            `                 ${argocd} app list`,
+          ]
+        : []),
       `process logs:    ${layout.logs}/`,
       'stop it all:     npx just destroy local',
     ]
   },
 
   async destroy(ctx) {
+    // The node folder goes too, the served snapshot of the checkout with it: the next create publishes it again.
     await stopStack(ctx.stateDir, { wipe: true, log: ctx.log })
-    // The served snapshot of the checkout goes too: the next create publishes it again.
-    await rm(join(ctx.stateDir, 'repos'), { recursive: true, force: true })
     ctx.log.detail(
       'local cluster: every process stopped, cluster state removed (keys and secrets files are kept)',
     )

@@ -276,6 +276,8 @@ describe('secrets-generate (real sops)', () => {
         configHome: join(home, 'config'),
         ageKeyDir: join(home, 'config', 'sops', 'age'),
         pluginHome: join(home, 'plugins'),
+        gitConfigDir: join(home, 'git'),
+        servedRepos: join(home, 'repos'),
       })
       await writeKeyFile(env.SOPS_AGE_KEY_FILE as string, stagingCluster.identity)
       const plugin = ksopsPluginPath(env.KUSTOMIZE_PLUGIN_HOME as string)

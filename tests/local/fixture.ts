@@ -3,13 +3,17 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll } from 'vitest'
+import { argocdCmdParams, repoServerGitConfigMap } from '../../lib/argocd-settings.ts'
 import { run } from '../../lib/exec.ts'
-import { type ArgoCD, ensureArgoCD, localKsopsPluginHome } from '../../lib/local/argocd.ts'
+import { type ArgoCD, ensureArgoCD } from '../../lib/local/argocd.ts'
 import { type ControlPlane, ensureControlPlane } from '../../lib/local/control-plane.ts'
 import { applyObjects, kubeApis } from '../../lib/local/kube.ts'
+import { localLayout, podRoot, servedReposDir } from '../../lib/local/layout.ts'
 import { ensureOpenBao, type OpenBao } from '../../lib/local/openbao.ts'
+import { podRepoServerPaths } from '../../lib/local/pod.ts'
 import { killStackSync, stackStatus, stopStack } from '../../lib/local/stack.ts'
 import { formatMs, Logger, type Sink } from '../../lib/log.ts'
+import { ageKeySecret } from '../../lib/manifests.ts'
 import { redactor } from '../../lib/redact.ts'
 
 /**
@@ -41,6 +45,8 @@ export interface StackOptions {
   nodes?: number
   argocd?: boolean
   openbao?: boolean
+  /** Repository folder names under the node's gitops-repos/ the repo-server's git config trusts. */
+  servedRepos?: string[]
 }
 
 /** Log lines with the time since the fixture started, straight to the terminal. */
@@ -102,8 +108,11 @@ export function useLocalStack(options: StackOptions = {}): () => LocalStack {
         phase,
       }
       if (options.argocd !== false) {
-        // argocd-cm and argocd-secret are the runbook's in real use; here the fixture makes them.
+        // What the runbook applies before Argo CD starts, here made by the fixture: argocd-cm and
+        // argocd-secret, the cluster age key Secret, the repo-server's git config.
         const apis = kubeApis(controlPlane.kubeconfig)
+        const layout = localLayout(stateDir)
+        const repoServer = podRepoServerPaths(podRoot(layout, 'argocd-repo-server'), servedReposDir(layout))
         await applyObjects(apis, [
           { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'argocd' } },
           {
@@ -129,17 +138,15 @@ export function useLocalStack(options: StackOptions = {}): () => LocalStack {
             },
             stringData: { 'server.secretkey': (await run('openssl', ['rand', '-hex', '32'])).stdout.trim() },
           } as never,
+          ageKeySecret('argocd', readFileSync(ageKeyFile, 'utf8')) as never,
+          repoServerGitConfigMap('argocd', options.servedRepos ?? [], repoServer).toJSON() as never,
         ])
         stack.argocd = await phase('argocd', () =>
           ensureArgoCD({
             stateDir,
             kubeconfig: controlPlane.kubeconfig,
             namespace: 'argocd',
-            env: {
-              SOPS_AGE_KEY_FILE: ageKeyFile,
-              KUSTOMIZE_PLUGIN_HOME: localKsopsPluginHome(stateDir),
-              XDG_CONFIG_HOME: join(stateDir, 'argocd', 'config'),
-            },
+            params: argocdCmdParams,
             log,
           }),
         )

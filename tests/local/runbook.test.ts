@@ -1,11 +1,13 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
+import { ARGOCD_USER } from '../../lib/argocd-settings.ts'
 import { run } from '../../lib/exec.ts'
 import type { KObject } from '../../lib/kube.ts'
 import { restartApiserver } from '../../lib/local/control-plane.ts'
-import { localLayout } from '../../lib/local/layout.ts'
+import { localLayout, servedReposDir } from '../../lib/local/layout.ts'
 import { Processes } from '../../lib/local/processes.ts'
 import { stackStatus } from '../../lib/local/stack.ts'
 import { Logger } from '../../lib/log.ts'
@@ -24,6 +26,7 @@ import {
   secretHolds,
   type Verdict,
 } from '../shared/assertions.ts'
+import { CONSUMER_APP, CONSUMER_POLICY, plantOpenBaoConsumer } from './openbao-consumer.ts'
 import { makeWorkspace, type Workspace } from './workspace.ts'
 
 /**
@@ -35,7 +38,14 @@ import { makeWorkspace, type Workspace } from './workspace.ts'
 const CREATE = 'scripts/create.ts'
 const SETUP = 'scripts/09-openbao-setup.ts'
 const DESTROY = 'scripts/destroy.ts'
-const EXPECTED_APPS = ['root', 'platform-config', 'tenant-onboarding', 'tenant-a', 'cluster-secrets']
+const EXPECTED_APPS = [
+  'root',
+  'platform-config',
+  'tenant-onboarding',
+  'tenant-a',
+  'cluster-secrets',
+  CONSUMER_APP,
+]
 const quiet = new Logger({ sink: { out: () => {}, err: () => {} } })
 
 let ws: Workspace
@@ -61,10 +71,8 @@ function expectVerdicts(verdicts: Verdict[]): void {
 
 async function platformVerdicts(): Promise<Verdict[]> {
   const kube = ws.kube()
-  const served = [
-    `file://${join(ws.stateDir, 'local', 'repos', 'platform')}`,
-    `file://${join(ws.stateDir, 'local', 'repos', 'tenant-tenant-a')}`,
-  ]
+  const repos = servedReposDir(localLayout(stateDir()))
+  const served = [`file://${join(repos, 'platform')}`, `file://${join(repos, 'tenant-tenant-a')}`]
   return [
     await namespacesExist(kube, ws.env),
     await ageKeySecretHolds(kube, ws.env, ws.clusterIdentity),
@@ -124,8 +132,11 @@ async function adminToken(): Promise<string> {
 const stateDir = () => join(ws.stateDir, 'local')
 const apps = () => ws.kube().list('argoproj.io/v1alpha1', 'Application', 'argocd')
 
+let consumer: ReturnType<typeof plantOpenBaoConsumer>
+
 beforeAll(async () => {
   ws = await makeWorkspace()
+  consumer = plantOpenBaoConsumer(ws.dir, ws.env)
 })
 
 afterAll(async () => {
@@ -135,11 +146,90 @@ afterAll(async () => {
 })
 
 describe('create local, then openbao-setup local', () => {
+  let created = ''
+
   it('creates every promised object and converges', async () => {
-    expectOk(await timed('create (cold)', () => ws.cli(CREATE)), 'create')
-    expectOk(await timed('openbao-setup (cold)', () => ws.cli(SETUP)), 'openbao-setup')
+    const result = await timed('create (cold)', () => ws.cli(CREATE))
+    expectOk(result, 'create')
+    created = result.output
+    expectOk(await timed('openbao-setup (again)', () => ws.cli(SETUP)), 'openbao-setup')
     expectVerdicts(await platformVerdicts())
   })
+
+  it('08 leaves the Application that needs openbao-setup for 09, which waits for it once it has run', async () => {
+    const step08 = created.slice(created.indexOf('[08]'), created.indexOf('[09]'))
+    expect(step08).toMatch(
+      new RegExp(`left for openbao-setup, which they need first: .*${CONSUMER_APP} `),
+    )
+    expect(created.slice(created.indexOf('[09]'))).toMatch(/\d+ Applications Synced\/Healthy after/)
+    // It really could not be Healthy before 09: its pod was refused until 09 bound its ServiceAccount.
+    const kube = ws.kube()
+    const binding = await kube.get({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      name: consumer.binding,
+    })
+    const [pod] = await kube.list('v1', 'Pod', consumer.namespace)
+    expect(binding, `ClusterRoleBinding ${consumer.binding}`).toBeDefined()
+    expect(pod, `a pod in ${consumer.namespace}`).toBeDefined()
+    const at = (object: KObject | undefined) => Date.parse(String(object?.metadata.creationTimestamp))
+    expect(at(pod)).toBeGreaterThanOrEqual(at(binding))
+    const refused = (await kube.list('v1', 'Event', consumer.namespace)).filter(
+      (event) => event.reason === 'FailedCreate' && String(event.message).includes(CONSUMER_POLICY),
+    )
+    expect(refused.length, 'the ReplicaSet was refused its pod before 09').toBeGreaterThan(0)
+  })
+
+  it('argocd-server answers the argocd CLI: admin logs in with the initial admin secret and lists every app Synced/Healthy', async () => {
+    const server = new Processes(stateDir()).record('argocd-server')?.ports.http
+    expect(server, 'argocd-server has a port').toBeDefined()
+    const secret = await ws.kube().get({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      name: 'argocd-initial-admin-secret',
+      namespace: 'argocd',
+    })
+    const password = Buffer.from(
+      (secret?.data as Record<string, string>)?.password ?? '',
+      'base64',
+    ).toString()
+    expect(password.length, 'argocd-server made the initial admin password').toBeGreaterThan(0)
+    // The CLI's config in the workspace, never in the user's home.
+    const config = ['--config', join(ws.stateDir, 'argocd-cli', 'config')]
+    await run('argocd', [
+      'login',
+      `127.0.0.1:${server}`,
+      '--plaintext',
+      '--username',
+      'admin',
+      '--password',
+      password,
+      ...config,
+    ])
+    const listed = JSON.parse((await run('argocd', ['app', 'list', '-o', 'json', ...config])).stdout) as {
+      metadata: { name: string }
+      status: { sync: { status: string }; health: { status: string } }
+    }[]
+    expect(
+      listed
+        .map((app) => `${app.metadata.name} ${app.status.sync.status}/${app.status.health.status}`)
+        .sort(),
+    ).toEqual(EXPECTED_APPS.map((name) => `${name} Synced/Healthy`).sort())
+  })
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "runs Argo CD as its image's user (uid 999), the served repositories owned by whoever ran create",
+    async () => {
+      const uidOf = (pid: number) =>
+        Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
+      const procs = new Processes(stateDir())
+      for (const name of ['argocd-repo-server', 'argocd-application-controller', 'argocd-server'])
+        expect(uidOf(procs.pid(name) ?? 0), name).toBe(ARGOCD_USER.uid)
+      expect(statSync(join(servedReposDir(localLayout(stateDir())), 'platform', '.git')).uid).toBe(
+        process.getuid?.(),
+      )
+    },
+  )
 
   it('configured OpenBao: KV v2 mount, kubernetes auth, a policy, role and initial secrets per app', async () => {
     const token = await adminToken()
@@ -207,7 +297,7 @@ describe('GitOps guarantees, enforced by the real Argo CD controller', () => {
   }
 
   it('the tenant AppProject refuses an Application that targets kube-system', async () => {
-    const tenantRepo = `file://${join(stateDir(), 'repos', 'tenant-tenant-a')}`
+    const tenantRepo = `file://${join(servedReposDir(localLayout(stateDir())), 'tenant-tenant-a')}`
     const verdict = await refusedApp(
       app('tenant-a-escape', 'tenant-a', tenantRepo, '.', 'kube-system'),
       /namespace 'kube-system' do(es)? not match any of the allowed destinations in project 'tenant-a'/,
@@ -491,8 +581,12 @@ describe('destroy and recreate', () => {
     for (const record of records)
       for (const port of Object.values(record.ports)) expect(await portIsFree(port)).toBe(true)
     // The cluster's state is gone; the keys and secrets files are not.
-    for (const gone of ['etcd', 'pki', 'openbao', 'repos', 'kubeconfig'])
+    for (const gone of ['etcd', 'pki', 'openbao', 'kubeconfig'])
       expect(existsSync(join(stateDir(), gone)), `${gone} after destroy`).toBe(false)
+    expect(
+      existsSync(localLayout(stateDir()).node),
+      'the node folder (served repositories, pods) after destroy',
+    ).toBe(false)
     const kept = [
       ws.keyFile,
       ...[ws.env.secrets.sopsFile, ws.env.ageKey.backupFile, ws.env.openbao.initFile].map((f) =>
@@ -529,5 +623,20 @@ describe('leaks', () => {
     )
     expect(texts.length).toBeGreaterThan(20)
     expect(leaks).toEqual([])
+  })
+
+  it('redis, which caches the rendered manifests (decrypted Secrets too), refuses a client without its password', async () => {
+    const port = new Processes(stateDir()).record('redis')?.ports.port
+    expect(port, 'redis has a port').toBeDefined()
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: port as number }, () => socket.write('KEYS *\r\n'))
+      socket.setTimeout(5000, () => reject(new Error('redis did not answer')))
+      socket.once('data', (data) => {
+        socket.destroy()
+        resolve(data.toString())
+      })
+      socket.once('error', reject)
+    })
+    expect(answer).toMatch(/^-NOAUTH/)
   })
 })

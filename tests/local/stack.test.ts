@@ -11,11 +11,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
-import { afterAll, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
+import { ksopsPluginPath } from '../../lib/argocd-settings.ts'
 import { run } from '../../lib/exec.ts'
 import { ensureControlPlane, isReady, restartApiserver } from '../../lib/local/control-plane.ts'
 import { kubeApis, pollUntil } from '../../lib/local/kube.ts'
+import { localLayout, podRoot, servedReposDir } from '../../lib/local/layout.ts'
 import { checkUnsealKeyFile, ensureOpenBao } from '../../lib/local/openbao.ts'
+import { podRepoServerPaths } from '../../lib/local/pod.ts'
 import { portIsFree } from '../../lib/local/ports.ts'
 import { httpGet } from '../../lib/local/probe.ts'
 import { Processes } from '../../lib/local/processes.ts'
@@ -27,7 +30,7 @@ import { useLocalStack } from './fixture.ts'
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 600_000 })
 
 const NODES = 2
-const stack = useLocalStack({ nodes: NODES })
+const stack = useLocalStack({ nodes: NODES, servedRepos: ['demo'] })
 
 describe('the local stack (real processes on 127.0.0.1)', () => {
   it('has every fake node Ready', async () => {
@@ -100,13 +103,11 @@ describe('the local stack (real processes on 127.0.0.1)', () => {
 
   describe('Argo CD', () => {
     let repo = ''
-    afterAll(async () => {
-      if (repo) await rm(repo, { recursive: true, force: true })
-    })
 
     it('syncs an Application from a file:// git repository to Synced/Healthy', async () => {
       const s = stack()
-      repo = await makeGitRepo(s.agePublicKey)
+      // Where the node serves repositories from, owned by this run's user: not by the repo-server's.
+      repo = await makeGitRepo(join(servedReposDir(localLayout(s.stateDir)), 'demo'), s.agePublicKey)
       const { kc } = kubeApis(s.controlPlane.kubeconfig)
       const custom = kc.makeApiClient(CustomObjectsApi)
       await custom.createNamespacedCustomObject({
@@ -162,8 +163,8 @@ describe('the local stack (real processes on 127.0.0.1)', () => {
 
     it('decrypts a SOPS-encrypted Secret through the KSOPS plugin path', async () => {
       const s = stack()
-      const pluginHome = join(s.stateDir, 'ksops-plugin', 'viaduct.ai', 'v1', 'ksops', 'ksops')
-      expect(existsSync(pluginHome)).toBe(true)
+      const repoServer = podRepoServerPaths(podRoot(localLayout(s.stateDir), 'argocd-repo-server'), '')
+      expect(existsSync(ksopsPluginPath(repoServer.pluginHome))).toBe(true)
       const { core } = kubeApis(s.controlPlane.kubeconfig)
       const secret = await core.readNamespacedSecret({ name: 'demo-credentials', namespace: 'demo' })
       expect(Buffer.from(secret.data?.password ?? '', 'base64').toString()).toBe(SECRET_VALUE)
@@ -313,10 +314,9 @@ function deployment(name: string, namespace: string) {
 }
 
 /** A git repository with a Deployment and a SOPS-encrypted Secret behind a KSOPS generator. */
-async function makeGitRepo(ageRecipient: string): Promise<string> {
-  const repo = await mkdtemp(join(tmpdir(), 'pb-local-repo-'))
+async function makeGitRepo(repo: string, ageRecipient: string): Promise<string> {
   const app = join(repo, 'app')
-  mkdirSync(app)
+  mkdirSync(app, { recursive: true })
   const yaml = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`
   writeFileSync(join(app, 'deployment.yaml'), yaml(deployment('demo', 'demo')))
   writeFileSync(
@@ -346,12 +346,14 @@ async function makeGitRepo(ageRecipient: string): Promise<string> {
   return repo
 }
 
-/** Whether /proc/<pid> belongs to the stack: its command line or working directory names the state dir. */
+/** Whether /proc/<pid> belongs to the stack: its command line or working directory names the state dir or its node. */
 function isStackProcess(pid: number, stateDir: string): boolean {
+  const dirs = [stateDir, localLayout(stateDir).node]
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-    if (cmdline.includes(stateDir)) return true
-    return readlinkSync(`/proc/${pid}/cwd`).startsWith(stateDir)
+    if (dirs.some((dir) => cmdline.includes(dir))) return true
+    const cwd = readlinkSync(`/proc/${pid}/cwd`)
+    return dirs.some((dir) => cwd.startsWith(dir))
   } catch {
     return false
   }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type EnvConfig, loadConfig } from '../../lib/config.ts'
+import { versions } from '../../lib/versions.ts'
 import { main } from '../e2e/harness.ts'
 import {
   dockerProbe,

@@ -9,6 +9,7 @@ import { LimitRange, Namespace, ResourceQuota, Service, ServiceAccount } from 'k
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments, stringify } from 'yaml'
 import { argocdCm, ksopsPluginPath, ksopsStandin, repoServerEnv } from '../../lib/argocd-settings.ts'
+import { HEALTHY_AFTER_LABEL } from '../../lib/argocd-status.ts'
 import { listEnvironments, loadConfig } from '../../lib/config.ts'
 import { ProcessError } from '../../lib/errors.ts'
 import { run } from '../../lib/exec.ts'
@@ -17,6 +18,7 @@ import { repoRoot } from '../../lib/paths.ts'
 import { encryptYaml } from '../../lib/sops.ts'
 import { toolsPath } from '../../lib/tools/index.ts'
 import { versions } from '../../lib/versions.ts'
+import { steps } from '../../scripts/steps.ts'
 
 /**
  * The committed GitOps tree: every manifest against its real schema, the locks seed 000 asks for,
@@ -286,6 +288,17 @@ describe('Applications', () => {
     }
   })
 
+  it('labels healthy-after only with a step of the runbook, and the secret consumers with openbao-setup', () => {
+    const stepNames = steps.map((step) => step.name)
+    const labelled = applications.filter((a) => a.doc.metadata.labels?.[HEALTHY_AFTER_LABEL] !== undefined)
+    for (const { rel, doc } of labelled)
+      expect(stepNames, rel).toContain(doc.metadata.labels[HEALTHY_AFTER_LABEL])
+    // Their pods mount secrets only OpenBao serves, and only once 09 made its auth, roles and values.
+    expect(labelled.map((a) => [a.doc.metadata.name, a.doc.metadata.labels[HEALTHY_AFTER_LABEL]])).toEqual([
+      ['secret-consumers', 'openbao-setup'],
+    ])
+  })
+
   it('pins every chart to lib/versions.ts', () => {
     const charts = Object.values(versions.charts)
     for (const { rel, doc } of applications.filter((a) => a.doc.spec.source.chart)) {
@@ -476,6 +489,8 @@ describe.skipIf(!haveTools)(
         configHome: join(tmp, 'config'),
         ageKeyDir: join(tmp, 'config', 'sops', 'age'),
         pluginHome: join(tmp, 'plugins'),
+        gitConfigDir: join(tmp, 'git'),
+        servedRepos: join(tmp, 'repos'),
       }
       env = repoServerEnv(paths)
       await mkdir(paths.ageKeyDir, { recursive: true })
