@@ -158,9 +158,7 @@ describe('create local, then openbao-setup local', () => {
 
   it('08 leaves the Application that needs openbao-setup for 09, which waits for it once it has run', async () => {
     const step08 = created.slice(created.indexOf('[08]'), created.indexOf('[09]'))
-    expect(step08).toMatch(
-      new RegExp(`left for openbao-setup, which they need first: .*${CONSUMER_APP} `),
-    )
+    expect(step08).toMatch(new RegExp(`left for openbao-setup, which they need first: .*${CONSUMER_APP} `))
     expect(created.slice(created.indexOf('[09]'))).toMatch(/\d+ Applications Synced\/Healthy after/)
     // It really could not be Healthy before 09: its pod was refused until 09 bound its ServiceAccount.
     const kube = ws.kube()
