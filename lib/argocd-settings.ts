@@ -154,7 +154,7 @@ export function repoServerGitConfigMap(
     metadata: {
       name: gitConfigMap.name,
       namespace,
-      labels: { 'app.kubernetes.io/part-of': 'argocd', 'app.kubernetes.io/managed-by': 'platform-bootstrap' },
+      labels: { 'app.kubernetes.io/part-of': 'argocd' },
     },
     data: { [gitConfigMap.key]: repoServerGitConfig(servedRepoNames, paths) },
   })
