@@ -240,7 +240,7 @@ describe('parseConfig', () => {
     [{ generate: 8 }, '{"generate":8}'],
     [{ generate: 257 }, '{"generate":257}'],
     [{ generate: '32' }, '{"generate":"32"}'],
-    [{ random: true }, '{"random":true}'],
+    [{}, '{}'],
   ])('refuses the openbao app secret spec %j', (spec, shown) => {
     const raw = base()
     raw.openbao.apps[1].secrets['admin-password'] = spec
@@ -259,6 +259,40 @@ describe('parseConfig', () => {
       expected: 'a field listed in secrets.fields',
       got: '"grafana_password"',
     })
+  })
+
+  it('refuses an unknown key, naming the file, the key and the nearest known one', () => {
+    const typo = base()
+    typo.convrge = typo.converge
+    delete typo.converge
+    const error = caught(() => parseConfig(typo, 'local', FILE))
+    expect(error.exitCode).toBe(2)
+    expect(error.message).toBe(`${FILE}: unknown field "convrge" — did you mean "converge"?`)
+    expect(error.hint).toContain('converge')
+
+    const optional = base()
+    optional.generateMissingSecret = true
+    expect(caught(() => parseConfig(optional, 'local', FILE)).message).toContain(
+      'unknown field "generateMissingSecret" — did you mean "generateMissingSecrets"?',
+    )
+    const nested = base()
+    nested.converge = { timeoutSecond: 30 }
+    expect(caught(() => parseConfig(nested, 'local', FILE)).message).toContain(
+      'unknown field "converge.timeoutSecond" — did you mean "timeoutSeconds"?',
+    )
+    const inList = base()
+    inList.bootstrapSecrets[0].namesapce = 'openbao'
+    expect(caught(() => parseConfig(inList, 'local', FILE)).message).toContain(
+      'unknown field "bootstrapSecrets[0].namesapce" — did you mean "namespace"?',
+    )
+  })
+
+  it('names no guess for an unknown key like none of the known ones', () => {
+    const raw = base()
+    raw.cluster.flavour = 'vanilla'
+    const error = caught(() => parseConfig(raw, 'local', FILE))
+    expect(error.message).toBe(`${FILE}: unknown field "cluster.flavour"`)
+    expect(error.hint).toBe('the fields of cluster are: provider, name, context, nodes')
   })
 
   it('refuses a name that does not match the folder', () => {

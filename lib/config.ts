@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { isAbsolute, join, relative } from 'node:path'
+import { closest, distance } from 'fastest-levenshtein'
 import { parse } from 'yaml'
 import { BootstrapError } from './errors.ts'
 import { repoRoot } from './paths.ts'
@@ -118,24 +119,32 @@ export function loadConfig(envName: string, dir = environmentsDir): EnvConfig {
 /** Validates a parsed config document; `file` only names the source in errors. */
 export function parseConfig(raw: unknown, envName: string, file: string): EnvConfig {
   const at = new Fields(display(file))
-  const doc = at.object(raw, '')
+  const doc = at.object(raw, '', [
+    ...['name', 'generateMissingSecrets', 'cluster', 'gitops', 'secrets', 'ageKey', 'namespaces'],
+    ...['bootstrapSecrets', 'argocd', 'converge', 'openbao'],
+  ])
   const name = at.string(doc, 'name', { pattern: DNS_LABEL })
   if (name !== envName) at.fail('name', `"${envName}" (the folder it is in)`, name)
 
-  const cluster = at.object(doc.cluster, 'cluster')
+  const cluster = at.object(doc.cluster, 'cluster', ['provider', 'name', 'context', 'nodes'])
   const provider = at.oneOf(cluster, 'cluster.provider', ['kind', 'existing', 'local'] as const)
   const context = at.optionalString(cluster, 'cluster.context')
   if (provider === 'existing' && !context)
     at.fail('cluster.context', 'the kube context to use (required for provider existing)', undefined)
 
-  const gitops = at.object(doc.gitops, 'gitops')
+  const gitops = at.object(doc.gitops, 'gitops', [
+    ...['platformRepo', 'tenantRepos', 'revision', 'rootPath', 'include', 'serveCheckout'],
+  ])
   const tenantRepos = at.object(gitops.tenantRepos ?? {}, 'gitops.tenantRepos')
-  const secrets = at.object(doc.secrets, 'secrets')
-  const vaultRaw = secrets.vault === undefined ? undefined : at.object(secrets.vault, 'secrets.vault')
-  const ageKey = at.object(doc.ageKey, 'ageKey')
-  const argocd = at.object(doc.argocd ?? {}, 'argocd')
-  const converge = at.object(doc.converge ?? {}, 'converge')
-  const openbao = at.object(doc.openbao ?? {}, 'openbao')
+  const secrets = at.object(doc.secrets, 'secrets', ['sopsFile', 'vault', 'fields'])
+  const vaultRaw =
+    secrets.vault === undefined
+      ? undefined
+      : at.object(secrets.vault, 'secrets.vault', ['address', 'kvPath', 'tokenFile', 'timeoutMs'])
+  const ageKey = at.object(doc.ageKey, 'ageKey', ['field', 'backupFile'])
+  const argocd = at.object(doc.argocd ?? {}, 'argocd', ['namespace', 'timeoutSeconds'])
+  const converge = at.object(doc.converge ?? {}, 'converge', ['timeoutSeconds'])
+  const openbao = at.object(doc.openbao ?? {}, 'openbao', ['namespace', 'address', 'initFile', 'apps'])
 
   const config: EnvConfig = {
     name,
@@ -184,7 +193,7 @@ export function parseConfig(raw: unknown, envName: string, file: string): EnvCon
     namespaces: at.stringList(doc, 'namespaces', { pattern: DNS_LABEL }),
     bootstrapSecrets: at.list(doc.bootstrapSecrets ?? [], 'bootstrapSecrets').map((item, i) => {
       const path = `bootstrapSecrets[${i}]`
-      const entry = at.object(item, path)
+      const entry = at.object(item, path, ['name', 'namespace', 'data'])
       return {
         name: at.string(entry, `${path}.name`, { pattern: DNS_SUBDOMAIN }),
         namespace: at.string(entry, `${path}.namespace`, { pattern: DNS_LABEL }),
@@ -212,7 +221,7 @@ export function parseConfig(raw: unknown, envName: string, file: string): EnvCon
 }
 
 function repo(at: Fields, raw: unknown, path: string): RepoConfig {
-  const doc = at.object(raw, path)
+  const doc = at.object(raw, path, ['url', 'username', 'passwordField'])
   return {
     url: at.string(doc, `${path}.url`, {
       pattern: /^(https?|ssh|git|file):\/\/\S+$|^git@\S+$/,
@@ -224,7 +233,7 @@ function repo(at: Fields, raw: unknown, path: string): RepoConfig {
 }
 
 function openBaoApp(at: Fields, raw: unknown, path: string): OpenBaoAppConfig {
-  const doc = at.object(raw, path)
+  const doc = at.object(raw, path, ['name', 'namespace', 'serviceAccount', 'secrets'])
   const secrets = at.object(doc.secrets ?? {}, `${path}.secrets`)
   return {
     name: at.string(doc, `${path}.name`, { pattern: DNS_LABEL }),
@@ -232,7 +241,7 @@ function openBaoApp(at: Fields, raw: unknown, path: string): OpenBaoAppConfig {
     serviceAccount: at.string(doc, `${path}.serviceAccount`, { pattern: DNS_SUBDOMAIN }),
     secrets: Object.fromEntries(
       Object.entries(secrets).map(([field, value]) => {
-        const spec = at.object(value, `${path}.secrets.${field}`)
+        const spec = at.object(value, `${path}.secrets.${field}`, ['fromField', 'generate'])
         if (typeof spec.fromField === 'string') return [field, { fromField: spec.fromField }]
         if (
           typeof spec.generate === 'number' &&
@@ -302,9 +311,23 @@ class Fields {
     )
   }
 
-  object(value: unknown, path: string): Doc {
+  /** A mapping; with `keys`, one whose every key is known: a typo is an error, never a silent default. */
+  object(value: unknown, path: string, keys?: readonly string[]): Doc {
     if (value === null || typeof value !== 'object' || Array.isArray(value))
       this.fail(path, 'a mapping', value)
+    for (const key of Object.keys(value)) {
+      if (!keys || keys.includes(key)) continue
+      const field = path ? `${path}.${key}` : key
+      const nearest = closest(key, [...keys])
+      const guess =
+        distance(key, nearest) <= Math.max(2, Math.floor(key.length / 3))
+          ? ` — did you mean "${nearest}"?`
+          : ''
+      throw new BootstrapError(`${this.file}: unknown field "${field}"${guess}`, {
+        hint: `the fields of ${path || 'the document'} are: ${keys.join(', ')}`,
+        exitCode: 2,
+      })
+    }
     return value as Doc
   }
 

@@ -63,11 +63,18 @@ describe('Redactor', () => {
     r.add(undefined)
     r.addAll(['', undefined])
     expect(r.size).toBe(0)
-    // Values shorter than 4 characters are too short to mask meaningfully.
-    r.add('abc')
-    r.add('xy')
-    expect(r.mask('abc xy')).toBe('abc xy')
     expect(r.mask('')).toBe('')
+  })
+
+  it('refuses values too short to be a secret, so ordinary words and printed commands stay whole', () => {
+    const r = new Redactor()
+    // A dev root token and YAML-ish scalars: masked as substrings they would mangle everything.
+    for (const short of ['root', 'true', 'null', '0123', '7 chars']) expect(r.add(short), short).toBe(false)
+    expect(r.size).toBe(0)
+    const hint = 'kubectl --kubeconfig /root/.cache/x get applications root-app # nullable: true, 0123'
+    expect(r.mask(hint)).toBe(hint)
+    expect(r.add('8-chars!')).toBe(true)
+    expect(r.mask('a 8-chars! b')).toBe(`a ${MASK} b`)
   })
 
   it('registers several values at once', () => {

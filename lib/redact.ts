@@ -5,14 +5,23 @@
  * and, for multi-line values such as PEM keys, each long line on its own.
  */
 export const MASK = '***'
-const MIN_LENGTH = 4
+/**
+ * Shorter values are not registered: masked wherever they appear as substrings they would mangle
+ * ordinary words and paths ("root" in /root/.cache, `true` in a field name), break the commands the
+ * run prints, and the mask itself would point at them. No generated or real token is this short;
+ * a dev server's root token is. Callers that register such a value say so (see `add`).
+ */
+export const MIN_SECRET_LENGTH = 8
 
 export class Redactor {
   private readonly needles = new Set<string>()
 
-  add(value: string | undefined): void {
-    if (!value) return
-    for (const form of formsOf(value)) if (form.length >= MIN_LENGTH) this.needles.add(form)
+  /** Registers a value and the forms it takes; false when it is too short to mask (nothing registered). */
+  add(value: string | undefined): boolean {
+    if (!value) return true
+    if (value.trim().length < MIN_SECRET_LENGTH) return false
+    for (const form of formsOf(value)) if (form.length >= MIN_SECRET_LENGTH) this.needles.add(form)
+    return true
   }
 
   addAll(values: Iterable<string | undefined>): void {

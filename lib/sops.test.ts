@@ -213,7 +213,7 @@ describe('decrypt errors', () => {
     }
   })
 
-  it('names a field that is not a string, without showing any value', async () => {
+  it('names every field that is not a string in one error, without showing any value', async () => {
     const file = join(dir, 'typed.sops.yaml')
     // Written by sops directly: encrypt() only takes strings.
     const { stdout } = await deps.run(
@@ -229,11 +229,15 @@ describe('decrypt errors', () => {
         '--age',
         owner.recipient,
       ],
-      { input: `GITHUB_TOKEN: ${planted.GITHUB_TOKEN}\nPORT: 5432\n` },
+      {
+        input: `GITHUB_TOKEN: ${planted.GITHUB_TOKEN}\nPORT: 5432\nDEBUG: true\nEMPTY: null\nHOSTS: [a, b]\nDB: {user: x}\nTLS: yes\n`,
+      },
     )
     await writeFile(file, stdout)
     const error = await caught(decrypt(file, {}, deps))
-    expect(error.message).toContain('field PORT is a number, not a string')
+    expect(error.message).toContain(
+      'fields PORT is a number, DEBUG is a boolean, EMPTY is null, HOSTS is a list, DB is a map, not a string',
+    )
     expect(error.message).not.toContain('5432')
     expectNoPlantedValue(error)
   })

@@ -291,15 +291,22 @@ function flatStrings(parsed: unknown, file: string): Record<string, string> {
   const entries = Object.entries(parsed as Record<string, unknown>)
   // Register everything first, so even the error below about a bad field cannot leak a good one.
   for (const [, value] of entries) if (typeof value === 'string') redactor.add(value)
+  const bad: string[] = []
   for (const [field, value] of entries) {
-    if (typeof value !== 'string') {
-      const kind = value === null ? 'null' : Array.isArray(value) ? 'list' : typeof value
-      throw new BootstrapError(`${file}: field ${field} is a ${kind}, not a string`, {
-        hint: 'bootstrap secret files hold flat string values: quote numbers and booleans, flatten nested maps',
-      })
-    }
-    values[field] = value
+    if (typeof value === 'string') values[field] = value
+    else
+      bad.push(
+        `${field} is ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : `a ${typeof value}`}`,
+      )
   }
+  // Every bad field in one error: a person fixes them all in one edit, not one per run.
+  if (bad.length)
+    throw new BootstrapError(
+      `${file}: ${bad.length === 1 ? 'field' : 'fields'} ${bad.join(', ')}, not a string`,
+      {
+        hint: 'bootstrap secret files hold flat string values: quote numbers and booleans, flatten nested maps',
+      },
+    )
   return values
 }
 

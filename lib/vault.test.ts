@@ -7,13 +7,14 @@ import { freePort, type OpenBaoDev, startOpenBaoDev } from '../tests/helpers/ope
 import { generateIdentity, writeKeyFile } from './age.ts'
 import { BootstrapError } from './errors.ts'
 import { run } from './exec.ts'
+import { redactor } from './redact.ts'
 import { decrypt, writeEncrypted } from './sops.ts'
 import {
-  cleanToken,
   type ResolveDeps,
   type ResolvedSecrets,
   type ResolveOptions,
   resolveBootstrapSecrets,
+  tokenFromFile,
 } from './vault.ts'
 
 // A real OpenBao dev server and real sops files: the only stand-in is the silent TCP
@@ -165,7 +166,68 @@ describe('Vault first, SOPS fills the gaps', () => {
   it('reads a token file with quotes, spaces and a trailing newline', async () => {
     const { result } = await resolve({ vault: vaultAt(await tokenFile(`  "${scopedToken}"\n\n`)) })
     expect(result?.sources.GITHUB_TOKEN).toBe('vault')
-    expect(cleanToken(`'${scopedToken}'\r\n`)).toBe(scopedToken)
+    expect(tokenFromFile(`'${scopedToken}'\r\n`)).toEqual({ token: scopedToken })
+  })
+
+  it('reads a token file copied from a shell profile: VAULT_TOKEN=… or export VAULT_TOKEN="…"', async () => {
+    const { result } = await resolve({
+      vault: vaultAt(await tokenFile(`export VAULT_TOKEN="${scopedToken}"\n`)),
+    })
+    expect(result?.sources.GITHUB_TOKEN).toBe('vault')
+    for (const line of [
+      `VAULT_TOKEN=${scopedToken}`,
+      `BAO_TOKEN='${scopedToken}'`,
+      `# mine\nexport VAULT_TOKEN=${scopedToken}`,
+    ])
+      expect(tokenFromFile(line)).toEqual({ token: scopedToken })
+  })
+
+  it('says which values are too short to mask, never what they are, and masks no word for them', async () => {
+    const run = await resolve(
+      { fields: ['FLAG', 'EMPTYISH', 'TOKEN'] },
+      { decryptSops: async () => ({ FLAG: 'true', EMPTYISH: 'null', TOKEN: 'a-real-long-secret-value' }) },
+    )
+    expect(run.result?.values.FLAG).toBe('true')
+    expect(run.result?.warnings).toContainEqual(
+      'FLAG, EMPTYISH: shorter than 8 characters, too short to mask without mangling ordinary words, so output does not mask them',
+    )
+    expect(redactor.mask('generateMissingSecrets: true, context: null')).toBe(
+      'generateMissingSecrets: true, context: null',
+    )
+  })
+
+  it('refuses a token file that holds more than a token, naming the file and the shape it must have', async () => {
+    for (const [content, said] of [
+      ['VAULT_ADDR=http://x\nVAULT_TOKEN=s.abc', 'holds 2 lines'],
+      ['TOKEN=s.abc', 'holds an assignment to TOKEN'],
+      ['s.abc s.def', 'holds more than a token'],
+      ['\n# nothing\n', 'is empty'],
+    ] as const) {
+      const read = tokenFromFile(content)
+      expect(read, content).toEqual({ refused: expect.stringContaining(said) })
+    }
+    const file = await tokenFile('VAULT_ADDR=http://127.0.0.1:8200\nVAULT_TOKEN=s.abc\n')
+    const run = await resolve({ vault: vaultAt(file) })
+    expect(run.result?.sources.GITHUB_TOKEN).toBe('sops')
+    expect(run.result?.warnings.join('\n')).toContain(
+      `token file ${file} holds 2 lines: it must hold the token alone, or one line VAULT_TOKEN=<token>`,
+    )
+  })
+
+  it('a token too short to mask (a dev root token) is used, and the run says it is not masked', async () => {
+    const dev = await startOpenBaoDev({ rootToken: 'root' })
+    try {
+      await dev.writeKv('test-cluster/bootstrap', VAULT)
+      const run = await resolve({ vault: { ...vaultAt(await tokenFile('root')), address: dev.address } })
+      expect(run.result?.sources.GITHUB_TOKEN).toBe('vault')
+      expect(run.result?.warnings.join('\n')).toMatch(
+        /is 4 characters long — a dev server's root token\? Too short to mask/,
+      )
+      // Nothing else is mangled: ordinary words holding "root" print as they are.
+      expect(redactor.mask('[07] root-app in /root/.cache')).toBe('[07] root-app in /root/.cache')
+    } finally {
+      await dev.stop()
+    }
   })
 
   it('renews the token first; a renew failure is only a warning', async () => {
@@ -228,7 +290,15 @@ describe('falls back to SOPS, saying why', () => {
     const run = await resolve({ vault: vaultAt(await tokenFile('s.not-a-real-token')) })
     expectSopsFallback(
       run,
-      /vault at http:\/\/127\.0\.0\.1:\d+ denied the token from .* reading secret\/data\/test-cluster\/bootstrap \(403 permission denied/,
+      /vault at http:\/\/127\.0\.0\.1:\d+ denied the token from .* reading secret\/data\/test-cluster\/bootstrap \(403 permission denied: expired, revoked, or its policy lacks read on that path\)/,
+    )
+  })
+
+  it('403 for something that is no token: says the file is the likelier cause', async () => {
+    const run = await resolve({ vault: vaultAt(await tokenFile('my-vault-password')) })
+    expectSopsFallback(
+      run,
+      /403 permission denied: the file's content does not look like a Vault\/OpenBao token/,
     )
   })
 

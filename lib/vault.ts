@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import nodeVault from 'node-vault'
 import { BootstrapError, errorMessage } from './errors.ts'
-import { redactor } from './redact.ts'
+import { MIN_SECRET_LENGTH, redactor } from './redact.ts'
 import { decrypt as sopsDecrypt } from './sops.ts'
 
 /**
@@ -162,6 +162,11 @@ export async function resolveBootstrapSecrets(
       },
     )
   }
+  const unmasked = Object.entries(values).filter(([, value]) => value.trim().length < MIN_SECRET_LENGTH)
+  if (unmasked.length)
+    warn(
+      `${unmasked.map(([field]) => field).join(', ')}: shorter than ${MIN_SECRET_LENGTH} characters, too short to mask without mangling ordinary words, so output does not mask ${unmasked.length === 1 ? 'it' : 'them'}`,
+    )
   return { values, sources, warnings }
 }
 
@@ -181,16 +186,22 @@ async function readVault(
   const timeoutMs = vault.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const at = `vault at ${vault.address}`
 
-  let token: string
+  let raw: string
   try {
-    token = cleanToken(await readFile(vault.tokenFile, 'utf8'))
+    raw = await readFile(vault.tokenFile, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? errorMessage(error)})`
     return { ok: false, reason: `${at} not used: token file ${vault.tokenFile} ${why}` }
   }
-  if (!token) return { ok: false, reason: `${at} not used: token file ${vault.tokenFile} is empty` }
-  redactor.add(token)
+  const read = tokenFromFile(raw)
+  if ('refused' in read)
+    return { ok: false, reason: `${at} not used: token file ${vault.tokenFile} ${read.refused}` }
+  const { token } = read
+  if (!redactor.add(token))
+    warn(
+      `the token in ${vault.tokenFile} is ${token.length} characters long — a dev server's root token? Too short to mask without mangling ordinary words, so output does not mask it: use a scoped token`,
+    )
 
   const client = (deps.vaultClient ?? createVaultClient)({ address: vault.address, token, timeoutMs })
 
@@ -218,7 +229,11 @@ async function readVault(
       case 'forbidden':
         return {
           ok: false,
-          reason: `${at} denied the token from ${vault.tokenFile} reading ${vault.kvPath} (403 ${failure.detail}: expired, revoked, or lacking a policy for it)`,
+          reason: `${at} denied the token from ${vault.tokenFile} reading ${vault.kvPath} (403 ${failure.detail}: ${
+            looksLikeToken(token)
+              ? 'expired, revoked, or its policy lacks read on that path'
+              : `the file's content does not look like a Vault/OpenBao token (they start hvs., s., b. or r.): check ${vault.tokenFile} holds the token itself; else it is expired, revoked, or lacks a policy for the path`
+          })`,
         }
       case 'not-found':
         return { ok: false, reason: `${at} has no secret at ${vault.kvPath} (404)` }
@@ -244,11 +259,37 @@ function connectionReason(at: string, failure: Failure): string {
 }
 
 /**
- * Token files get written by hand, by `echo`, by password managers: strip the whitespace
- * and quotes around the token. Only the token: values are never cleaned.
+ * Token files get written by hand, by `echo`, by password managers, or copied from a shell
+ * profile. Taken: the token alone, with whitespace and quotes around it stripped, or one line
+ * `VAULT_TOKEN=<token>` / `BAO_TOKEN=<token>`, `export ` in front allowed. Anything else is
+ * refused with the shapes it may have: sending it as a token would only earn a 403 that blames
+ * the token. Only the token is cleaned: values are never touched.
  */
-export function cleanToken(raw: string): string {
+export function tokenFromFile(raw: string): { token: string } | { refused: string } {
+  const lines = raw.split('\n').filter((line) => line.trim() && !line.trim().startsWith('#'))
+  if (lines.length === 0) return { refused: 'is empty' }
+  const shapes = 'the token alone, or one line VAULT_TOKEN=<token> (BAO_TOKEN=, `export ` allowed)'
+  if (lines.length > 1) return { refused: `holds ${lines.length} lines: it must hold ${shapes}` }
+  const line = (lines[0] as string).trim()
+  const assignment = /^(?:export\s+)?(VAULT_TOKEN|BAO_TOKEN)\s*=\s*(.*)$/.exec(line)
+  const token = cleanToken(assignment ? (assignment[2] as string) : line)
+  if (!token) return { refused: 'is empty' }
+  if (/[\s=]/.test(token)) {
+    const what = /^\w+=/.test(line)
+      ? `an assignment to ${line.slice(0, line.indexOf('='))}`
+      : 'more than a token'
+    return { refused: `holds ${what}: it must hold ${shapes}` }
+  }
+  return { token }
+}
+
+function cleanToken(raw: string): string {
   return raw.replace(/^[\s'"]+|[\s'"]+$/g, '')
+}
+
+/** Vault and OpenBao tokens carry a type prefix (hvs./hvb./hvr. on Vault, s./b./r. on older Vault and OpenBao). */
+function looksLikeToken(token: string): boolean {
+  return /^(hv[sbr]|[sbr])\.[\w.-]+$/.test(token) || token === 'root'
 }
 
 type Failure = {

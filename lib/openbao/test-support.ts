@@ -1,6 +1,4 @@
-import { expect } from 'vitest'
 import type { OpenBaoAppConfig } from '../config.ts'
-import { BootstrapError } from '../errors.ts'
 import type { BaoCall, BaoRequest, BaoResponse } from './client.ts'
 import { generatedKey, type InitStore } from './init-store.ts'
 import { ADMIN_POLICY, adminPolicy, appPolicy, appRole } from './policy.ts'
