@@ -20,6 +20,15 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // After the local tier, in the README's order: `create local` on a copy of the checkout as the tests left it.
+        test: {
+          name: 'readme',
+          include: ['tests/readme/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 })

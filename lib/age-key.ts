@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { encryptTo, readKeyFile } from './age.ts'
-import { envPath } from './bootstrap.ts'
+import { envPath } from './config.ts'
 import type { Context } from './context.ts'
 import { BootstrapError } from './errors.ts'
 import { personalAgeKeyFile } from './paths.ts'
@@ -39,7 +39,7 @@ export async function guardClusterAgeKey(ctx: Context, identity: string): Promis
 
 /** Keeps a copy of the cluster key encrypted to the personal key (never plaintext), made once. */
 export async function ensureAgeKeyBackup(ctx: Context, identity: string): Promise<void> {
-  const file = envPath(ctx.env.ageKey.backupFile)
+  const file = envPath(ctx.env, ctx.env.ageKey.backupFile)
   if (existsSync(file)) return ctx.log.detail(`backup ${ctx.env.ageKey.backupFile}: exists`)
   const keyFile = personalAgeKeyFile()
   if (!existsSync(keyFile)) {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -14,7 +14,10 @@ const keyFile = join(dir, 'config', 'sops', 'age', 'keys.txt')
 const sopsFile = join(dir, 'secrets.sops.yaml')
 
 const local = loadConfig('local')
-const env: EnvConfig = { ...local, secrets: { ...local.secrets, sopsFile, vault: undefined } }
+// The workspace is the environment's checkout: nothing it makes may land in this one.
+const env: EnvConfig = { ...local, root: dir, secrets: { ...local.secrets, sopsFile, vault: undefined } }
+const demoSecret = join(dir, 'gitops', 'overlays', 'local', 'secrets', 'demo-credentials.secret.yaml')
+mkdirSync(join(dir, 'gitops', 'overlays', 'local'), { recursive: true })
 
 function logger() {
   const sink = memorySink()
@@ -65,6 +68,12 @@ describe('ensureFirstRunSecrets', () => {
 
     firstValues = values
     firstBytes = readFileSync(sopsFile)
+  })
+
+  it("makes the overlay's demo Secret in the environment's own checkout, encrypted to the same two keys", async () => {
+    expect(existsSync(demoSecret)).toBe(true)
+    expect((await recipientsOf(demoSecret)).sort()).toEqual((await recipientsOf(sopsFile)).sort())
+    expect(readFileSync(demoSecret, 'utf8')).toMatch(/password: ENC\[/)
   })
 
   it('on a second run generates nothing and leaves both files byte for byte', async () => {

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { homedir } from 'node:os'
-import { dirname, isAbsolute, join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { stringify } from 'yaml'
 import { generateIdentity, readKeyFile, recipientOf, writeKeyFile } from './age.ts'
-import type { EnvConfig } from './config.ts'
+import { type EnvConfig, envPath } from './config.ts'
 import { BootstrapError } from './errors.ts'
 import type { Logger } from './log.ts'
-import { personalAgeKeyFile, repoRoot } from './paths.ts'
+import { personalAgeKeyFile } from './paths.ts'
 import { redactor } from './redact.ts'
 import { decrypt, encryptYaml, recipientsOf, writeEncrypted } from './sops.ts'
 
@@ -20,12 +19,6 @@ import { decrypt, encryptYaml, recipientsOf, writeEncrypted } from './sops.ts'
 export interface FirstRunResult {
   madePersonalKey: boolean
   generatedFields: string[]
-}
-
-/** A path from an environment's config: `~/` is the home folder, a relative path is from the checkout. */
-export function envPath(file: string): string {
-  if (file.startsWith('~/')) return join(homedir(), file.slice(2))
-  return isAbsolute(file) ? file : join(repoRoot, file)
 }
 
 export async function ensureFirstRunSecrets(env: EnvConfig, log: Logger): Promise<FirstRunResult> {
@@ -54,7 +47,7 @@ export async function ensureFirstRunSecrets(env: EnvConfig, log: Logger): Promis
 }
 
 async function ensureBootstrapFields(env: EnvConfig, personal: string, log: Logger): Promise<string[]> {
-  const sopsFile = envPath(env.secrets.sopsFile)
+  const sopsFile = envPath(env, env.secrets.sopsFile)
   const current = existsSync(sopsFile) ? await decrypt(sopsFile) : {}
   const missing = env.secrets.fields.filter((field) => !(field in current))
   if (missing.length === 0) return []
@@ -77,9 +70,9 @@ async function ensureBootstrapFields(env: EnvConfig, personal: string, log: Logg
  */
 async function ensureDemoOverlaySecret(env: EnvConfig, log: Logger): Promise<void> {
   const relative = join('gitops', 'overlays', env.name, 'secrets', 'demo-credentials.secret.yaml')
-  const file = join(repoRoot, relative)
+  const file = join(env.root, relative)
   if (existsSync(file) || !existsSync(dirname(dirname(file)))) return
-  const recipients = await recipientsOf(envPath(env.secrets.sopsFile))
+  const recipients = await recipientsOf(envPath(env, env.secrets.sopsFile))
   await writeDemoOverlaySecret(file, recipients, randomBytes(18).toString('base64url'))
   log.info(`    generated ${relative} (encrypted to ${recipients.length} age keys)`)
 }

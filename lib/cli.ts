@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ensureFirstRunSecrets, envPath } from './bootstrap.ts'
-import { type EnvConfig, loadConfig } from './config.ts'
+import { ensureFirstRunSecrets } from './bootstrap.ts'
+import { type EnvConfig, envPath, loadConfig } from './config.ts'
 import { type Context, memo, type RunFlags } from './context.ts'
 import { BootstrapError, errorMessage } from './errors.ts'
 import { run } from './exec.ts'
@@ -60,9 +60,9 @@ export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Con
         {
           vault: env.secrets.vault && {
             ...env.secrets.vault,
-            tokenFile: envPath(env.secrets.vault.tokenFile),
+            tokenFile: envPath(env, env.secrets.vault.tokenFile),
           },
-          sopsFile: envPath(env.secrets.sopsFile),
+          sopsFile: envPath(env, env.secrets.sopsFile),
           fields: env.secrets.fields,
         },
         { log },

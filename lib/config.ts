@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { isAbsolute, join, relative } from 'node:path'
+import { homedir } from 'node:os'
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { closest, distance } from 'fastest-levenshtein'
 import { parse } from 'yaml'
 import { BootstrapError } from './errors.ts'
@@ -37,6 +38,8 @@ export interface OpenBaoAppConfig {
 export interface EnvConfig {
   name: string
   file: string
+  /** The checkout the environment belongs to: its relative paths, and the gitops/ tree served, are from here. */
+  root: string
   /** dev-like environments may make missing keys and secrets on first create; staging/prod never do. */
   generateMissingSecrets: boolean
   cluster: {
@@ -85,6 +88,12 @@ export interface EnvConfig {
 
 export const environmentsDir = join(repoRoot, 'environments')
 
+/** A path from an environment's config: `~/` is the home folder, a relative path is from its checkout. */
+export function envPath(env: Pick<EnvConfig, 'root'>, file: string): string {
+  if (file.startsWith('~/')) return join(homedir(), file.slice(2))
+  return isAbsolute(file) ? file : join(env.root, file)
+}
+
 export function listEnvironments(dir = environmentsDir): string[] {
   if (!existsSync(dir)) return []
   return readdirSync(dir, { withFileTypes: true })
@@ -94,6 +103,7 @@ export function listEnvironments(dir = environmentsDir): string[] {
 }
 
 export function loadConfig(envName: string, dir = environmentsDir): EnvConfig {
+  const root = dirname(resolve(dir))
   const file = join(dir, envName, 'config.yaml')
   if (!existsSync(file)) {
     const known = listEnvironments(dir)
@@ -113,11 +123,11 @@ export function loadConfig(envName: string, dir = environmentsDir): EnvConfig {
       },
     )
   }
-  return parseConfig(raw, envName, file)
+  return parseConfig(raw, envName, file, root)
 }
 
 /** Validates a parsed config document; `file` only names the source in errors. */
-export function parseConfig(raw: unknown, envName: string, file: string): EnvConfig {
+export function parseConfig(raw: unknown, envName: string, file: string, root = repoRoot): EnvConfig {
   const at = new Fields(display(file))
   const doc = at.object(raw, '', [
     ...['name', 'generateMissingSecrets', 'cluster', 'gitops', 'secrets', 'ageKey', 'namespaces'],
@@ -149,6 +159,7 @@ export function parseConfig(raw: unknown, envName: string, file: string): EnvCon
   const config: EnvConfig = {
     name,
     file,
+    root,
     generateMissingSecrets: at.boolean(doc, 'generateMissingSecrets', false),
     cluster: {
       provider,

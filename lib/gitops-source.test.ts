@@ -14,6 +14,7 @@ const TENANT = 'https://github.com/example-tenant/tenant-gitops.git'
 /** Just what publishCheckout reads: the platform repo and one tenant. */
 const env = {
   name: 'test',
+  root: repoRoot,
   gitops: {
     platformRepo: { url: PLATFORM, username: 'bot', passwordField: 'github_token_platform' },
     tenantRepos: { 'tenant-a': { url: TENANT, username: 'bot', passwordField: 'github_token_tenant' } },

@@ -3,7 +3,6 @@ import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { EnvConfig } from './config.ts'
 import type { Run } from './exec.ts'
-import { repoRoot } from './paths.ts'
 import type { GitopsSource } from './providers/provider.ts'
 
 /**
@@ -24,9 +23,9 @@ export async function publishCheckout(
   for (const [tenant, repo] of Object.entries(env.gitops.tenantRepos))
     rewrites.push([repo.url, urlFor(tenantRepoName(tenant))])
 
-  await snapshot(join(repoRoot, 'gitops'), join(reposDir, 'platform'), 'gitops', rewrites, run)
+  await snapshot(join(env.root, 'gitops'), join(reposDir, 'platform'), 'gitops', rewrites, run)
   for (const tenant of Object.keys(env.gitops.tenantRepos)) {
-    const source = join(repoRoot, 'gitops', 'tenant-repos', tenant)
+    const source = join(env.root, 'gitops', 'tenant-repos', tenant)
     if (existsSync(source)) await snapshot(source, join(reposDir, tenantRepoName(tenant)), '.', rewrites, run)
   }
   return {

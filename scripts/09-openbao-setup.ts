@@ -1,6 +1,6 @@
 import { applyAll } from '../lib/apply.ts'
-import { envPath } from '../lib/bootstrap.ts'
 import { main } from '../lib/cli.ts'
+import { envPath } from '../lib/config.ts'
 import type { Context } from '../lib/context.ts'
 import { waitForConvergence } from '../lib/converge.ts'
 import { authDelegatorBinding, isExternal } from '../lib/openbao/policy.ts'
@@ -57,8 +57,8 @@ export async function openbaoSetup(
     const kubernetes = kubernetesTargetOf(endpoint)
     const deps = defaultSetupDeps({
       address: endpoint.address,
-      initFile: envPath(openbao.initFile),
-      recipientsFrom: envPath(secrets.sopsFile),
+      initFile: envPath(ctx.env, openbao.initFile),
+      recipientsFrom: envPath(ctx.env, secrets.sopsFile),
       onEntry: (line) => ctx.log.detail(line),
     })
     const report = await setupOpenBao(

@@ -4,7 +4,9 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { generateIdentity } from '../age.ts'
+import { loadConfig } from '../config.ts'
 import { run } from '../exec.ts'
+import { writeEncrypted } from '../sops.ts'
 import { checkSecrets, type Finding, findPrivateKeys, sopsProblems } from './check.ts'
 import {
   copyTree,
@@ -12,6 +14,7 @@ import {
   devCluster,
   prodCluster,
   stagingCluster,
+  stranger,
   team,
   tmp,
   useSecretsFixtures,
@@ -88,6 +91,44 @@ describe('secrets-check (real sops, planted files)', () => {
 
   it('passes on the copy of the checkout', async () => {
     expect(await check()).toEqual([])
+  }, 60_000)
+
+  it("reports an overlay file the environment's cluster key cannot decrypt, as create's preflight would", async () => {
+    // local as `just create local` makes it on this machine: the bootstrap file to the team key and
+    // the cluster key, the demo Secret (planted here) to a stranger's key.
+    const cluster = await generateIdentity()
+    const bootstrap = join(root, 'environments/local/secrets.sops.yaml')
+    const local = loadConfig('local', join(root, 'environments'))
+    const values = Object.fromEntries(local.secrets.fields.map((field) => [field, value(field)]))
+    await writeEncrypted(
+      bootstrap,
+      { ...values, age_cluster_private_key: cluster.identity },
+      [team.recipient, cluster.recipient],
+      {
+        run: (command, args, options) => run(command, args, { ...options, cwd: root }),
+        env: deps.env,
+      },
+    )
+    const demo = 'gitops/overlays/local/secrets/demo-credentials.secret.yaml'
+    await plant(
+      demo,
+      await encryptTo([stranger.recipient], secretYaml('demo-credentials', value('demo')), [
+        '--encrypted-regex',
+        '^(data|stringData)$',
+      ]),
+    )
+    try {
+      const findings = (await check()).filter((f) => f.file === demo)
+      expect(findings).toEqual([
+        {
+          file: demo,
+          problem: `${demo} is encrypted to ${stranger.recipient}, not to the cluster key ${cluster.recipient} (environment local): create would stop here`,
+        },
+      ])
+    } finally {
+      await rm(join(root, demo))
+      await rm(bootstrap)
+    }
   }, 60_000)
 
   async function onlyFinding(rel: string, expected: string): Promise<Finding> {

@@ -1,8 +1,12 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
+import { recipientOf } from '../age.ts'
+import { type EnvConfig, envPath, listEnvironments, loadConfig } from '../config.ts'
 import { BootstrapError, errorMessage } from '../errors.ts'
-import { repoRoot } from '../paths.ts'
+import { overlayKeyProblems } from '../overlay-keys.ts'
+import { personalAgeKeyFile, repoRoot } from '../paths.ts'
+import { decrypt } from '../sops.ts'
 import { defaultDeps, readText, type SecretsDeps, type SecretsOptions, sameSet } from './common.ts'
 import { loadSopsConfig, ruleFor, type SopsConfig } from './sops-rules.ts'
 
@@ -120,6 +124,8 @@ export async function checkSecrets(options: SecretsOptions = {}): Promise<Findin
     }
   }
 
+  findings.push(...(await overlayKeyFindings(root, deps)))
+
   for (const rel of files.committable) {
     const text = await readText(join(root, rel))
     if (text === undefined) continue
@@ -130,6 +136,35 @@ export async function checkSecrets(options: SecretsOptions = {}): Promise<Findin
       })
     }
     for (const hit of findPrivateKeys(text)) findings.push({ file: rel, line: hit.line, problem: hit.kind })
+  }
+  return findings
+}
+
+/**
+ * What create's preflight refuses (lib/overlay-keys.ts), for every environment whose bootstrap file
+ * a key here decrypts: an overlay file its cluster key cannot decrypt. The others are left to the
+ * recipients check above: their cluster key is not this machine's to read.
+ */
+async function overlayKeyFindings(root: string, deps: SecretsDeps): Promise<Finding[]> {
+  const findings: Finding[] = []
+  for (const name of listEnvironments(join(root, 'environments'))) {
+    let env: EnvConfig
+    let identity: string | undefined
+    try {
+      env = loadConfig(name, join(root, 'environments'))
+      const sopsFile = envPath(env, env.secrets.sopsFile)
+      if (!existsSync(sopsFile)) continue
+      identity = (await decrypt(sopsFile, { ageKeyFile: personalAgeKeyFile(deps.env) }))[env.ageKey.field]
+    } catch {
+      continue // no key here decrypts it, or the config is broken (loading it says so)
+    }
+    const cluster = identity && (await recipientOf(identity).catch(() => undefined))
+    if (!cluster) continue // a placeholder, not a key yet
+    for (const problem of await overlayKeyProblems(env, cluster))
+      findings.push({
+        file: problem.file,
+        problem: `${problem.message} (environment ${name}): create would stop here`,
+      })
   }
   return findings
 }

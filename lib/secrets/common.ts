@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join, relative, sep } from 'node:path'
-import { envPath } from '../bootstrap.ts'
+import { envPath } from '../config.ts'
 import { BootstrapError, errorMessage } from '../errors.ts'
 import { run as defaultRun, type Run } from '../exec.ts'
 import { Logger } from '../log.ts'
@@ -65,7 +65,7 @@ export function displayPath(file: string, root = process.cwd()): string {
 }
 
 export function resolveEnvFile(root: string, file: string): string {
-  return file.startsWith('~/') || isAbsolute(file) ? envPath(file) : join(root, file)
+  return envPath({ root }, file)
 }
 
 /** Entry point of a secrets script: runs `body`, prints a failure with its hint, exits with its code. */

@@ -4,9 +4,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CoreV1Api } from '@kubernetes/client-node'
 import { parseAllDocuments, parse as parseYaml } from 'yaml'
-import { envPath } from '../../lib/bootstrap.ts'
 import { createContext } from '../../lib/cli.ts'
-import { type EnvConfig, loadConfig } from '../../lib/config.ts'
+import { type EnvConfig, envPath, loadConfig } from '../../lib/config.ts'
 import { BootstrapError, errorMessage, lastLines } from '../../lib/errors.ts'
 import { run } from '../../lib/exec.ts'
 import { kindClusters } from '../../lib/kind.ts'
@@ -824,8 +823,8 @@ export function realDeps(env: EnvConfig): HarnessDeps {
     kindClusters: () => kindClusters(run),
     connect: () => connectKind(env, log),
     // lib/sops registers every decrypted value with the process redactor.
-    bootstrapValues: () => decrypt(envPath(env.secrets.sopsFile)),
-    adminToken: async () => (await decrypt(envPath(env.openbao.initFile)))[INIT_KEYS.adminToken] ?? '',
+    bootstrapValues: () => decrypt(envPath(env, env.secrets.sopsFile)),
+    adminToken: async () => (await decrypt(envPath(env, env.openbao.initFile)))[INIT_KEYS.adminToken] ?? '',
     overlaySecrets: () => readOverlaySecrets(env, processRedactor),
     expectedApps: expectedApplications(env),
     consumers: consumersOf(),

@@ -1,0 +1,74 @@
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { execa, execaSync } from 'execa'
+import { afterAll, describe, expect, it } from 'vitest'
+import { killStackSync } from '../../lib/local/stack.ts'
+import { repoRoot } from '../../lib/paths.ts'
+
+/**
+ * The README's two commands in its order: the test command (whose phases ran before this one),
+ * then `npx just create local` — as a newcomer runs it, with no personal key and no state yet, on
+ * a copy of the checkout as the earlier phases left it: every file a test wrote into the checkout
+ * is copied along (the files that were there before the test command began are the developer's own
+ * and stay out), so a leftover that would break a newcomer's create breaks this test first.
+ */
+const root = mkdtempSync(join(tmpdir(), 'pb-readme-order-'))
+const clone = join(root, 'repo')
+const stateDir = join(root, 'state')
+afterAll(() => {
+  killStackSync(join(stateDir, 'local'))
+  rmSync(root, { recursive: true, force: true })
+})
+
+/** Tracked and untracked files as on disk, plus what git ignores that the test command made. */
+function copyAsLeft(): string[] {
+  const baseline = join(repoRoot, 'reports', 'checkout-before.json')
+  const before = new Set(existsSync(baseline) ? (JSON.parse(readFileSync(baseline, 'utf8')) as string[]) : [])
+  const git = (...args: string[]) =>
+    execaSync('git', args, { cwd: repoRoot }).stdout.split('\0').filter(Boolean)
+  const files = git('ls-files', '-z', '--cached', '--others', '--exclude-standard')
+  const leftovers = git('ls-files', '-z', '--others', '--ignored', '--exclude-standard').filter(
+    (file) => !/^(node_modules|reports)\//.test(file) && !before.has(file),
+  )
+  for (const file of [...files, ...leftovers]) {
+    if (!existsSync(join(repoRoot, file))) continue
+    mkdirSync(dirname(join(clone, file)), { recursive: true })
+    cpSync(join(repoRoot, file), join(clone, file))
+  }
+  symlinkSync(join(repoRoot, 'node_modules'), join(clone, 'node_modules'))
+  return leftovers
+}
+
+describe("the README's order: the test command, then create local", () => {
+  it('create local converges on the checkout the tests left, for someone with no key and no state yet', async () => {
+    const leftovers = copyAsLeft()
+    const env = {
+      ...process.env,
+      PLATFORM_STATE_DIR: stateDir,
+      SOPS_AGE_KEY_FILE: join(root, 'home', '.config', 'sops', 'age', 'keys.txt'),
+      FORCE_COLOR: '0',
+    }
+    const bun = join(repoRoot, 'node_modules', '.bin', 'bun')
+    const create = await execa(bun, ['scripts/create.ts', '--env', 'local'], {
+      cwd: clone,
+      env,
+      reject: false,
+      all: true,
+    })
+    expect(
+      create.exitCode,
+      `create local on the checkout as the tests left it:\n${String(create.all).slice(-3000)}`,
+    ).toBe(0)
+    expect(create.all).toMatch(/made your personal age key at /)
+    expect(create.all).toMatch(/\d+ Applications Synced\/Healthy after/)
+    expect(leftovers, 'files the test command left in the checkout').toEqual([])
+    const destroy = await execa(bun, ['scripts/destroy.ts', '--env', 'local'], {
+      cwd: clone,
+      env,
+      reject: false,
+      all: true,
+    })
+    expect(destroy.exitCode, String(destroy.all).slice(-2000)).toBe(0)
+  })
+})
