@@ -61,6 +61,18 @@ class FakeKube implements Kube {
     return this.store.delete(this.key(ref))
   }
 
+  async mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<void> {
+    const annotations =
+      (patch.metadata as { annotations?: Record<string, string> } | undefined)?.annotations ?? {}
+    this.requests.writes++
+    const object = this.store.get(this.key(ref))
+    if (object)
+      object.metadata = {
+        ...object.metadata,
+        annotations: { ...object.metadata.annotations, ...annotations },
+      }
+  }
+
   stored(ref: ObjectRef): KObject | undefined {
     return this.store.get(this.key(ref))
   }

@@ -28,22 +28,34 @@ export interface AppStatus {
   }[]
 }
 
-export function appVerdict(app: KObject): AppVerdict {
+/**
+ * Converged: Synced, Healthy, no operation running — and, when the run knows which commit it
+ * published (`expectedRevision`), synced at that commit: a Synced/Healthy verdict on the previous
+ * one says nothing about what was just published.
+ */
+export function appVerdict(app: KObject, expectedRevision?: string): AppVerdict {
   const status = (app.status ?? {}) as AppStatus
   const sync = status.sync?.status ?? 'Unknown'
   const health = status.health?.status ?? 'Unknown'
-  const converged = sync === 'Synced' && health === 'Healthy'
-  const condition = status.conditions?.[0]
   const operation = status.operationState
+  const running = operation?.phase === 'Running' || app.operation !== undefined
+  const revision = status.sync?.revision
+  const atRevision = !expectedRevision || revision === expectedRevision
+  const converged = sync === 'Synced' && health === 'Healthy' && !running && atRevision
+  const condition = status.conditions?.find((c) => /Error$/.test(c.type)) ?? status.conditions?.[0]
   const reason = converged
     ? undefined
     : condition
       ? `${condition.type}: ${condition.message}`
       : operation?.phase && operation.phase !== 'Succeeded'
         ? `${operation.phase}: ${operation.message ?? ''}`.trim()
-        : status.health?.message
+        : !atRevision && sync === 'Synced' && health === 'Healthy'
+          ? `at ${short(revision)}, not yet at the published ${short(expectedRevision)}`
+          : status.health?.message
   return { name: app.metadata.name, converged, sync, health, ...(reason ? { reason } : {}) }
 }
+
+const short = (revision: string | undefined) => (revision ? revision.slice(0, 7) : 'no revision')
 
 /** The condition of the given type on an Application, e.g. InvalidSpecError when its project refuses it. */
 export function appCondition(app: KObject, type: string): string | undefined {
@@ -71,8 +83,12 @@ export interface Convergence {
  * healthy-after that step do not count yet, nor does an App of Apps whose only unfinished
  * resources are such Applications (the root waits on their health wave by wave).
  */
-export function convergence(apps: KObject[], leaveFor?: string): Convergence {
-  const verdicts = apps.map(appVerdict)
+export function convergence(
+  apps: KObject[],
+  leaveFor?: string,
+  expected: (app: KObject) => string | undefined = () => undefined,
+): Convergence {
+  const verdicts = apps.map((app) => appVerdict(app, expected(app)))
   const names = leaveFor ? deferredApplications(apps, leaveFor) : new Set<string>()
   const pending = verdicts.filter((verdict) => !verdict.converged && !names.has(verdict.name))
   const deferred = verdicts.filter((verdict) => names.has(verdict.name))

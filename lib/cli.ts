@@ -68,6 +68,7 @@ export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Con
         { log },
       )
     }),
+    source: memo(() => provider.gitopsSource(ctx)),
     kube: memo(async () => {
       const access = provider.access(ctx)
       const kc = loadKubeConfig(access.kubeconfig, access.context)

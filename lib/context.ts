@@ -1,5 +1,6 @@
 import type { EnvConfig } from './config.ts'
 import type { Run } from './exec.ts'
+import type { GitopsSource } from './gitops-source.ts'
 import type { Kube } from './kube.ts'
 import type { Logger } from './log.ts'
 import type { ClusterProvider } from './providers/provider.ts'
@@ -25,6 +26,8 @@ export interface Context {
   secrets(): Promise<ResolvedSecrets>
   /** A client for the environment's cluster, made once per run. */
   kube(): Promise<Kube>
+  /** The repositories Argo CD pulls from, the checkout published to them first where served: once per run. */
+  source(): Promise<GitopsSource>
   /** The environment's state folder (lock, local cluster, snapshots). */
   stateDir: string
 }

@@ -41,21 +41,40 @@ const warning = {
 } as unknown as KObject
 
 /** A context whose cluster answers with the given Applications (one list per poll, the last one repeating). */
-function contextWith(polls: KObject[][], timeoutSeconds: number) {
+function contextWith(polls: KObject[][], timeoutSeconds: number, revisions: Record<string, string> = {}) {
   const sink = memorySink()
   let call = 0
+  const annotated: string[] = []
   const kube = {
     list: async (_apiVersion: string, kind: string) =>
       kind === 'Event' ? [warning] : (polls[Math.min(call++, polls.length - 1)] ?? []),
+    mergePatch: async (ref: { name: string }, patch: Record<string, unknown>) => {
+      annotated.push(`${ref.name} ${JSON.stringify(patch)}`)
+    },
   } as unknown as Kube
   const env = loadConfig('local')
   const ctx = {
     env: { ...env, converge: { timeoutSeconds } },
     log: new Logger({ sink }),
     kube: async () => kube,
+    source: async () => ({ platformURL: SERVED, tenantURLs: {}, revisions }),
+    secrets: async () => ({ values: {}, sources: {}, warnings: [] }),
+    run: async () => {
+      throw new Error('no command runs here')
+    },
   } as unknown as Context
-  return { ctx, sink }
+  return { ctx, sink, annotated }
 }
+
+const SERVED = 'file:///gitops-repos/platform'
+const PUBLISHED = 'a'.repeat(40)
+const PREVIOUS = 'b'.repeat(40)
+/** An Application from the served platform repository, Synced/Healthy at `revision`. */
+const servedApp = (name: string, revision: string, extra: Record<string, unknown> = {}) =>
+  ({
+    ...app(name, { sync: { status: 'Synced', revision }, health: { status: 'Healthy' }, ...extra }),
+    spec: { source: { repoURL: SERVED, targetRevision: 'HEAD', path: 'gitops/apps' } },
+  }) as KObject
 
 describe('08-converge', () => {
   it('returns once every Application is Synced and Healthy, saying which were pending on the way', async () => {
@@ -105,5 +124,139 @@ describe('08-converge', () => {
     expect(out).toContain('resource Deployment/tenant-a/hello: OutOfSync Degraded (progress deadline)')
     expect(out).toContain('event ReplicaSet/tenant-a/hello-1: FailedCreate: quota exceeded')
     expect(out).not.toContain('platform-config:')
+  })
+
+  it('counts an Application only at the commit this run published: asks Argo CD to refresh it once, then waits', async () => {
+    const { ctx, sink, annotated } = contextWith(
+      [[servedApp('root', PREVIOUS)], [servedApp('root', PREVIOUS)], [servedApp('root', PUBLISHED)]],
+      30,
+      { [SERVED]: PUBLISHED },
+    )
+    await waitForConvergence(ctx)
+    expect(annotated).toEqual(['root {"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}'])
+    expect(sink.lines.join('\n')).toMatch(
+      /pending: root Synced\/Healthy — at bbbbbbb, not yet at the published aaaaaaa/,
+    )
+  })
+
+  it('asks for no refresh when every Application is at the published commit (a run with nothing new writes nothing)', async () => {
+    const { ctx, annotated } = contextWith([[servedApp('root', PUBLISHED)]], 30, { [SERVED]: PUBLISHED })
+    await waitForConvergence(ctx)
+    expect(annotated).toEqual([])
+  })
+
+  it('terminates a sync still running at the previous commit (an App of Apps waiting on a child gone from git)', async () => {
+    const stale = servedApp('root', PREVIOUS, {
+      sync: { status: 'OutOfSync', revision: PUBLISHED },
+      operationState: {
+        phase: 'Running',
+        message: 'waiting for healthy state of argoproj.io/Application/fault-refused-destination',
+        operation: { sync: { revision: PREVIOUS } },
+        syncResult: { revision: PREVIOUS },
+      },
+    })
+    const { ctx, sink, annotated } = contextWith([[stale], [servedApp('root', PUBLISHED)]], 30, {
+      [SERVED]: PUBLISHED,
+    })
+    await waitForConvergence(ctx)
+    expect(annotated).toContain('root {"status":{"operationState":{"phase":"Terminating"}}}')
+    expect(sink.lines.join('\n')).toMatch(
+      /root: its sync of bbbbbbb was still running \(waiting for healthy state of .*\): terminated, so Argo CD syncs the published aaaaaaa/,
+    )
+  })
+
+  it('does not count an Application whose operation still runs', async () => {
+    const running = servedApp('root', PUBLISHED, {
+      operationState: { phase: 'Running', message: 'waiting for healthy state' },
+    })
+    const { ctx } = contextWith([[running]], 1, { [SERVED]: PUBLISHED })
+    await expect(waitForConvergence(ctx)).rejects.toThrow(/timed out/)
+  })
+})
+
+describe('08-converge: errors waiting will not fix (recorded from Argo CD on the local tier)', () => {
+  // As the application-controller reported them, retries and all.
+  const refused = app('fault-refused-destination', {
+    sync: { status: 'Unknown' },
+    health: { status: 'Unknown' },
+    conditions: [
+      {
+        type: 'InvalidSpecError',
+        message:
+          "application destination server 'https://kubernetes.default.svc' and namespace 'kube-system' do not match any of the allowed destinations in project 'tenant-a'",
+      },
+    ],
+  })
+  const rejected = (attempt: number) =>
+    app('fault-rejected-manifest', {
+      sync: { status: 'OutOfSync' },
+      health: { status: 'Missing' },
+      operationState: {
+        phase: 'Running',
+        message: `one or more objects failed to apply, reason: ConfigMap "Not_A_Valid_Name" is invalid: metadata.name: Invalid value: "Not_A_Valid_Name": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'). Retrying attempt #${attempt} at 2026-12-03T17:4${attempt}:30Z.`,
+      },
+    })
+
+  /** A clock that moves `stepMs` per poll, so the stuck window passes without waiting for it. */
+  const clock = (stepMs: number) => {
+    let t = 0
+    return () => (t += stepMs)
+  }
+
+  it('stops once the same deterministic error has shown for the window, one line per Application and the fixes', async () => {
+    const { ctx, sink } = contextWith(
+      [
+        [healthy, refused, rejected(1)],
+        [healthy, refused, rejected(2)],
+        [healthy, refused, rejected(3)],
+      ],
+      600,
+    )
+    const error = (await waitForConvergence(ctx, { now: clock(16_000), stuckAfterMs: 30_000 }).catch(
+      (e: unknown) => e,
+    )) as BootstrapError
+    expect(error).toBeInstanceOf(BootstrapError)
+    expect(error.message.split('\n')).toEqual([
+      '2 Applications will not converge by waiting:',
+      "    fault-refused-destination: application destination server 'https://kubernetes.default.svc' and namespace 'kube-system' do not match any of the allowed destinations in project 'tenant-a'",
+      expect.stringMatching(
+        /^ {4}fault-rejected-manifest: one or more objects failed to apply, reason: ConfigMap "Not_A_Valid_Name" is invalid: .*\.\.\.$/,
+      ),
+    ])
+    expect(error.hint).toContain('AppProject refuses it')
+    expect(error.hint).toContain('the API server refuses a manifest')
+    // The full text is in the diagnostics.
+    const diagnostics = sink.lines.filter((line) => line.startsWith('  ✗')).join('\n')
+    expect(diagnostics).toMatch(
+      /operation Running: one or more objects failed to apply, .* Retrying attempt #\d/,
+    )
+  })
+
+  it('keeps waiting on transient errors: a repo-server starting, a CRD not yet there', async () => {
+    const starting = app('cluster-secrets', {
+      sync: { status: 'Unknown' },
+      health: { status: 'Healthy' },
+      conditions: [
+        {
+          type: 'ComparisonError',
+          message:
+            'Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:43447: connect: connection refused"',
+        },
+      ],
+    })
+    const noCrd = app('openbao', {
+      sync: { status: 'OutOfSync' },
+      health: { status: 'Missing' },
+      operationState: {
+        phase: 'Running',
+        message:
+          'one or more synchronization tasks are not valid due to application controller sync timeout. Retrying attempt #2 at 2026-12-03T17:40:00Z.: the server could not find the requested resource (SecretProviderClass)',
+      },
+    })
+    const { ctx } = contextWith([[starting, noCrd]], 1)
+    const error = (await waitForConvergence(ctx, { now: clock(40_000), stuckAfterMs: 30_000 }).catch(
+      (e: unknown) => e,
+    )) as Error
+    expect(error.message).toMatch(/timed out after 1 s/)
   })
 })

@@ -1,11 +1,15 @@
+import { type AppError, FIXES, StuckErrors } from './app-errors.ts'
 import { type AppVerdict, type Convergence, convergence, describeApplication } from './argocd-status.ts'
 import type { Context } from './context.ts'
 import { BootstrapError } from './errors.ts'
-import type { KObject, Kube } from './kube.ts'
+import { type KObject, type Kube, refOf } from './kube.ts'
 import { formatMs } from './log.ts'
 import { waitFor } from './retry.ts'
+import { type ExpectedRevision, expectedRevisions } from './revisions.ts'
 
 const APPS = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application' }
+/** Asks Argo CD to compare an Application with git now, not at its next reconciliation. */
+const REFRESH = { 'argocd.argoproj.io/refresh': 'normal' }
 
 export interface ConvergeOptions {
   /**
@@ -13,18 +17,30 @@ export interface ConvergeOptions {
    * nothing but them, are not waited for now. Unset: every Application counts.
    */
   leaveFor?: string
+  /** Injectable for tests: the clock the stuck-error window runs on, and how long it is. */
+  now?: () => number
+  stuckAfterMs?: number
 }
 
 /**
- * Waits until every Application is Synced and Healthy, saying which are pending and why
- * whenever that changes. On timeout: the diagnostics a person needs, then a non-zero exit.
+ * Waits until every Application is Synced at the commit this run published, Healthy, with no
+ * operation running, saying which are pending and why whenever that changes. An Application whose
+ * error waiting will not fix (app-errors.ts) stops the wait once it has stayed the same for the
+ * stuck window, one line of cause per Application; a timeout ends it otherwise. Either way the
+ * diagnostics a person needs come first, then a non-zero exit.
  */
 export async function waitForConvergence(ctx: Context, options: ConvergeOptions = {}): Promise<void> {
   const kube = await ctx.kube()
-  const started = performance.now()
+  const now = options.now ?? (() => performance.now())
+  const started = now()
   const what = options.leaveFor
     ? `every Application not left for ${options.leaveFor} to be Synced and Healthy`
     : 'every Application to be Synced and Healthy'
+  const stuck = new StuckErrors(options.stuckAfterMs)
+  const refreshed = new Set<string>()
+  const terminated = new Set<string>()
+  let expected: ExpectedRevision | undefined
+  let resolvedFor = ''
   let lastReport = ''
   let lastApps: KObject[] = []
   let state: Convergence | undefined
@@ -33,14 +49,27 @@ export async function waitForConvergence(ctx: Context, options: ConvergeOptions 
       what,
       async () => {
         lastApps = await kube.list(APPS.apiVersion, APPS.kind, ctx.env.argocd.namespace)
-        state = convergence(lastApps, options.leaveFor)
+        // Resolved again only when the set of Applications changes (the root creates them wave by wave).
+        const names = lastApps.map((app) => app.metadata.name).join(' ')
+        if (!expected || names !== resolvedFor) {
+          expected = await expectedRevisions(lastApps, await revisionDeps(ctx))
+          resolvedFor = names
+        }
+        await refreshBehind(kube, lastApps, expected, refreshed)
+        await terminateStale(ctx, kube, lastApps, expected, terminated)
+        state = convergence(lastApps, options.leaveFor, expected)
+        const pending = new Set(state.pending.map((verdict) => verdict.name))
+        const errors = stuck.observe(
+          lastApps.filter((app) => pending.has(app.metadata.name)),
+          now(),
+        )
+        if (errors) throw willNotConverge(errors)
         const report = state.pending.map(describeVerdict).join('; ')
         if (report !== lastReport && !state.converged) {
           lastReport = report
-          const elapsed = formatMs(performance.now() - started)
           const done = lastApps.length - state.pending.length - state.deferred.length
           ctx.log.detail(
-            `${elapsed}: ${done}/${lastApps.length} converged; pending: ${report || 'no Applications yet'}`,
+            `${formatMs(now() - started)}: ${done}/${lastApps.length} converged; pending: ${report || 'no Applications yet'}`,
           )
         }
         return state.converged
@@ -48,30 +77,114 @@ export async function waitForConvergence(ctx: Context, options: ConvergeOptions 
       { timeoutMs: ctx.env.converge.timeoutSeconds * 1000, intervalMs: 2000 },
     )
   } catch (error) {
-    if (error instanceof BootstrapError) await printDiagnostics(ctx, kube, lastApps, options.leaveFor)
+    if (error instanceof BootstrapError)
+      await printDiagnostics(ctx, kube, lastApps, options.leaveFor, expected)
     throw error
   }
-  const elapsed = formatMs(performance.now() - started)
   const deferred = state?.deferred ?? []
-  const converged = lastApps.length - deferred.length
-  ctx.log.detail(`${converged} Applications Synced/Healthy after ${elapsed}`)
+  ctx.log.detail(
+    `${lastApps.length - deferred.length} Applications Synced/Healthy after ${formatMs(now() - started)}`,
+  )
   if (deferred.length)
     ctx.log.detail(
       `left for ${options.leaveFor}, which they need first: ${deferred.map(describeVerdict).join('; ')}`,
     )
 }
 
+async function revisionDeps(ctx: Context) {
+  return {
+    env: ctx.env,
+    source: await ctx.source(),
+    values: (await ctx.secrets()).values,
+    run: ctx.run,
+    warn: (message: string) => ctx.log.warn(message),
+  }
+}
+
+/**
+ * An Application synced at another commit than the published one has not looked at git since:
+ * ask Argo CD to, once per run. An Application already at it is not touched, so a run with
+ * nothing new writes nothing.
+ */
+async function refreshBehind(
+  kube: Kube,
+  apps: KObject[],
+  expected: ExpectedRevision,
+  refreshed: Set<string>,
+): Promise<void> {
+  for (const app of apps) {
+    const want = expected(app)
+    const at = (app.status as { sync?: { revision?: string } } | undefined)?.sync?.revision
+    if (!want || at === want || refreshed.has(app.metadata.name)) continue
+    refreshed.add(app.metadata.name)
+    await kube.mergePatch(refOf(app), { metadata: { annotations: REFRESH } })
+  }
+}
+
+/**
+ * A sync still running at another commit than the published one — typically an App of Apps
+ * waiting for the health of a child that will never be Healthy — keeps Argo CD from syncing the
+ * new commit at all: no automated sync starts while an operation runs, and a sync waits for health
+ * without end. Terminated, once per run, as `argocd app terminate-op` does (phase Terminating);
+ * Argo CD then syncs what was published.
+ */
+async function terminateStale(
+  ctx: Context,
+  kube: Kube,
+  apps: KObject[],
+  expected: ExpectedRevision,
+  terminated: Set<string>,
+): Promise<void> {
+  for (const app of apps) {
+    const want = expected(app)
+    const op = (app.status as { operationState?: OperationState } | undefined)?.operationState
+    const syncing = op?.operation?.sync?.revision || op?.syncResult?.revision
+    if (!want || op?.phase !== 'Running' || !syncing || syncing === want || terminated.has(app.metadata.name))
+      continue
+    terminated.add(app.metadata.name)
+    await kube.mergePatch(refOf(app), { status: { operationState: { phase: 'Terminating' } } })
+    ctx.log.detail(
+      `${app.metadata.name}: its sync of ${syncing.slice(0, 7)} was still running (${op.message || 'no message'}): terminated, so Argo CD syncs the published ${want.slice(0, 7)}`,
+    )
+  }
+}
+
+interface OperationState {
+  phase?: string
+  message?: string
+  operation?: { sync?: { revision?: string } }
+  syncResult?: { revision?: string }
+}
+
+function willNotConverge(errors: { app: string; error: AppError }[]): BootstrapError {
+  const lines = errors.map(({ app, error }) => `    ${app}: ${error.line}`)
+  const causes = [...new Set(errors.map(({ error }) => error.cause))]
+  return new BootstrapError(
+    `${errors.length === 1 ? 'an Application' : `${errors.length} Applications`} will not converge by waiting:\n${lines.join('\n')}`,
+    { hint: causes.map((cause) => FIXES[cause]).join('; ') },
+  )
+}
+
+/** One line per Application: its state and the first line of why (the whole text is for the diagnostics). */
 const describeVerdict = (app: AppVerdict) =>
-  `${app.name} ${app.sync}/${app.health}${app.reason ? ` — ${app.reason}` : ''}`
+  `${app.name} ${app.sync}/${app.health}${app.reason ? ` — ${summary(app.reason)}` : ''}`
+
+function summary(reason: string): string {
+  const line = (reason.split('\n').find((l) => l.trim()) ?? '')
+    .replace(/\s*Retrying attempt #\d+ at \S+?\.?$/, '')
+    .trim()
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line
+}
 
 async function printDiagnostics(
   ctx: Context,
   kube: Kube,
   apps: KObject[],
   leaveFor: string | undefined,
+  expected: ExpectedRevision | undefined,
 ): Promise<void> {
   ctx.log.error('diagnostics:')
-  const pending = new Set(convergence(apps, leaveFor).pending.map((verdict) => verdict.name))
+  const pending = new Set(convergence(apps, leaveFor, expected).pending.map((verdict) => verdict.name))
   for (const app of apps) {
     if (pending.has(app.metadata.name))
       for (const line of describeApplication(app)) ctx.log.error(`  ${line}`)

@@ -3,7 +3,17 @@ import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { EnvConfig } from './config.ts'
 import type { Run } from './exec.ts'
-import type { GitopsSource } from './providers/provider.ts'
+
+/** The repositories Argo CD pulls from, by URL as the Applications and repository Secrets name them. */
+export interface GitopsSource {
+  platformURL: string
+  tenantURLs: Record<string, string>
+  /**
+   * The commit each served repository's HEAD is at once published (URL → SHA): what the
+   * Applications must be synced at to count as converged. Remote repositories are absent.
+   */
+  revisions?: Record<string, string>
+}
 
 /**
  * Serves this checkout as the platform repository (dev and local): `gitops/` as it is on disk,
@@ -23,16 +33,26 @@ export async function publishCheckout(
   for (const [tenant, repo] of Object.entries(env.gitops.tenantRepos))
     rewrites.push([repo.url, urlFor(tenantRepoName(tenant))])
 
-  await snapshot(join(env.root, 'gitops'), join(reposDir, 'platform'), 'gitops', rewrites, run)
+  const revisions: Record<string, string> = {}
+  revisions[urlFor('platform')] = await snapshot(
+    join(env.root, 'gitops'),
+    join(reposDir, 'platform'),
+    'gitops',
+    rewrites,
+    run,
+  )
   for (const tenant of Object.keys(env.gitops.tenantRepos)) {
     const source = join(env.root, 'gitops', 'tenant-repos', tenant)
-    if (existsSync(source)) await snapshot(source, join(reposDir, tenantRepoName(tenant)), '.', rewrites, run)
+    const name = tenantRepoName(tenant)
+    if (existsSync(source))
+      revisions[urlFor(name)] = await snapshot(source, join(reposDir, name), '.', rewrites, run)
   }
   return {
     platformURL: urlFor('platform'),
     tenantURLs: Object.fromEntries(
       Object.keys(env.gitops.tenantRepos).map((tenant) => [tenant, urlFor(tenantRepoName(tenant))]),
     ),
+    revisions,
   }
 }
 
@@ -49,7 +69,7 @@ async function snapshot(
   into: string,
   rewrites: [string, string][],
   run: Run,
-): Promise<void> {
+): Promise<string> {
   const git = (...args: string[]) => run('git', ['-C', repo, ...args], { env: GIT_IDENTITY })
   if (!existsSync(join(repo, '.git'))) {
     await mkdir(repo, { recursive: true })
@@ -68,6 +88,7 @@ async function snapshot(
   const { stdout } = await git('status', '--porcelain')
   if (stdout.trim())
     await git('commit', '--quiet', '--message', 'snapshot of the platform-bootstrap checkout')
+  return (await git('rev-parse', 'HEAD')).stdout.trim()
 }
 
 async function rewriteUrls(dir: string, rewrites: [string, string][]): Promise<void> {

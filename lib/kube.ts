@@ -40,6 +40,11 @@ export interface Kube {
     labelSelector?: string,
   ): Promise<T[]>
   delete(ref: ObjectRef): Promise<boolean>
+  /**
+   * A JSON merge patch, owned by no field manager: for requests a controller acts on and then
+   * clears (Argo CD's refresh annotation, an operation's termination), which an apply would claim.
+   */
+  mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<void>
   /** Counts of API requests made, for benchmarks. */
   readonly requests: { reads: number; writes: number }
 }
@@ -134,6 +139,19 @@ export function createKube(
         )) as KObject
       })
       return { ref, object: applied, result: applyResult(before, applied, dryRun) }
+    },
+    async mergePatch(ref, patch) {
+      await withRetry(`patch ${describeRef(ref)}`, async () => {
+        requests.writes++
+        await api.patch(
+          { ...patch, ...header(ref), metadata: { ...(patch.metadata as object), ...header(ref).metadata } },
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          undefined,
+          PatchStrategy.MergePatch,
+        )
+      })
     },
     async delete(ref) {
       return withRetry(`delete ${describeRef(ref)}`, async () => {

@@ -2,8 +2,8 @@ import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1'
 import { ConfigMap, Namespace, Secret } from 'kubernetes-models/v1'
 import { argocdCm } from './argocd-settings.ts'
 import type { BootstrapSecretConfig, EnvConfig, RepoConfig } from './config.ts'
+import type { GitopsSource } from './gitops-source.ts'
 import type { KObject } from './kube.ts'
-import type { GitopsSource } from './providers/provider.ts'
 
 /**
  * The objects the runbook itself applies, built as typed models and validated against the

@@ -10,7 +10,7 @@ export const step = defineStep({
   summary: 'a repository Secret for the platform repo and each tenant repo',
   async run(ctx) {
     const { values } = await ctx.secrets()
-    const source = await ctx.provider.gitopsSource(ctx)
+    const source = await ctx.source()
     await applyAll(ctx, repositorySecrets(ctx.env, values, source))
   },
 })

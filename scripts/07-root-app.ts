@@ -14,7 +14,7 @@ export const step = defineStep({
   name: 'root-app',
   summary: 'the root Application exists and Argo CD owns it',
   async run(ctx) {
-    const source = await ctx.provider.gitopsSource(ctx)
+    const source = await ctx.source()
     const root = rootApplication(ctx.env, source.platformURL)
     const existing = await (await ctx.kube()).get(refOf(root))
     if (existing) {

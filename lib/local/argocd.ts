@@ -100,8 +100,9 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
 
   await applyCrds(apis, options.crdFiles ?? argocdCrdFiles(), timeoutMs)
   await applyObjects(apis, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }])
+  await ensureDefaultProject(apis, namespace, log)
   await checkSettingsObjects(apis, namespace)
-  log.detail(`argocd: CRDs and namespace in ${formatMs(performance.now() - started)}`)
+  log.detail(`argocd: CRDs, namespace and default project in ${formatMs(performance.now() - started)}`)
 
   const runAs = await argocdRunAs(options.run ?? run, log)
   const ports = {
@@ -502,6 +503,30 @@ async function applyCrds(
     },
     timeoutMs,
   )
+}
+
+/**
+ * The `default` AppProject as argocd-server makes it at start (server/server.go): anything goes.
+ * argocd-server makes it too, but only once it runs, after the controller: made here first, so no
+ * Application ever meets a missing project (the controller then waits for its retry to look again).
+ */
+async function ensureDefaultProject(apis: KubeApis, namespace: string, log: Logger) {
+  const project = {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'AppProject',
+    metadata: { name: 'default', namespace },
+    spec: {
+      sourceRepos: ['*'],
+      destinations: [{ server: '*', namespace: '*' }],
+      clusterResourceWhitelist: [{ group: '*', kind: '*' }],
+    },
+  }
+  try {
+    await apis.objects.create(project)
+    log.detail(`argocd: created AppProject ${namespace}/default`)
+  } catch (error) {
+    if (statusOf(error) !== 409) throw error
+  }
 }
 
 /** Where the repo-server's init containers put KSOPS: the offline stand-in instead (see its header). */

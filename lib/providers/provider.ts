@@ -1,4 +1,5 @@
 import type { Context } from '../context.ts'
+import type { GitopsSource } from '../gitops-source.ts'
 
 /** Where the runbook reaches the cluster: a kubeconfig file and the context in it. */
 export interface ClusterAccess {
@@ -41,9 +42,4 @@ export interface ClusterProvider {
   accessHints(ctx: Context): string[]
   /** Tear the cluster down; never keys or secrets files. */
   destroy(ctx: Context): Promise<void>
-}
-
-export interface GitopsSource {
-  platformURL: string
-  tenantURLs: Record<string, string>
 }

@@ -142,6 +142,9 @@ beforeAll(async () => {
       warnings: [],
     })),
     kube: memo(async () => createKube(loadKubeConfig(controlPlane.kubeconfig))),
+    source: async () => {
+      throw new Error('openbao-setup reads no gitops source')
+    },
   }
 })
 

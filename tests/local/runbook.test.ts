@@ -1,9 +1,10 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
 import { ARGOCD_USER } from '../../lib/argocd-settings.ts'
+import { writeDemoOverlaySecret } from '../../lib/bootstrap.ts'
 import { run } from '../../lib/exec.ts'
 import type { KObject } from '../../lib/kube.ts'
 import { restartApiserver } from '../../lib/local/control-plane.ts'
@@ -27,6 +28,7 @@ import {
   type Verdict,
 } from '../shared/assertions.ts'
 import { CONSUMER_APP, CONSUMER_POLICY, plantOpenBaoConsumer } from './openbao-consumer.ts'
+import { plantFaults, REFUSED_APP, REJECTED_APP } from './planted-faults.ts'
 import { makeWorkspace, type Workspace } from './workspace.ts'
 
 /**
@@ -517,6 +519,96 @@ describe('faults', () => {
     expect(result.output).toMatch(/age1[0-9a-z]{20,}/)
     expect(result.output).toMatch(/step 01-secrets failed/)
     expect(await ownedVersions()).toEqual(before)
+  })
+
+  it('an overlay Secret encrypted to a key the cluster does not hold: create stops at once, naming it', async () => {
+    const demo = join(ws.dir, 'gitops/overlays/local/secrets/demo-credentials.secret.yaml')
+    const original = readFileSync(demo)
+    const { generateIdentity } = await import('../../lib/age.ts')
+    const stranger = await generateIdentity()
+    rmSync(demo)
+    await writeDemoOverlaySecret(demo, [stranger.recipient], ws.demoPassword)
+    try {
+      const started = performance.now()
+      const result = await ws.cli(CREATE)
+      const seconds = (performance.now() - started) / 1000
+      process.stdout.write(
+        `create refused an overlay Secret the cluster cannot decrypt in ${seconds.toFixed(1)} s\n`,
+      )
+      expect(result.code).toBe(2)
+      expect(result.output).toMatch(/step 03-age-key failed/)
+      expect(result.output).toContain(
+        `gitops/overlays/local/secrets/demo-credentials.secret.yaml is encrypted to ${stranger.recipient}, not to the cluster key`,
+      )
+      expect(result.output).toMatch(
+        /delete gitops\/overlays\/local\/secrets\/demo-credentials\.secret\.yaml and run again/,
+      )
+    } finally {
+      writeFileSync(demo, original)
+    }
+  })
+
+  it('two errors waiting will not fix: create stops about 30 s after they show, one line of cause each', async () => {
+    const faults = plantFaults(ws.dir, ws.env)
+    try {
+      const started = performance.now()
+      const result = await ws.cli(CREATE)
+      const seconds = (performance.now() - started) / 1000
+      process.stdout.write(`create stopped on two deterministic errors in ${seconds.toFixed(1)} s\n`)
+      expect(result.code).not.toBe(0)
+      expect(result.output).toMatch(/step 08-converge failed: 2 Applications will not converge by waiting:/)
+      expect(result.output).toMatch(
+        new RegExp(`${REFUSED_APP}: application destination .* not match any of the allowed destinations`),
+      )
+      expect(result.output).toMatch(
+        new RegExp(
+          `${REJECTED_APP}: one or more objects failed to apply, reason: ConfigMap "Not_A_Valid_Name" is invalid`,
+        ),
+      )
+      expect(result.output).toMatch(/how to fix: .*AppProject refuses it.*the API server refuses a manifest/)
+      expect(result.output).not.toMatch(/timed out after/)
+    } finally {
+      faults.remove()
+    }
+    // Taken out of git again: the root app prunes them, and the next create converges.
+    expectOk(await ws.cli(CREATE), 'create after the faults were removed')
+    const names = (await apps()).map((app) => app.metadata.name)
+    expect(names).not.toContain(REFUSED_APP)
+    expect(names).not.toContain(REJECTED_APP)
+  })
+
+  it('converged means at what was just published: a change in git is synced before create returns', async () => {
+    const file = join(ws.dir, 'gitops/platform/published-marker.yaml')
+    const marker = `marker-${Date.now()}`
+    writeFileSync(
+      file,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'published-marker', namespace: 'platform-system' },
+        data: { marker },
+      }),
+    )
+    try {
+      expectOk(await ws.cli(CREATE), 'create with a new commit to publish')
+      const cm = await ws
+        .kube()
+        .get({ apiVersion: 'v1', kind: 'ConfigMap', name: 'published-marker', namespace: 'platform-system' })
+      expect((cm?.data as Record<string, string> | undefined)?.marker).toBe(marker)
+      const head = (
+        await run('git', [
+          '-C',
+          join(servedReposDir(localLayout(stateDir())), 'platform'),
+          'rev-parse',
+          'HEAD',
+        ])
+      ).stdout.trim()
+      const root = (await apps()).find((app) => app.metadata.name === 'root')
+      expect((root?.status as { sync?: { revision?: string } })?.sync?.revision).toBe(head)
+    } finally {
+      rmSync(file)
+    }
+    expectOk(await ws.cli(CREATE), 'create after the marker went again')
   })
 
   it('the application-controller restarted mid-sync: everything still converges', async () => {

@@ -148,6 +148,17 @@ class FakeKube implements Kube {
     return { ref, object: stored, result: before ? 'configured' : 'created' }
   }
 
+  async mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<void> {
+    const annotations =
+      (patch.metadata as { annotations?: Record<string, string> } | undefined)?.annotations ?? {}
+    const object = await this.get(ref)
+    if (object)
+      this.put({
+        ...object,
+        metadata: { ...object.metadata, annotations: { ...object.metadata.annotations, ...annotations } },
+      })
+  }
+
   async delete(ref: ObjectRef): Promise<boolean> {
     this.requests.writes++
     const key = keyOf(ref.apiVersion, ref.kind, ref.namespace, ref.name)

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest'
+import { deterministicError, StuckErrors } from './app-errors.ts'
+import type { KObject } from './kube.ts'
+
+const app = (name: string, status: Record<string, unknown>): KObject =>
+  ({
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
+    metadata: { name, namespace: 'argocd' },
+    status,
+  }) as KObject
+const comparisonError = (message: string) =>
+  app('cluster-secrets', {
+    sync: { status: 'Unknown' },
+    health: { status: 'Healthy' },
+    conditions: [{ type: 'ComparisonError', message }],
+  })
+
+const RENDER =
+  'Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = Manifest generation error (cached): `kustomize build <path>/gitops/overlays/dev --enable-alpha-plugins --enable-exec` failed exit status 1: Error: failure in plugin configured via /tmp/kust-plugin-config-1: exit status 1:'
+
+describe('deterministicError: recorded Application statuses', () => {
+  it.each([
+    [
+      'decryption',
+      `${RENDER} trouble decrypting file Error getting data key: 0 successful groups required, got 0\n(and sixty more lines of sops)`,
+    ],
+    [
+      'decryption',
+      `${RENDER} ksops stand-in: sops could not decrypt ./secrets/demo-credentials.secret.yaml: Failed to get the data key required to decrypt the SOPS file.`,
+    ],
+    [
+      'plugin',
+      `${RENDER.replace(/Error: failure in plugin.*$/, '')} Error: loading generator plugins: failed to load generator: unable to find plugin root - tried: ('/home/argocd/ksops-plugin/viaduct.ai/v1/ksops'; )`,
+    ],
+    [
+      'repository',
+      "Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = failed to list refs: unknown error: fatal: detected dubious ownership in repository at '/gitops-repos/platform/.git'",
+    ],
+    [
+      'repository',
+      'Failed to load target state: rpc error: code = Unknown desc = failed to list refs: authentication required: Repository not found.',
+    ],
+    ['project', 'Application referencing project platform which does not exist'],
+  ] as const)('%s: %s', (cause, message) => {
+    const error = deterministicError(comparisonError(message))
+    expect(error?.cause).toBe(cause)
+    // One line, not sops' whole dump: the line that names the cause.
+    expect(error?.line).not.toContain('\n')
+    expect(error?.line.length).toBeLessThanOrEqual(240)
+    expect(error?.detail).toBe(message)
+  })
+
+  it.each([
+    'Failed to load target state: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:8081: connect: connection refused"',
+    'the server could not find the requested resource (post secretproviderclasses.secrets-store.csi.x-k8s.io)',
+    'resource mapping not found: no matches for kind "SecretProviderClass" in version "secrets-store.csi.x-k8s.io/v1": ensure CRDs are installed first',
+    'Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again',
+  ])('transient: %s', (message) => {
+    expect(deterministicError(comparisonError(message))).toBeUndefined()
+  })
+
+  it('reads nothing into a healthy app, or a finished operation', () => {
+    expect(
+      deterministicError(
+        app('ok', {
+          sync: { status: 'Synced' },
+          operationState: { phase: 'Succeeded', message: 'is invalid: old' },
+        }),
+      ),
+    ).toBeUndefined()
+  })
+})
+
+describe('StuckErrors', () => {
+  const rejected = (attempt: number) =>
+    app('fault', {
+      operationState: {
+        phase: 'Running',
+        message: `one or more objects failed to apply, reason: ConfigMap "X_Y" is invalid: metadata.name: Invalid value. Retrying attempt #${attempt} at 2026-12-03T17:4${attempt}:30Z.`,
+      },
+    })
+
+  it('calls an error stuck once it stayed the same (retry counters aside) for the window', () => {
+    const watch = new StuckErrors(30_000)
+    expect(watch.observe([rejected(1)], 0)).toBeUndefined()
+    expect(watch.observe([rejected(2)], 20_000)).toBeUndefined()
+    expect(watch.observe([rejected(3)], 30_000)?.map((e) => e.app)).toEqual(['fault'])
+  })
+
+  it('starts the window again when the error changes or goes away', () => {
+    const watch = new StuckErrors(30_000)
+    watch.observe([rejected(1)], 0)
+    watch.observe([app('fault', { sync: { status: 'Synced' } })], 10_000)
+    expect(watch.observe([rejected(2)], 35_000)).toBeUndefined()
+    expect(watch.observe([rejected(3)], 65_000)).toBeDefined()
+  })
+})

@@ -1,0 +1,124 @@
+import type { AppStatus } from './argocd-status.ts'
+import type { KObject } from './kube.ts'
+
+/**
+ * Which Application errors waiting will not fix. Argo CD retries a failed render or sync with
+ * backoff whatever the cause, so its phase says nothing: the message does. A cause below that stays
+ * the same across polls for `STUCK_AFTER_MS` stops the wait with one line per Application; the
+ * transient ones (a repo-server starting, a CRD not yet established, the API throttling) never do.
+ * Judged from the objects alone, like argocd-status.ts.
+ */
+export type Cause = 'decryption' | 'plugin' | 'repository' | 'project' | 'rejected'
+
+export interface AppError {
+  cause: Cause
+  /** The first meaningful line of the message: what a person reads first. */
+  line: string
+  /** The whole message, for the diagnostics. */
+  detail: string
+}
+
+/** How long one deterministic error must stay the same before the wait gives up on it. */
+export const STUCK_AFTER_MS = 30_000
+
+const DETERMINISTIC: [Cause, RegExp][] = [
+  [
+    'decryption',
+    /trouble decrypting|failed to get the data key|error getting data key|could not decrypt|decryption failed|no key could decrypt|MAC mismatch/i,
+  ],
+  [
+    'plugin',
+    /plugin[^\n]*not found|unable to find plugin|failed to load plugin|external plugins disabled|unable to load plugin/i,
+  ],
+  [
+    'repository',
+    /repository not found|authentication required|could not read Username|Permission denied \(publickey\)|detected dubious ownership|does not appear to be a git repository|not a git repository|unable to resolve '[^']*' to a commit SHA/i,
+  ],
+  [
+    'project',
+    /not permitted in project|do(?:es)? not match any of the allowed destinations|referencing project \S+ which does not exist/i,
+  ],
+  [
+    'rejected',
+    /\bis invalid: |admission webhook "[^"]*" denied|denied the request|field is immutable|cannot be handled as a/i,
+  ],
+]
+
+const TRANSIENT =
+  /connection refused|connection reset|context deadline exceeded|i\/o timeout|code = Unavailable|no such host|TLS handshake timeout|the server could not find the requested resource|no matches for kind|ensure CRDs are installed first|etcdserver|the object has been modified|please try again|too many requests|rate limit/i
+
+/** What a person must do about each cause (the README's Troubleshooting says more). */
+export const FIXES: Record<Cause, string> = {
+  decryption:
+    'a SOPS file is not encrypted to the cluster key, or the repo-server cannot read the key: `just secrets-check` names such files (README, Troubleshooting)',
+  plugin:
+    'the repo-server lacks KUSTOMIZE_PLUGIN_HOME or the KSOPS plugin, or kustomize.buildOptions is not in argocd-cm (README, Troubleshooting)',
+  repository:
+    "Argo CD cannot read the repository: check its repository Secret (step 04) and, for a served checkout, the repo-server's git config (README, Troubleshooting)",
+  project: "the Application's AppProject refuses it: fix its source or destination in git, or the project",
+  rejected: 'the API server refuses a manifest: fix it in git, the message names the object',
+}
+
+/** The error of an Application that waiting will not fix, if it shows one now. */
+export function deterministicError(app: KObject): AppError | undefined {
+  const status = (app.status ?? {}) as AppStatus
+  const messages = [
+    ...(status.conditions ?? []).filter((c) => /Error$/.test(c.type)).map((c) => c.message),
+    ...(status.operationState?.phase && status.operationState.phase !== 'Succeeded'
+      ? [status.operationState.message ?? '']
+      : []),
+  ].filter(Boolean)
+  for (const message of messages) {
+    if (TRANSIENT.test(message)) continue
+    for (const [cause, pattern] of DETERMINISTIC) {
+      const at = message.search(pattern)
+      if (at >= 0) return { cause, line: meaningfulLine(message, at), detail: message }
+    }
+  }
+  return undefined
+}
+
+/** The line holding the match, without Argo CD's retry bookkeeping, cut to what fits a terminal line. */
+function meaningfulLine(message: string, at: number): string {
+  const start = message.lastIndexOf('\n', at) + 1
+  const end = message.indexOf('\n', at)
+  const line = stripVolatile(message.slice(start, end < 0 ? undefined : end)).trim()
+  return line.length > 240 ? `${line.slice(0, 237)}...` : line
+}
+
+/** Argo CD adds the attempt and a timestamp on every retry: the same error, another text. */
+function stripVolatile(text: string): string {
+  return text
+    .replace(/\s*Retrying attempt #\d+ at \S+?\.?$/gm, '')
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
+}
+
+/**
+ * Remembers since when each Application shows the same deterministic error. `observe` returns
+ * every deterministic error shown now once one of them has stayed the same for `windowMs` (one
+ * stuck Application is enough: the whole can no longer converge), else nothing.
+ */
+export class StuckErrors {
+  private readonly since = new Map<string, { signature: string; at: number }>()
+
+  constructor(private readonly windowMs = STUCK_AFTER_MS) {}
+
+  observe(apps: KObject[], now: number): { app: string; error: AppError }[] | undefined {
+    const current: { app: string; error: AppError }[] = []
+    let stuck = false
+    for (const app of apps) {
+      const name = app.metadata.name
+      const error = deterministicError(app)
+      if (!error) {
+        this.since.delete(name)
+        continue
+      }
+      const signature = `${error.cause} ${stripVolatile(error.detail)}`
+      const seen = this.since.get(name)
+      if (seen?.signature !== signature) this.since.set(name, { signature, at: now })
+      else if (now - seen.at >= this.windowMs) stuck = true
+      current.push({ app: name, error })
+    }
+    return stuck ? current : undefined
+  }
+}
