@@ -39,13 +39,18 @@ function yamlNaming(dir: string, url: string): string[] {
 }
 
 describe('publishCheckout', () => {
-  let firstHeads: Record<string, string>
+  let firstHeads: Record<string, string> = {}
 
   it('commits a snapshot of gitops/ and of each tenant repo, and returns the served URLs', async () => {
     const source = await publishCheckout(env, reposDir, served, run)
     expect(source).toEqual({
       platformURL: 'file:///gitops-repos/platform',
       tenantURLs: { 'tenant-a': 'file:///gitops-repos/tenant-tenant-a' },
+      // The commits published, by served URL: what the Applications must be synced at.
+      revisions: {
+        'file:///gitops-repos/platform': head('platform'),
+        'file:///gitops-repos/tenant-tenant-a': head('tenant-tenant-a'),
+      },
     })
     for (const repo of ['platform', 'tenant-tenant-a']) {
       expect(existsSync(join(reposDir, repo, '.git'))).toBe(true)

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { isAbsolute, join, relative, sep } from 'node:path'
+import { isAbsolute, relative, sep } from 'node:path'
 import { envPath } from '../config.ts'
 import { BootstrapError, errorMessage } from '../errors.ts'
 import { run as defaultRun, type Run } from '../exec.ts'
