@@ -1,25 +1,27 @@
 import { helmValues } from '../argocd-settings.ts'
 import type { Context } from '../context.ts'
-import { helmUninstall, helmUpgrade } from '../helm.ts'
-import { type KObject, waitForObject } from '../kube.ts'
+import { BootstrapError } from '../errors.ts'
+import { helmUninstall } from '../helm.ts'
+import { ensureRelease } from '../helm-release.ts'
+import { type KObject, type Kube, waitForObject } from '../kube.ts'
 import { MANAGED_BY } from '../manifests.ts'
 import { versions } from '../versions.ts'
 import type { ClusterAccess } from './provider.ts'
 
 const RELEASE = 'argocd'
 
-/** Argo CD from its pinned Helm chart (kind, existing), then waits for the server and repo-server. */
+/**
+ * Argo CD from its pinned Helm chart (kind, existing), then the server and repo-server Available.
+ * A second create with nothing new writes no Helm revision (lib/helm-release.ts); an Argo CD
+ * someone else installed in the namespace is refused, not adopted, unless --force.
+ */
 export async function installArgoCDChart(
   ctx: Context,
   access: ClusterAccess,
   extra: Parameters<typeof helmValues>[0] = {},
 ): Promise<void> {
   const namespace = ctx.env.argocd.namespace
-  if (ctx.flags.dryRun)
-    return ctx.log.detail(
-      `helm release ${RELEASE} (chart argo-cd ${versions.charts.argocd.version}): would be installed or upgraded`,
-    )
-  await helmUpgrade(ctx.run, {
+  const release = {
     name: RELEASE,
     namespace,
     chart: versions.charts.argocd,
@@ -27,8 +29,10 @@ export async function installArgoCDChart(
     kubeconfig: access.kubeconfig,
     context: access.context,
     timeoutSeconds: ctx.env.argocd.timeoutSeconds,
-  })
+  }
   const kube = await ctx.kube()
+  await ensureRelease(ctx, release, { whenAbsent: () => refuseForeignArgoCD(kube, namespace) })
+  if (ctx.flags.dryRun) return
   for (const name of ['argocd-server', 'argocd-repo-server']) {
     await waitForObject<KObject>(
       kube,
@@ -40,6 +44,25 @@ export async function installArgoCDChart(
     )
     ctx.log.detail(`Deployment/${namespace}/${name}: Available`)
   }
+}
+
+/** No release of ours, but Argo CD's workloads in the namespace: someone else runs this Argo CD. */
+async function refuseForeignArgoCD(kube: Kube, namespace: string): Promise<void> {
+  const found: string[] = []
+  for (const [kind, name] of [
+    ['Deployment', 'argocd-server'],
+    ['Deployment', 'argocd-repo-server'],
+    ['StatefulSet', 'argocd-application-controller'],
+  ] as const)
+    if (await kube.get({ apiVersion: 'apps/v1', kind, name, namespace })) found.push(`${kind}/${name}`)
+  if (found.length)
+    throw new BootstrapError(
+      `Argo CD already runs in namespace ${namespace} (${found.join(', ')}), but not from a Helm release platform-bootstrap made: not adopting it`,
+      {
+        hint: `install into another namespace (argocd.namespace in the environment's config), or run again with --force to let this runbook's Helm release take those objects over`,
+        exitCode: 2,
+      },
+    )
 }
 
 /** Removes only what create made on a cluster it did not create: the root app, the release, the Secrets it labelled. */

@@ -8,19 +8,21 @@ import { createContext } from '../../lib/cli.ts'
 import { type EnvConfig, envPath, loadConfig } from '../../lib/config.ts'
 import { BootstrapError, errorMessage, lastLines } from '../../lib/errors.ts'
 import { run } from '../../lib/exec.ts'
+import { deployedRelease } from '../../lib/helm.ts'
 import { kindClusters } from '../../lib/kind.ts'
 import { type KObject, type Kube, loadKubeConfig, type ObjectRef } from '../../lib/kube.ts'
 import { Logger } from '../../lib/log.ts'
 import { selectedAppFiles } from '../../lib/manifests.ts'
 import { type BaoCall, nodeVaultCall } from '../../lib/openbao/client.ts'
 import { INIT_KEYS } from '../../lib/openbao/init-store.ts'
-import { personalAgeKeyFile, repoRoot } from '../../lib/paths.ts'
+import { envStateDir, personalAgeKeyFile, repoRoot } from '../../lib/paths.ts'
 import { redactor as processRedactor, type Redactor } from '../../lib/redact.ts'
 import { decrypt } from '../../lib/sops.ts'
 import {
   ageKeySecretHolds,
   applicationsConverged,
   bootstrapSecretsExist,
+  helmRevisionKept,
   kindClusterExists,
   mountedFileHolds,
   namespacesExist,
@@ -117,6 +119,8 @@ export interface HarnessDeps {
   bootstrapValues(): Promise<Record<string, string>>
   adminToken(): Promise<string>
   overlaySecrets(): Promise<OverlaySecret[]>
+  /** The revision of the Argo CD Helm release (helm list), none when there is no release. */
+  helmRevision(): Promise<number | undefined>
   expectedApps: string[]
   consumers: Consumers
   reportDir: string
@@ -160,6 +164,18 @@ export async function runE2E(deps: HarnessDeps): Promise<number> {
     cluster = await connectRound(round, deps, report)
     if (!cluster) break
     first = await assertRound(round, cluster, deps, report, first)
+    await report.measure(
+      round,
+      'assertion',
+      'a second create writes no new Argo CD Helm revision',
+      async () => {
+        const before = await deps.helmRevision()
+        const again = await deps.cli('create')
+        outputs[`round-${round}-create-again`] = again.output
+        if (again.code !== 0) return stepVerdict('create', again)
+        return helmRevisionKept('argocd', before, await deps.helmRevision())
+      },
+    )
   }
 
   await learnSecrets(deps)
@@ -826,6 +842,15 @@ export function realDeps(env: EnvConfig): HarnessDeps {
     bootstrapValues: () => decrypt(envPath(env, env.secrets.sopsFile)),
     adminToken: async () => (await decrypt(envPath(env, env.openbao.initFile)))[INIT_KEYS.adminToken] ?? '',
     overlaySecrets: () => readOverlaySecrets(env, processRedactor),
+    helmRevision: async () =>
+      (
+        await deployedRelease(run, {
+          name: 'argocd',
+          namespace: env.argocd.namespace,
+          kubeconfig: join(envStateDir(env.name), 'kubeconfig'),
+          context: `kind-${env.cluster.name}`,
+        })
+      )?.revision,
     expectedApps: expectedApplications(env),
     consumers: consumersOf(),
     reportDir: join(repoRoot, 'reports', 'e2e', stamp),

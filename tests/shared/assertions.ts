@@ -184,6 +184,28 @@ export function refusedByProject(app: KObject | undefined, fragment: RegExp): Ve
   )
 }
 
+/**
+ * A create with nothing new wrote no Helm revision: the runbook read its release first and found it
+ * as it would install it (lib/helm-release.ts). Kind runs it on Argo CD's release, the local tier on
+ * a chart of its own.
+ */
+export function helmRevisionKept(
+  release: string,
+  before: number | undefined,
+  after: number | undefined,
+): Verdict {
+  const ok = before !== undefined && after === before
+  return verdict(
+    `helm release ${release} kept its revision`,
+    ok,
+    before === undefined
+      ? 'no release before the second create'
+      : ok
+        ? `still revision ${before}`
+        : `revision ${before} became ${after ?? 'none'}: the second create wrote the release again`,
+  )
+}
+
 export function failed(verdicts: Verdict[]): Verdict[] {
   return verdicts.filter((v) => !v.ok)
 }

@@ -832,6 +832,8 @@ interface SimOptions {
   valuesChangeInRound2?: boolean
   keyChangesInRound2?: boolean
   staysSealedAfterRestart?: boolean
+  /** A runbook that writes its Helm release on every create. */
+  helmRewrites?: boolean
 }
 
 type Values = Record<string, Record<string, string>>
@@ -839,6 +841,7 @@ type Values = Record<string, Record<string, string>>
 class SimKind {
   readonly kube = new FakeKube()
   readonly calls: StepName[] = []
+  helmRevision: number | undefined
   readonly redactor = new Redactor()
   readonly tag = randomBytes(4).toString('hex')
   readonly hidden = `planted-argocd-server-key-${this.tag}`
@@ -1071,9 +1074,13 @@ class SimKind {
     if (step === 'destroy') {
       this.kube.clear()
       this.clusters = []
+      this.helmRevision = undefined
       return { code: 0, output: `[destroy] cluster\n    kind cluster ${this.env.cluster.name}: deleted\n` }
     }
     if (step === 'create') {
+      // The runbook writes its Helm release only when it differs (the option: a runbook that always does).
+      this.helmRevision =
+        this.helmRevision === undefined ? 1 : this.helmRevision + (this.options.helmRewrites ? 1 : 0)
       this.create()
       if (this.options.createFails)
         return {
@@ -1125,6 +1132,7 @@ class SimKind {
           data: registered({ username: 'demo', password: this.demoPassword() }),
         },
       ],
+      helmRevision: async () => this.helmRevision,
       expectedApps: expectedApplications(this.env),
       consumers: consumersOf(),
       reportDir,
@@ -1178,7 +1186,10 @@ describe('the harness over a simulated kind cluster', () => {
     const { sim, code, doc, log, reportDir } = await runSim('passing')
     expect(doc.failures).toEqual([])
     expect(code).toBe(0)
-    expect(sim.calls).toEqual(['destroy', 'create', 'openbao-setup', 'destroy', 'create', 'openbao-setup'])
+    expect(sim.calls).toEqual([
+      ...['destroy', 'create', 'openbao-setup', 'create'],
+      ...['destroy', 'create', 'openbao-setup', 'create'],
+    ])
     expect(doc).toMatchObject({ env: 'dev', ok: true, exitCode: 0 })
     expect(doc.diagnostics).toBeUndefined()
     expect(existsSync(join(reportDir, 'diagnostics'))).toBe(false)
@@ -1206,13 +1217,15 @@ describe('the harness over a simulated kind cluster', () => {
       'assertion the default AppProject refuses an Application from another repository',
       'assertion the OpenBao pod, deleted, is replaced',
       'assertion OpenBao unsealed itself after its pod was deleted',
+      'assertion a second create writes no new Argo CD Helm revision',
     ]
     expect(names(1)).toEqual(round1)
     expect(names(2)).toEqual([
       ...round1.slice(0, 10),
       'assertion ksops-age-key holds the same cluster age key as round 1',
-      ...round1.slice(10),
+      ...round1.slice(10, -1),
       'assertion OpenBao holds the same values as round 1',
+      round1.at(-1),
     ])
     expect(ROUNDS).toBe(2)
     for (const entry of doc.entries) {
@@ -1238,6 +1251,14 @@ describe('the harness over a simulated kind cluster', () => {
     ).toEqual([])
     expect(log.at(-1)).toMatch(/^\ne2e passed: report .*report\.json$/)
     expectNoLeak(sim, reportDir)
+  })
+
+  it('a second create that writes the Argo CD release again fails the run, naming the revisions', async () => {
+    const { code, doc } = await runSim('helm-rewrites', { helmRewrites: true })
+    expect(code).toBe(1)
+    expect(doc.failures.join('\n')).toMatch(
+      /a second create writes no new Argo CD Helm revision: revision 1 became 2/,
+    )
   })
 
   it('OpenBao values not the same after the recreate: the run fails naming the fields, never the values', async () => {
@@ -1283,9 +1304,11 @@ describe('the harness over a simulated kind cluster', () => {
       `BackOff: restarting with ${MASK}`,
     )
     expect(readdirSync(join(diagnostics, 'steps')).sort()).toEqual([
+      'round-1-create-again.log',
       'round-1-create.log',
       'round-1-destroy.log',
       'round-1-openbao-setup.log',
+      'round-2-create-again.log',
       'round-2-create.log',
       'round-2-destroy.log',
       'round-2-openbao-setup.log',
