@@ -22,6 +22,14 @@ destroy env="dev" *flags:
 openbao-setup env="dev" *flags:
     bun scripts/09-openbao-setup.ts --env "$1" "${@:2}"
 
+# OpenBao's data as a snapshot, age-encrypted to the environment's keys, into openbao.snapshotFile (destroy takes one first)
+backup env="dev" *flags:
+    bun scripts/backup.ts --env "$1" "${@:2}"
+
+# Put a snapshot back into the running OpenBao [--from FILE] [--force to replace values newer than it]
+restore env="dev" *flags:
+    bun scripts/restore.ts --env "$1" "${@:2}"
+
 # Run one step of the runbook on its own, e.g. `just step 04 local`
 step id env="dev" *flags:
     bun scripts/create.ts --env "$2" --step "$1" "${@:3}"

@@ -1,11 +1,22 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { readKeyFile, recipientOf } from './age.ts'
+import { encryptTo, readKeyFile, recipientOf } from './age.ts'
 import { ensureFirstRunSecrets } from './bootstrap.ts'
 import { type EnvConfig, loadConfig } from './config.ts'
+import { BootstrapError } from './errors.ts'
 import { Logger, memorySink } from './log.ts'
+import { repoRoot } from './paths.ts'
 import { decrypt, recipientsOf } from './sops.ts'
 
 // The real sops and age: the key file and the secrets file live in a temp folder.
@@ -17,7 +28,11 @@ const local = loadConfig('local')
 // The workspace is the environment's checkout: nothing it makes may land in this one.
 const env: EnvConfig = { ...local, root: dir, secrets: { ...local.secrets, sopsFile, vault: undefined } }
 const demoSecret = join(dir, 'gitops', 'overlays', 'local', 'secrets', 'demo-credentials.secret.yaml')
-mkdirSync(join(dir, 'gitops', 'overlays', 'local'), { recursive: true })
+// The environment's gitops tree, for what reads it (the demo Secret's folder, the overlays' generators).
+cpSync(join(repoRoot, 'gitops'), join(dir, 'gitops'), {
+  recursive: true,
+  filter: (src) => !src.includes(join('overlays', 'local', 'secrets')),
+})
 
 function logger() {
   const sink = memorySink()
@@ -100,6 +115,40 @@ describe('ensureFirstRunSecrets', () => {
     expect(values).toEqual({ ...firstValues, grafana_token: expect.stringMatching(/^[0-9a-f]{48}$/) })
     expect((await recipientsOf(sopsFile)).sort()).toEqual(recipients.sort())
     expect(readFileSync(sopsFile, 'utf8')).not.toContain(values.grafana_token)
+  })
+
+  it('a bootstrap file lost: the cluster key comes back from its backup, not generated anew', async () => {
+    const before = (await decrypt(sopsFile)).age_cluster_private_key as string
+    const personal = (await readKeyFile(keyFile)).keys.map((key) => key.recipient)
+    const backup = join(dir, env.ageKey.backupFile)
+    mkdirSync(dirname(backup), { recursive: true })
+    writeFileSync(backup, await encryptTo(personal, before), { mode: 0o600 })
+    rmSync(sopsFile)
+    const { log, lines } = logger()
+    await ensureFirstRunSecrets(env, log)
+    expect((await decrypt(sopsFile)).age_cluster_private_key).toBe(before)
+    expect(lines.join('\n')).toContain(
+      `age_cluster_private_key came back from its backup ${env.ageKey.backupFile}`,
+    )
+    rmSync(backup)
+  })
+
+  it('no bootstrap file, no backup, but overlay Secrets encrypted to a cluster key: refuses to make a new key', async () => {
+    const bytes = readFileSync(sopsFile)
+    rmSync(sopsFile)
+    try {
+      const error = await ensureFirstRunSecrets(env, logger().log).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(BootstrapError)
+      expect((error as BootstrapError).message).toContain(
+        'gitops/overlays/local/secrets/demo-credentials.secret.yaml is encrypted to a cluster key: a new key would orphan it',
+      )
+      expect((error as BootstrapError).hint).toMatch(
+        /put the old key back .* or, to start over with a new cluster key, delete/,
+      )
+      expect(existsSync(sopsFile)).toBe(false)
+    } finally {
+      writeFileSync(sopsFile, bytes)
+    }
   })
 
   it('does nothing for an environment that may not generate secrets', async () => {

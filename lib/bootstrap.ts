@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { stringify } from 'yaml'
-import { generateIdentity, readKeyFile, recipientOf, writeKeyFile } from './age.ts'
+import { decryptWith, generateIdentity, readKeyFile, recipientOf, writeKeyFile } from './age.ts'
 import { type EnvConfig, envPath } from './config.ts'
 import { BootstrapError } from './errors.ts'
 import type { Logger } from './log.ts'
+import { overlaySopsFiles } from './overlay-keys.ts'
 import { personalAgeKeyFile } from './paths.ts'
 import { redactor } from './redact.ts'
 import { decrypt, encryptYaml, recipientsOf, writeEncrypted } from './sops.ts'
@@ -53,7 +54,9 @@ async function ensureBootstrapFields(env: EnvConfig, personal: string, log: Logg
   if (missing.length === 0) return []
 
   const values = { ...current }
-  for (const field of missing) values[field] = await generateField(field, env)
+  for (const field of missing)
+    values[field] =
+      field === env.ageKey.field ? await clusterKeyForNewFile(env, log) : await generateField(field, env)
   const clusterRecipient = await clusterRecipientOf(values[env.ageKey.field] ?? '')
   const recipients = existsSync(sopsFile) ? await recipientsOf(sopsFile) : [personal, clusterRecipient]
   await writeEncrypted(sopsFile, values, recipients)
@@ -99,6 +102,36 @@ export async function writeDemoOverlaySecret(
   })
   await mkdir(dirname(file), { recursive: true })
   await writeFile(file, stdout, { mode: 0o644, flag: 'wx' })
+}
+
+/**
+ * The cluster age key of a bootstrap file that lacks it. Never a new one while an old one can come
+ * back: a new key would orphan every overlay Secret encrypted to the old one. From the encrypted
+ * backup (ageKey.backupFile) when it exists; refused when overlay SOPS files exist and no backup
+ * does (their key is nowhere here); new only when nothing was ever encrypted to one.
+ */
+async function clusterKeyForNewFile(env: EnvConfig, log: Logger): Promise<string> {
+  const backup = envPath(env, env.ageKey.backupFile)
+  if (existsSync(backup)) {
+    const keyFile = personalAgeKeyFile()
+    const identities = (await readKeyFile(keyFile)).keys.map((key) => key.identity)
+    const identity = (await decryptWith(identities, await readFile(backup, 'utf8'))).trim()
+    redactor.add(identity)
+    log.info(
+      `    ${env.ageKey.field} came back from its backup ${env.ageKey.backupFile}, not generated anew: the overlays' secrets are encrypted to it`,
+    )
+    return identity
+  }
+  const encrypted = overlaySopsFiles(env).filter((f) => existsSync(join(env.root, f.file)))
+  if (encrypted.length)
+    throw new BootstrapError(
+      `${env.secrets.sopsFile} holds no ${env.ageKey.field}, and no backup ${env.ageKey.backupFile} exists, but ${encrypted.map((f) => f.file).join(', ')} ${encrypted.length === 1 ? 'is' : 'are'} encrypted to a cluster key: a new key would orphan ${encrypted.length === 1 ? 'it' : 'them'}`,
+      {
+        hint: `put the old key back into ${env.secrets.sopsFile} (\`just secrets-edit ${env.name}\`), or, to start over with a new cluster key, delete ${encrypted.map((f) => f.file).join(', ')} and run again`,
+        exitCode: 2,
+      },
+    )
+  return (await generateIdentity()).identity
 }
 
 /** A value for a missing dev field: the cluster age key is an age identity, the unseal key 32 random bytes. */

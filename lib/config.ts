@@ -82,6 +82,8 @@ export interface EnvConfig {
     address?: string
     /** Where the init material (root token, recovery keys) is kept, SOPS-encrypted. */
     initFile: string
+    /** OpenBao's raft snapshot, age-encrypted to the bootstrap file's keys: taken by destroy and backup, restored by setup and restore. */
+    snapshotFile: string
     apps: OpenBaoAppConfig[]
   }
 }
@@ -154,7 +156,13 @@ export function parseConfig(raw: unknown, envName: string, file: string, root = 
   const ageKey = at.object(doc.ageKey, 'ageKey', ['field', 'backupFile'])
   const argocd = at.object(doc.argocd ?? {}, 'argocd', ['namespace', 'timeoutSeconds'])
   const converge = at.object(doc.converge ?? {}, 'converge', ['timeoutSeconds'])
-  const openbao = at.object(doc.openbao ?? {}, 'openbao', ['namespace', 'address', 'initFile', 'apps'])
+  const openbao = at.object(doc.openbao ?? {}, 'openbao', [
+    'namespace',
+    'address',
+    'initFile',
+    'snapshotFile',
+    'apps',
+  ])
 
   const config: EnvConfig = {
     name,
@@ -222,6 +230,8 @@ export function parseConfig(raw: unknown, envName: string, file: string, root = 
       namespace: at.optionalString(openbao, 'openbao.namespace') ?? 'openbao',
       address: at.optionalString(openbao, 'openbao.address'),
       initFile: at.optionalString(openbao, 'openbao.initFile') ?? `environments/${name}/openbao.sops.yaml`,
+      snapshotFile:
+        at.optionalString(openbao, 'openbao.snapshotFile') ?? `environments/${name}/openbao-snapshot.age`,
       apps: at
         .list(openbao.apps ?? [], 'openbao.apps')
         .map((item, i) => openBaoApp(at, item, `openbao.apps[${i}]`)),

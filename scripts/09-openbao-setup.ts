@@ -3,6 +3,7 @@ import { main } from '../lib/cli.ts'
 import { envPath } from '../lib/config.ts'
 import type { Context } from '../lib/context.ts'
 import { waitForConvergence } from '../lib/converge.ts'
+import { loadSnapshot } from '../lib/openbao/backup.ts'
 import { authDelegatorBinding, isExternal } from '../lib/openbao/policy.ts'
 import { type SetupReport, summaryLines } from '../lib/openbao/report.ts'
 import type { SetupDeps } from '../lib/openbao/run.ts'
@@ -18,7 +19,9 @@ import { defineStep } from '../lib/step.ts'
  *  2. The first time, initialise it. The recovery keys and root token go SOPS-encrypted into
  *     openbao.initFile (your key and the cluster key); an admin token with policy
  *     platform-bootstrap is made and kept there, and the root token is revoked. Later runs use
- *     the admin token.
+ *     the admin token. When openbao.snapshotFile holds a snapshot (destroy takes one), a new
+ *     OpenBao gets it back instead: every value as it was, its admin token and recovery keys in
+ *     the init file again; only what belongs to the new cluster (step 3) is set anew.
  *  3. KV v2 at secret/, and the kubernetes auth method pointed at the cluster.
  *  4. For each app in openbao.apps: a policy that reads secret/data/<app> and nothing else, and
  *     a role <app> bound to the app's ServiceAccount.
@@ -70,6 +73,10 @@ export async function openbaoSetup(
         rotate,
         dryRun: ctx.flags.dryRun,
         bootstrapValues: async () => (await ctx.secrets()).values,
+        snapshot: async () => {
+          const snapshot = await loadSnapshot(ctx)
+          return snapshot && { snapshot, file: openbao.snapshotFile }
+        },
       },
       adjust(deps),
     )

@@ -1,12 +1,24 @@
 import { main } from '../lib/cli.ts'
+import { snapshotBeforeDestroy } from '../lib/openbao/backup.ts'
 import { defineStep } from '../lib/step.ts'
 
-/** `just destroy [env] [--force]`: the cluster goes; keys, secrets files and backups stay. */
+/**
+ * `just destroy [env] [--force]`: OpenBao's data first, as a snapshot encrypted to the environment's
+ * keys (a snapshot that cannot be taken stops the destroy, unless --force); then the cluster goes.
+ * Keys, secrets files, backups and the snapshot stay: the next create gets every value back.
+ */
+const snapshot = defineStep({
+  id: 'snapshot',
+  name: 'openbao-snapshot',
+  summary: "OpenBao's data is kept, encrypted, in openbao.snapshotFile",
+  run: (ctx) => snapshotBeforeDestroy(ctx),
+})
+
 const destroy = defineStep({
   id: 'destroy',
   name: 'cluster',
-  summary: 'the cluster this tool made is gone; keys and secrets files are kept',
+  summary: 'the cluster this tool made is gone; keys, secrets files and the snapshot are kept',
   run: (ctx) => ctx.provider.destroy(ctx),
 })
 
-await main([destroy])
+await main([snapshot, destroy])

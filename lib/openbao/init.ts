@@ -5,6 +5,7 @@ import { dataOf, networkDetail } from './client.ts'
 import { GENERATED_PREFIX, INIT_KEYS, recoveryHint } from './init-store.ts'
 import { ADMIN_POLICY, adminPolicy } from './policy.ts'
 import type { Run } from './run.ts'
+import { type Snapshot, uploadSnapshot } from './snapshot.ts'
 
 /**
  * Reaching OpenBao, and a token for it: wait until it answers; the first time, initialise it
@@ -87,14 +88,81 @@ async function waitUnsealed(run: Run, status: SealStatus): Promise<void> {
 }
 
 /** Dry run against an uninitialised OpenBao: what initialisation would do; every read then answers as an empty one would. */
-export async function assumeFresh(run: Run): Promise<void> {
+export async function assumeFresh(run: Run, restore?: { snapshot: Snapshot; file: string }): Promise<void> {
   run.fresh = true
+  if (restore) {
+    run.entry('OpenBao', 'restored', `from ${restore.file}, taken ${restore.snapshot.takenAt}`)
+    return
+  }
   run.entry(
     'OpenBao',
     'created',
     `initialised; recovery keys and root token stored encrypted in ${run.options.initFile}`,
   )
   await replaceAdminToken(run, '')
+}
+
+/**
+ * A new OpenBao with a snapshot to come back to: initialised (its root token only lives for the
+ * restore), the snapshot restored with it, and from then on the restored data's own tokens and
+ * recovery keys, which the snapshot carries: they go into the init file. With the static seal's key
+ * (a bootstrap secret) the restored data unseals itself. What belongs to the new cluster — the
+ * kubernetes auth method's host and CA — is set afterwards by the rest of setup, which writes only
+ * what differs: a restored value is never overwritten.
+ */
+export async function restoreInto(
+  run: Run,
+  status: SealStatus,
+  snapshot: Snapshot,
+  file: string,
+): Promise<void> {
+  await run.deps.initStore.preflight()
+  const body = isAutoUnseal(status)
+    ? { recovery_shares: 1, recovery_threshold: 1 }
+    : { secret_shares: 1, secret_threshold: 1 }
+  const response = await run.send('PUT', 'sys/init', body, '', INIT_TIMEOUT_MS)
+  if (response.status !== 200) throw run.failure(response, 'initialise OpenBao to restore the snapshot into')
+  const init = response.body as {
+    root_token?: string
+    keys_base64?: string[]
+    recovery_keys_base64?: string[]
+  }
+  const root = init.root_token ?? ''
+  redactor.addAll([root, ...(init.keys_base64 ?? []), ...(init.recovery_keys_base64 ?? [])])
+  for (const key of init.keys_base64 ?? []) await run.send('PUT', 'sys/unseal', { key }, '')
+  await waitUnsealed(run, status)
+  run.report.writes++
+  await uploadSnapshot(run.options.address, root, snapshot.bytes)
+  // The restore applies in the background; a shamir-sealed node then waits for the snapshot's keys.
+  const unsealKeys = Object.entries(snapshot.init)
+    .filter(([key]) => key.startsWith('unseal_key_'))
+    .map(([, value]) => value)
+  const admin = snapshot.init[INIT_KEYS.adminToken] ?? ''
+  const deadline = run.deps.now() + run.waitMs
+  for (;;) {
+    const seal = await run.send('GET', 'sys/seal-status', undefined, '')
+    const sealed = (seal.body as { sealed?: boolean } | undefined)?.sealed
+    if (sealed && unsealKeys.length)
+      for (const key of unsealKeys) await run.send('PUT', 'sys/unseal', { key }, '')
+    if (!sealed && (await run.send('GET', 'auth/token/lookup-self', undefined, admin)).status === 200) break
+    if (run.deps.now() >= deadline)
+      throw new BootstrapError(
+        `OpenBao at ${run.options.address} did not come back with the snapshot's data within ${Math.round(run.waitMs / 1000)} s`,
+        {
+          hint: `its log says why; the snapshot ${file} is untouched, so running setup again tries anew after \`just destroy\``,
+        },
+      )
+    await run.deps.sleep(500)
+  }
+  for (const key of Object.keys(run.file))
+    if (!key.startsWith(GENERATED_PREFIX) && !(key in snapshot.init)) run.setFile(key, undefined)
+  for (const [key, value] of Object.entries(snapshot.init)) run.setFile(key, value)
+  await run.saveFile()
+  run.entry(
+    'OpenBao',
+    'restored',
+    `from ${file}, taken ${snapshot.takenAt}: every value, policy, role and token as they were then; the init file holds its admin token and recovery keys again`,
+  )
 }
 
 const INIT_TIMEOUT_MS = 60_000

@@ -63,7 +63,10 @@ describe('admin policy', () => {
       'sys/mounts',
       'sys/mounts/secret',
       'sys/policies/acl/*',
+      'sys/storage/raft/snapshot',
     ])
+    // Snapshots: read to take one (destroy, backup), update to restore one.
+    expect(caps['sys/storage/raft/snapshot']).toEqual(['read', 'update'])
     for (const list of Object.values(caps)) expect(list).not.toContain('delete')
     expect(caps['sys/auth/kubernetes']).toContain('sudo')
     expect(adminPolicy()).toContain(ADMIN_POLICY)

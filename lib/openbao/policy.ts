@@ -53,6 +53,10 @@ path "${KV_MOUNT}/metadata/*" {
 path "auth/token/lookup-self" {
   capabilities = ["read"]
 }
+# destroy and backup take raft snapshots (read); restore puts one back (update).
+path "sys/storage/raft/snapshot" {
+  capabilities = ["read", "update"]
+}
 path "auth/token/renew-self" {
   capabilities = ["update"]
 }

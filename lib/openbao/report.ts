@@ -1,6 +1,6 @@
 /** What a run did: names and outcomes, never a value. */
 
-export type Outcome = 'created' | 'updated' | 'replaced' | 'unchanged' | 'kept' | 'skipped'
+export type Outcome = 'created' | 'updated' | 'replaced' | 'restored' | 'unchanged' | 'kept' | 'skipped'
 
 export interface ReportEntry {
   subject: string
@@ -17,7 +17,7 @@ export interface SetupReport {
   initFileWrites: number
 }
 
-const CHANGES: Outcome[] = ['created', 'updated', 'replaced']
+const CHANGES: Outcome[] = ['created', 'updated', 'replaced', 'restored']
 
 export function formatEntry(entry: ReportEntry, dryRun: boolean): string {
   const verb = dryRun && CHANGES.includes(entry.outcome) ? `would be ${entry.outcome}` : entry.outcome

@@ -6,6 +6,7 @@ import { type InitStore, recoveryHint } from './init-store.ts'
 import { ADMIN_POLICY, type KubernetesTarget } from './policy.ts'
 import { formatEntry, type Outcome, type SetupReport } from './report.ts'
 import type { Rotation } from './secrets.ts'
+import type { Snapshot } from './snapshot.ts'
 
 /**
  * One run of setup: what it is given, and what every part of it shares: the OpenBao session
@@ -24,6 +25,11 @@ export interface SetupOptions {
   bootstrapValues(): Promise<Record<string, string>>
   /** How long OpenBao may take to answer, and to unseal itself; default 60 s. */
   waitMs?: number
+  /**
+   * The snapshot to restore into an OpenBao that is not initialised yet (openbao.snapshotFile),
+   * decrypted before anything is sent: one no key reads stops the run with nothing changed.
+   */
+  snapshot?: () => Promise<{ snapshot: Snapshot; file: string } | undefined>
 }
 
 export interface SetupDeps {

@@ -2,7 +2,7 @@ import { BootstrapError } from '../errors.ts'
 import type { OpenBaoEndpoint } from '../providers/provider.ts'
 import { ensurePolicy, ensureRole } from './access.ts'
 import { nodeVaultCall } from './client.ts'
-import { assumeFresh, authenticate, ensureUnsealed, initialise, waitForAnswer } from './init.ts'
+import { assumeFresh, authenticate, ensureUnsealed, initialise, restoreInto, waitForAnswer } from './init.ts'
 import { sopsInitStore } from './init-store.ts'
 import { ensureKubernetesAuth, ensureKvV2 } from './mounts.ts'
 import { appPolicy, IN_CLUSTER_HOST, type KubernetesTarget, RESERVED_POLICY_NAMES } from './policy.ts'
@@ -34,8 +34,11 @@ export async function setupOpenBao(options: SetupOptions, deps: SetupDeps): Prom
   const status = await waitForAnswer(run)
   await run.loadInitFile()
   if (!status.initialized) {
-    if (options.dryRun) await assumeFresh(run)
+    const restore = await options.snapshot?.()
+    if (options.dryRun) await assumeFresh(run, restore)
+    else if (restore) await restoreInto(run, status, restore.snapshot, restore.file)
     else await initialise(run, status)
+    if (restore && !options.dryRun) await authenticate(run)
   } else {
     await ensureUnsealed(run, status)
     await authenticate(run)

@@ -45,6 +45,9 @@ export const existingProvider: ClusterProvider = {
 
   accessHints: (ctx) => argocdUiHints(ctx, existingProvider.access(ctx)),
 
+  // The cluster is there whatever destroy does: it only removes what create made on it.
+  hasCluster: async () => true,
+
   async destroy(ctx) {
     if (!ctx.flags.force) {
       throw new BootstrapError(

@@ -91,6 +91,8 @@ export const kindProvider: ClusterProvider = {
 
   accessHints: (ctx) => argocdUiHints(ctx, kindProvider.access(ctx)),
 
+  hasCluster: async (ctx) => (await kindClusters(ctx.run)).includes(ctx.env.cluster.name),
+
   async destroy(ctx) {
     const name = ctx.env.cluster.name
     if (!(await kindClusters(ctx.run)).includes(name))

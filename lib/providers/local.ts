@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { applyAll } from '../apply.ts'
@@ -81,6 +82,22 @@ export const localProvider: ClusterProvider = {
 
   async openbao(ctx) {
     const layout = localLayout(ctx.stateDir)
+    const unsealKeyFile = join(layout.openbao, 'unseal', 'key')
+    const endpoint = async (address: string) => ({
+      address,
+      close: async () => {},
+      // Kubernetes auth is checked against this apiserver, over loopback, with its own CA.
+      kubernetesHost: loadKubeConfig(layout.adminKubeconfig).getCurrentCluster()?.server ?? '',
+      kubernetesCaCert: await readFile(pkiPaths(layout.pki).ca.cert, 'utf8'),
+    })
+    // A stopped stack (destroy's snapshot): OpenBao alone, with the key file its last start wrote.
+    if (!new Processes(ctx.stateDir).isRunning('kube-apiserver')) {
+      if (!existsSync(unsealKeyFile))
+        throw new BootstrapError('the local cluster is not running, and OpenBao never ran in it', {
+          hint: `\`just create ${ctx.env.name}\` starts it`,
+        })
+      return endpoint((await ensureOpenBao({ stateDir: ctx.stateDir, unsealKeyFile, log: ctx.log })).address)
+    }
     // Unsealed the way the pod is: from the openbao-unseal-key bootstrap Secret, as a file.
     const kube = await ctx.kube()
     const unseal = ctx.env.bootstrapSecrets.find((spec) => spec.name === 'openbao-unseal-key')
@@ -100,18 +117,9 @@ export const localProvider: ClusterProvider = {
       throw new BootstrapError(
         `Secret ${unseal.namespace}/${unseal.name} is missing: run \`just step 05 ${ctx.env.name}\``,
       )
-    const unsealKeyFile = join(layout.openbao, 'unseal', 'key')
     await mkdir(join(layout.openbao, 'unseal'), { recursive: true, mode: 0o700 })
     await writeFile(unsealKeyFile, Buffer.from(value, 'base64'), { mode: 0o600 })
-    const bao = await ensureOpenBao({ stateDir: ctx.stateDir, unsealKeyFile, log: ctx.log })
-    // Kubernetes auth is checked against this apiserver, over loopback, with its own CA.
-    const kc = loadKubeConfig(layout.adminKubeconfig)
-    return {
-      address: bao.address,
-      close: async () => {},
-      kubernetesHost: kc.getCurrentCluster()?.server ?? '',
-      kubernetesCaCert: await readFile(pkiPaths(layout.pki).ca.cert, 'utf8'),
-    }
+    return endpoint((await ensureOpenBao({ stateDir: ctx.stateDir, unsealKeyFile, log: ctx.log })).address)
   },
 
   accessHints(ctx) {
@@ -133,6 +141,11 @@ export const localProvider: ClusterProvider = {
       `process logs:    ${layout.logs}/`,
       'stop it all:     npx just destroy local',
     ]
+  },
+
+  async hasCluster(ctx) {
+    const layout = localLayout(ctx.stateDir)
+    return existsSync(layout.etcdData) || existsSync(layout.openbao)
   },
 
   async destroy(ctx) {

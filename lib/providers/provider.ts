@@ -40,6 +40,8 @@ export interface ClusterProvider {
   openbao(ctx: Context): Promise<OpenBaoEndpoint>
   /** Printed after a successful create: how to reach Argo CD and look at the apps (commands, never a secret). */
   accessHints(ctx: Context): string[]
+  /** Whether the environment has a cluster for destroy to act on (one this tool may not have made). */
+  hasCluster(ctx: Context): Promise<boolean>
   /** Tear the cluster down; never keys or secrets files. */
   destroy(ctx: Context): Promise<void>
 }

@@ -630,6 +630,91 @@ describe('faults', () => {
 })
 
 describe('destroy and recreate', () => {
+  const tag = Math.random().toString(36).slice(2, 10)
+  const byHand = { note: `written-by-hand-${tag}-nothing-may-lose-it` }
+  const kv = async (method: 'GET' | 'POST', path: string, data?: Record<string, string>) => {
+    const response = await fetch(`${openbaoAddress()}/v1/secret/data/${path}`, {
+      method,
+      headers: { 'X-Vault-Token': await adminToken() },
+      ...(data ? { body: JSON.stringify({ data }) } : {}),
+    })
+    if (method === 'POST') expect(response.status, `write secret/${path}`).toBe(200)
+    return response.status === 200
+      ? ((await response.json()) as { data: { data: Record<string, string> } }).data.data
+      : undefined
+  }
+
+  it('nothing lost: a value written by hand and a changed generated one come back after destroy and create', async () => {
+    await kv('POST', 'manual/notes', byHand)
+    const grafana = {
+      ...(await kv('GET', 'grafana')),
+      'admin-password': `changed-by-hand-${tag}-0123456789abcdef`,
+    }
+    await kv('POST', 'grafana', grafana)
+    const before = await openbaoValues()
+
+    const destroyed = await timed('destroy (with snapshot)', () => ws.cli(DESTROY))
+    expectOk(destroyed, 'destroy')
+    expect(destroyed.output).toMatch(
+      /OpenBao snapshot: environments\/local\/openbao-snapshot\.age \(\d+ KiB, taken \S+, encrypted to 2 age keys\)/,
+    )
+    const file = readFileSync(join(ws.dir, ws.env.openbao.snapshotFile), 'utf8')
+    expect(file).toMatch(/^# platform-bootstrap OpenBao snapshot\n# taken: /)
+    for (const value of [byHand.note, grafana['admin-password']]) expect(file).not.toContain(value)
+
+    const created = await timed('create (restores the snapshot)', () => ws.cli(CREATE))
+    expectOk(created, 'create after destroy')
+    expect(created.output).toMatch(
+      /OpenBao: restored \(from environments\/local\/openbao-snapshot\.age, taken /,
+    )
+    expect(await kv('GET', 'manual/notes')).toEqual(byHand)
+    expect(await openbaoValues()).toEqual(before)
+    expect((await openbaoValues()).grafana?.['admin-password']).toBe(grafana['admin-password'])
+    // What belongs to the new cluster was set anew: its apiserver is another, and logins work.
+    const second = await ws.cli(SETUP)
+    expectOk(second, 'openbao-setup after the restore')
+    expect(second.output).toMatch(/changed 0, already in place \d+/)
+  })
+
+  it('backup and restore on demand: newer data is not replaced without --force', async () => {
+    const backup = await timed('backup', () => ws.cli('scripts/backup.ts'))
+    expectOk(backup, 'backup')
+    expect(backup.output).toMatch(/OpenBao snapshot: environments\/local\/openbao-snapshot\.age/)
+    await kv('POST', 'manual/after-the-backup', { note: `newer-${tag}-than-the-snapshot` })
+
+    const refused = await ws.cli('scripts/restore.ts')
+    expect(refused.code).toBe(2)
+    expect(refused.output).toMatch(
+      /OpenBao holds values written after the snapshot in environments\/local\/openbao-snapshot\.age \(taken \S+\): secret\/manual\/after-the-backup/,
+    )
+    expect(await kv('GET', 'manual/after-the-backup')).toBeDefined()
+
+    const forced = await timed('restore --force', () => ws.cli('scripts/restore.ts', ['--force']))
+    expectOk(forced, 'restore --force')
+    expect(await kv('GET', 'manual/after-the-backup')).toBeUndefined()
+    expect(await kv('GET', 'manual/notes')).toEqual(byHand)
+  })
+
+  it('a snapshot no key here decrypts: refused, naming the file and its recipients, nothing changed', async () => {
+    const { generateIdentity } = await import('../../lib/age.ts')
+    const { writeSnapshot } = await import('../../lib/openbao/snapshot.ts')
+    const stranger = await generateIdentity()
+    const foreign = join(ws.stateDir, 'foreign-snapshot.age')
+    await writeSnapshot(foreign, { takenAt: new Date().toISOString(), bytes: Buffer.from('x'), init: {} }, [
+      stranger.recipient,
+    ])
+    const before = await openbaoValues()
+    const result = await ws.cli('scripts/restore.ts', ['--from', foreign])
+    expect(result.code).not.toBe(0)
+    expect(result.output).toContain(`${foreign} (taken `)
+    expect(result.output).toContain(
+      `is encrypted to ${stranger.recipient}, and no key in ${ws.keyFile} decrypts it`,
+    )
+    expect(result.output).toMatch(/nothing was changed/)
+    expect(await openbaoValues()).toEqual(before)
+    expect(await kv('GET', 'manual/notes')).toEqual(byHand)
+  })
+
   it('a create killed after each step in turn: the next run completes to the same state', async () => {
     const ageBefore = ws.clusterIdentity
     const valuesBefore = await openbaoValues()
@@ -679,9 +764,12 @@ describe('destroy and recreate', () => {
     ).toBe(false)
     const kept = [
       ws.keyFile,
-      ...[ws.env.secrets.sopsFile, ws.env.ageKey.backupFile, ws.env.openbao.initFile].map((f) =>
-        join(ws.dir, f),
-      ),
+      ...[
+        ws.env.secrets.sopsFile,
+        ws.env.ageKey.backupFile,
+        ws.env.openbao.initFile,
+        ws.env.openbao.snapshotFile,
+      ].map((f) => join(ws.dir, f)),
     ]
     for (const file of kept) expect(existsSync(file), `${file} after destroy`).toBe(true)
   })

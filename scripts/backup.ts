@@ -1,0 +1,23 @@
+import { main } from '../lib/cli.ts'
+import { describeTaken, takeSnapshot } from '../lib/openbao/backup.ts'
+import { defineStep } from '../lib/step.ts'
+
+/**
+ * `just backup <env>`: OpenBao's raft snapshot of the running platform into openbao.snapshotFile,
+ * age-encrypted to the recipients of the environment's bootstrap file (the personal key and the
+ * cluster key), replacing the previous one; what destroy does first.
+ */
+export const step = defineStep({
+  id: 'backup',
+  name: 'openbao-snapshot',
+  summary: "OpenBao's data is kept, encrypted, in openbao.snapshotFile",
+  async run(ctx) {
+    if (ctx.flags.dryRun)
+      return ctx.log.detail(`OpenBao snapshot: would be taken into ${ctx.env.openbao.snapshotFile}`)
+    const taken = await takeSnapshot(ctx)
+    if (!taken) return ctx.log.detail('OpenBao is not initialised yet: nothing to back up')
+    ctx.log.detail(describeTaken(taken))
+  },
+})
+
+if (import.meta.main) await main([step])
