@@ -80,7 +80,7 @@ import { resolveBootstrapSecrets } from '../lib/vault.ts'
 import { makeWorkspace, type Workspace } from '../tests/local/workspace.ts'
 import { openbaoSetup } from './09-openbao-setup.ts'
 
-const PHASES = ['tools', 'stack', 'create', 'api', 'fallback', 'openbao'] as const
+const PHASES = ['tools', 'stack', 'create', 'api', 'fallback', 'openbao', 'backup'] as const
 type Phase = (typeof PHASES)[number]
 const MIN_RUNS = 5
 const REPORT = join(repoRoot, 'reports', 'bench.json')
@@ -379,6 +379,8 @@ interface Bench {
   values?: Record<string, string>
   platformUp: boolean
   createSteps: Record<string, number[]>
+  /** The snapshot step of each destroy (from its summary): what keeping OpenBao's data adds to it. */
+  destroySnapshot: number[]
 }
 
 async function phaseTools(b: Bench): Promise<void> {
@@ -503,10 +505,58 @@ async function createOnce(
   return { converged, total, steps }
 }
 
-async function destroyOnce(ws: Workspace): Promise<void> {
+async function destroyOnce(ws: Workspace, snapshots?: number[]): Promise<void> {
   const result = await ws.cli('scripts/destroy.ts')
   if (result.code !== 0)
     throw new Error(`destroy local exited ${result.code}:\n${redactor.mask(result.output.slice(-2000))}`)
+  const step = /^ {2}snapshot openbao-snapshot\s+ok\s+([\d.]+) (ms|s)$/m.exec(result.output)
+  if (step && snapshots) snapshots.push(Number(step[1]) * (step[2] === 's' ? 1000 : 1))
+}
+
+/**
+ * What keeping OpenBao's data costs: `just backup` and `just restore --force` on the running
+ * platform, spawn to exit; and the snapshot step each destroy of the create phase took.
+ */
+async function phaseBackup(b: Bench): Promise<void> {
+  const ws = b.ws as Workspace
+  await ensurePlatform(b)
+  const backup: number[] = []
+  const restore: number[] = []
+  for (let i = 1; i <= b.runs; i++) {
+    observe() // outside the clock
+    say(`backup: just backup local, then just restore local --force, run ${i}/${b.runs}`)
+    for (const [samples, args] of [
+      [backup, ['scripts/backup.ts']],
+      [restore, ['scripts/restore.ts', '--force']],
+    ] as const) {
+      const started = performance.now()
+      const result = await ws.cli(args[0], args.slice(1))
+      if (result.code !== 0)
+        throw new Error(
+          `${args.join(' ')} exited ${result.code}:\n${redactor.mask(result.output.slice(-2000))}`,
+        )
+      samples.push(performance.now() - started)
+    }
+  }
+  record('openbao.backup', 'just backup local: OpenBao raft snapshot, encrypted, on disk', 'ms', backup, {
+    note: 'spawn to exit; destroy takes the same snapshot first',
+  })
+  record(
+    'openbao.restore',
+    'just restore local --force: the snapshot back, then openbao-setup',
+    'ms',
+    restore,
+    {
+      note: 'spawn to exit; a create after destroy restores the same way in step 09',
+    },
+  )
+  if (b.destroySnapshot.length)
+    record(
+      'destroy.snapshot',
+      'destroy local: its snapshot step (what keeping OpenBao adds)',
+      'ms',
+      b.destroySnapshot,
+    )
 }
 
 async function phaseCreate(b: Bench): Promise<void> {
@@ -518,7 +568,7 @@ async function phaseCreate(b: Bench): Promise<void> {
     observe() // outside the clock
     if (b.platformUp) {
       say('create: destroy local first')
-      await destroyOnce(ws)
+      await destroyOnce(ws, b.destroySnapshot)
       b.platformUp = false
     }
     say(`create: create local → every Application Synced/Healthy, run ${i}/${b.runs}`)
@@ -1009,11 +1059,11 @@ async function main(argv: string[]): Promise<number> {
   say(
     `${runs} runs per figure; phases ${selected.join(', ')}; ${availableParallelism()} CPUs, load average ${loadAtStart.join(' ')}`,
   )
-  const b: Bench = { runs, platformUp: false, createSteps: {} }
+  const b: Bench = { runs, platformUp: false, createSteps: {}, destroySnapshot: [] }
   let toolsRecorded: Report['toolsRecorded']
   try {
     const needsWorkspace = selected.some(
-      (p) => p === 'create' || p === 'api' || p === 'fallback' || p === 'openbao',
+      (p) => p === 'create' || p === 'api' || p === 'fallback' || p === 'openbao' || p === 'backup',
     )
     if (needsWorkspace) {
       say('workspace: a throwaway copy of the checkout with planted secrets and its own state dir')
@@ -1050,6 +1100,7 @@ async function main(argv: string[]): Promise<number> {
       api: () => phaseApi(b),
       fallback: () => phaseFallback(b),
       openbao: () => phaseOpenBao(b),
+      backup: () => phaseBackup(b),
     }
     for (const name of PHASES) {
       if (!selected.includes(name)) continue

@@ -134,6 +134,8 @@ type Values = Record<string, Record<string, string>>
 interface FirstRound {
   identity: string
   values: Values
+  /** Written by hand at a path no setup knows, in round 1. */
+  byHand: Record<string, string>
 }
 
 /** The rounds, the report, the diagnostics. Returns the exit code. */
@@ -326,11 +328,78 @@ async function assertRound(
 
   await openbaoRestart(round, cluster, deps, report, budgetMs)
 
-  if (first)
+  if (first) {
     await check('OpenBao holds the same values as round 1', async () =>
       openbaoValuesKept(first.values, values),
     )
-  return first ?? { identity, values }
+    await check('the value written by hand in round 1 came back with the snapshot', async () =>
+      openbaoValuesKept(
+        { [BY_HAND]: first.byHand },
+        { [BY_HAND]: await readKv(cluster, await deps.adminToken(), BY_HAND, deps.redactor) },
+      ),
+    )
+    return first
+  }
+  // What only the snapshot can bring back: a value at a path no setup knows, and a changed generated one.
+  const byHand = { note: `written-by-hand-${Math.random().toString(36).slice(2)}` }
+  const changed = {
+    ...values[a.app],
+    [a.field]: `changed-by-hand-${Math.random().toString(36).slice(2)}-0123456789`,
+  }
+  deps.redactor.addAll([byHand.note, changed[a.field]])
+  await check('a value written by hand, and a generated one changed, before the recreate', async () => {
+    const token = await deps.adminToken()
+    await writeKv(cluster, token, BY_HAND, byHand)
+    await writeKv(cluster, token, a.app, changed)
+    return {
+      name: 'written',
+      ok: true,
+      message: `secret/data/${BY_HAND} and secret/data/${a.app} ${a.field}`,
+    }
+  })
+  return { identity, values: { ...values, [a.app]: changed }, byHand }
+}
+
+/** A path no setup writes: only OpenBao's snapshot can bring it back after a recreate. */
+const BY_HAND = 'e2e-by-hand'
+
+async function writeKv(
+  cluster: Cluster,
+  token: string,
+  path: string,
+  data: Record<string, string>,
+): Promise<void> {
+  const session = await cluster.openbao()
+  try {
+    const response = await session.call({
+      method: 'POST',
+      path: `secret/data/${path}`,
+      body: { data },
+      token,
+    })
+    if (response.status !== 200 && response.status !== 204)
+      throw new Error(`writing secret/data/${path} answered ${response.status}`)
+  } finally {
+    await session.close()
+  }
+}
+
+async function readKv(
+  cluster: Cluster,
+  token: string,
+  path: string,
+  redactor: Redactor,
+): Promise<Record<string, string>> {
+  const session = await cluster.openbao()
+  try {
+    const response = await session.call({ method: 'GET', path: `secret/data/${path}`, token })
+    if (response.status !== 200) return {}
+    const data = (response.body as { data?: { data?: Record<string, string> } } | undefined)?.data?.data ?? {}
+    redactor.addAll(Object.values(data))
+    return data
+  } finally {
+    await session.close()
+  }
 }
 
 /** Several verdicts as one entry: ok when all are, naming what failed. */

@@ -834,6 +834,8 @@ interface SimOptions {
   staysSealedAfterRestart?: boolean
   /** A runbook that writes its Helm release on every create. */
   helmRewrites?: boolean
+  /** A destroy that loses what was written to OpenBao by hand (no snapshot). */
+  snapshotLost?: boolean
 }
 
 type Values = Record<string, Record<string, string>>
@@ -923,6 +925,7 @@ class SimKind {
       )
       this.round = saved
     }
+    values.push(...Object.values(this.written).flatMap((fields) => Object.values(fields)))
     return values
   }
 
@@ -969,7 +972,7 @@ class SimKind {
         ? {
             exitCode: 0,
             reason: 'Completed',
-            message: `${digestOf(this.values().grafana?.['admin-password'] ?? '')}\n`,
+            message: `${digestOf(this.current('grafana')?.['admin-password'] ?? '')}\n`,
           }
         : { exitCode: 3, reason: 'Error' }
       return {
@@ -1075,6 +1078,7 @@ class SimKind {
       this.kube.clear()
       this.clusters = []
       this.helmRevision = undefined
+      if (this.options.snapshotLost) this.written = {}
       return { code: 0, output: `[destroy] cluster\n    kind cluster ${this.env.cluster.name}: deleted\n` }
     }
     if (step === 'create') {
@@ -1089,16 +1093,29 @@ class SimKind {
         }
       return { code: 0, output: '[00] cluster … [08] converge\n' }
     }
-    const harbor = this.values().harbor?.['admin-password'] ?? ''
+    const harbor = this.current('harbor')?.['admin-password'] ?? ''
     this.kube.put(opaqueSecret('harbor-admin', 'harbor', { HARBOR_ADMIN_PASSWORD: harbor }))
     return { code: 0, output: '[09] openbao-setup\n    changed 0\n' }
+  }
+
+  /** What was written to OpenBao by hand: a destroy keeps it (the snapshot), unless the sim loses it. */
+  private written: Values = {}
+
+  /** An app's values as OpenBao serves them now: written by hand, else as setup made them. */
+  private current(app: string): Record<string, string> | undefined {
+    return this.written[app] ?? this.values()[app]
   }
 
   private call = async (request: BaoRequest): Promise<BaoResponse> => {
     if (request.path === 'sys/seal-status')
       return { status: 200, body: { type: 'static', initialized: true, sealed: this.sealed } }
     const app = request.path.replace(/^secret\/data\//, '')
-    const values = this.values()[app]
+    if (request.method === 'POST') {
+      if (request.token !== this.adminToken()) return { status: 403, body: { errors: ['permission denied'] } }
+      this.written[app] = { ...(request.body as { data: Record<string, string> }).data }
+      return { status: 200, body: { data: { version: 2 } } }
+    }
+    const values = this.current(app)
     if (request.token !== this.adminToken() || !values)
       return { status: 403, body: { errors: ['permission denied'] } }
     return { status: 200, body: { data: { data: values, metadata: { version: 1 } } } }
@@ -1217,14 +1234,16 @@ describe('the harness over a simulated kind cluster', () => {
       'assertion the default AppProject refuses an Application from another repository',
       'assertion the OpenBao pod, deleted, is replaced',
       'assertion OpenBao unsealed itself after its pod was deleted',
+      'assertion a value written by hand, and a generated one changed, before the recreate',
       'assertion a second create writes no new Argo CD Helm revision',
     ]
     expect(names(1)).toEqual(round1)
     expect(names(2)).toEqual([
       ...round1.slice(0, 10),
       'assertion ksops-age-key holds the same cluster age key as round 1',
-      ...round1.slice(10, -1),
+      ...round1.slice(10, -2),
       'assertion OpenBao holds the same values as round 1',
+      'assertion the value written by hand in round 1 came back with the snapshot',
       round1.at(-1),
     ])
     expect(ROUNDS).toBe(2)
@@ -1264,11 +1283,22 @@ describe('the harness over a simulated kind cluster', () => {
   it('OpenBao values not the same after the recreate: the run fails naming the fields, never the values', async () => {
     const { sim, code, doc, reportDir } = await runSim('values-changed', { valuesChangeInRound2: true })
     expect(code).toBe(1)
+    // grafana's was changed by hand in round 1, and came back with the snapshot; harbor's was regenerated.
     expect(doc.failures).toEqual([
-      'round 2 OpenBao holds the same values as round 1: grafana/admin-password changed; harbor/admin-password changed',
+      'round 2 OpenBao holds the same values as round 1: harbor/admin-password changed',
     ])
     expect(doc.diagnostics).toBe('diagnostics')
     expect(existsSync(join(reportDir, 'diagnostics', 'applications.txt'))).toBe(true)
+    expectNoLeak(sim, reportDir)
+  })
+
+  it('a destroy that loses what was written by hand (no snapshot): the run fails naming it, never the value', async () => {
+    const { sim, code, doc, reportDir } = await runSim('snapshot-lost', { snapshotLost: true })
+    expect(code).toBe(1)
+    expect(doc.failures).toEqual([
+      'round 2 OpenBao holds the same values as round 1: grafana/admin-password changed',
+      'round 2 the value written by hand in round 1 came back with the snapshot: e2e-by-hand/note missing',
+    ])
     expectNoLeak(sim, reportDir)
   })
 
