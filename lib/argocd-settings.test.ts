@@ -22,7 +22,7 @@ const IMAGE = 'viaductoss/ksops:v4.5.1'
 const values = helmValues({ ksopsImage: IMAGE }) as Doc
 const repo = values.repoServer as { initContainers: Doc[]; volumes: Doc[]; volumeMounts: Doc[]; env: Doc[] }
 
-describe('helmValues: the argo-cd chart values of seed 000', () => {
+describe('helmValues: the argo-cd chart values', () => {
   it('puts kustomize.buildOptions under configs.cm, not configs.params', () => {
     expect(values.configs.cm['kustomize.buildOptions']).toBe('--enable-alpha-plugins --enable-exec')
     expect(values.configs.params).not.toHaveProperty('kustomize.buildOptions')
@@ -35,7 +35,7 @@ describe('helmValues: the argo-cd chart values of seed 000', () => {
     )
   })
 
-  it('runs the KSOPS init containers unprivileged, exactly as seed 000', () => {
+  it('runs the KSOPS init containers unprivileged: no root, no capability, no privilege escalation', () => {
     expect(repo.initContainers.length).toBeGreaterThan(0)
     for (const container of repo.initContainers) {
       expect(container.image).toBe(IMAGE)
@@ -75,7 +75,7 @@ describe('helmValues: the argo-cd chart values of seed 000', () => {
     for (const volume of repo.volumes) expect(() => new Volume(volume as Volume).validate()).not.toThrow()
   })
 
-  it('mounts the binary, the plugin tree and the age key where seed 000 puts them, and the git config', () => {
+  it('mounts the binary, the plugin tree and the age key where KSOPS and sops look for them, and the git config', () => {
     expect(repo.volumeMounts).toEqual([
       { name: 'custom-tools', mountPath: '/usr/local/bin/ksops', subPath: 'ksops' },
       { name: 'custom-tools', mountPath: '/home/argocd/ksops-plugin', subPath: 'plugin' },

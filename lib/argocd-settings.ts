@@ -5,7 +5,7 @@ import { repoRoot } from './paths.ts'
 import { versions } from './versions.ts'
 
 /**
- * The Argo CD settings KSOPS needs (seed 000), described once: the Helm chart values on kind and
+ * The Argo CD settings KSOPS needs, described once: the Helm chart values on kind and
  * existing clusters and the local provider's argocd-cm and repo-server processes both read them
  * from here, so the two tiers cannot drift apart.
  */
@@ -91,7 +91,7 @@ export const ksopsStandin = join(repoRoot, 'lib', 'local', 'ksops-standin.sh')
 
 /**
  * argocd-cm entries. `kustomize.buildOptions` belongs here and not in argocd-cmd-params-cm: Argo CD
- * reads it only from argocd-cm, and in the wrong map it is silently ignored (seed 000).
+ * reads it only from argocd-cm, and in the wrong map it is silently ignored.
  */
 export const argocdCm: Readonly<Record<string, string>> = {
   'kustomize.buildOptions': '--enable-alpha-plugins --enable-exec',
@@ -168,7 +168,7 @@ const GIT_CONFIG_VOLUME = 'git-config'
 const SERVED_REPOS_VOLUME = 'served-repos'
 
 /**
- * The argo-cd chart values for kind and existing clusters (seed 000): KSOPS laid down by init
+ * The argo-cd chart values for kind and existing clusters: KSOPS laid down by init
  * containers into an emptyDir, both as a flat `ksops` (what a KRM-style generator runs from PATH)
  * and as `plugin/viaduct.ai/v1/ksops/ksops` (the legacy exec plugin the overlays use, found
  * through KUSTOMIZE_PLUGIN_HOME); the age key Secret mounted as a directory; the git config
@@ -226,7 +226,7 @@ export function helmValues(opts: HelmValuesOptions = {}): Record<string, unknown
 
 /**
  * Two init containers copy KSOPS out of its own image instead of downloading a release from GitHub
- * as seed 000 does: the pinned image already holds the binary, so no network fetch at pod start and
+ * at pod start: the pinned image already holds the binary, so no network fetch at pod start and
  * no second pin to keep in step. The image is distroless (no /bin/sh, no cp since v4.4.0), so each
  * container runs `ksops install <dir>`, which copies the running binary to `<dir>/ksops`. The second
  * mounts the emptyDir at `plugin/viaduct.ai/v1/ksops`: the kubelet creates that missing subPath with

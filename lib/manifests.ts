@@ -48,7 +48,7 @@ export function ageKeySecret(
   return opaqueSecret(names.secret, argocdNamespace, { [names.key]: ensureNewline(identity) })
 }
 
-/** One repository Secret, labelled so Argo CD picks it up (seed 000). */
+/** One repository Secret, labelled so Argo CD picks it up. */
 export function repositorySecret(
   name: string,
   argocdNamespace: string,
@@ -152,7 +152,7 @@ export function selectedAppFiles(include: string[], files: string[]): string[] {
   return include.length ? files.filter((rel) => include.some((glob) => includeMatches(glob, rel))) : files
 }
 
-/** The root App of Apps (seed 000): directory recursion over the apps tree, automated prune and selfHeal. */
+/** The root App of Apps: directory recursion over the apps tree, automated prune and selfHeal. */
 export function rootApplication(env: EnvConfig, repoURL: string): KObject {
   const include = env.gitops.include.length > 1 ? `{${env.gitops.include.join(',')}}` : env.gitops.include[0]
   return validated(

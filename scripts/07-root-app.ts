@@ -7,7 +7,7 @@ import { defineStep } from '../lib/step.ts'
 
 /**
  * The root App of Apps, applied once. From then on Argo CD owns it (selfHeal), so a later
- * create leaves it alone instead of fighting Argo CD over it (seed 000's one-way handoff).
+ * create leaves it alone instead of fighting Argo CD over it (a one-way handoff).
  */
 export const step = defineStep({
   id: '07',

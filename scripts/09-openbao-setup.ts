@@ -12,7 +12,7 @@ import { defaultSetupDeps, kubernetesTargetOf, setupOpenBao } from '../lib/openb
 import { defineStep } from '../lib/step.ts'
 
 /**
- * OpenBao setup (seed 002, runtime secrets), once OpenBao runs — `just openbao-setup <env>`:
+ * OpenBao setup (runtime secrets), once OpenBao runs — `just openbao-setup <env>`:
  *
  *  1. Reach OpenBao (a port-forward on kind/existing, the process itself on local) and wait
  *     until it answers.

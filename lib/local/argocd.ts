@@ -39,9 +39,9 @@ import { Processes, type RunAs } from './processes.ts'
  * Argo CD on the local cluster without its images, as its Helm chart runs it: its real CRDs, redis
  * with the password of Secret argocd-redis (made once, as the chart's secret-init Job does), and the
  * `argocd` binary run three times — repo-server, application-controller, server — with
- * ARGOCD_FAKE_IN_CLUSTER so https://kubernetes.default.svc is the kubeconfig's cluster
- * (shared/notes/tools.md). Each process gets what its pod gets: the image's user (pod.ts), a
- * filesystem of its own under the node folder, the mounted Secrets and ConfigMaps, and the
+ * ARGOCD_FAKE_IN_CLUSTER so https://kubernetes.default.svc is the kubeconfig's cluster (Argo CD's
+ * own local-development recipe does the same). Each process gets what its pod gets: the image's
+ * user (pod.ts), a filesystem of its own under the node folder, the mounted Secrets and ConfigMaps, and the
  * environment the chart's configMapKeyRefs give it from argocd-cm and argocd-cmd-params-cm
  * (chart-env.ts), read from the cluster. argocd-cm, argocd-secret, the git config ConfigMap and
  * the age key Secret are the caller's; argocd-cmd-params-cm is made here, with the addresses the

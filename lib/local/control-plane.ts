@@ -18,7 +18,7 @@ import { Processes } from './processes.ts'
 /**
  * The local cluster's control plane as processes on 127.0.0.1: etcd → kube-apiserver →
  * kube-controller-manager + kube-scheduler → kwok playing the kubelet of N fake nodes.
- * Flags as verified in shared/notes/tools.md.
+ * The flags are the ones each binary needs to run outside a cluster, verified on this stack.
  */
 
 export const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24'

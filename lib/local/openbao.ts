@@ -13,7 +13,7 @@ import { Processes } from './processes.ts'
 /**
  * OpenBao for the local environment: `bao server` with raft storage under
  * `<state>/openbao/data` and the static seal reading the unseal key file, so once the
- * runbook has initialised it, it unseals itself on every start (shared/notes/tools.md).
+ * runbook has initialised it, it unseals itself on every start.
  * Initialising is the runbook's openbao-setup step, not this.
  */
 

@@ -25,7 +25,7 @@ export interface CertPair {
 /** Who each client certificate is: the CN is the Kubernetes user, O its groups. */
 export const clientIdentities = {
   admin: { cn: 'kubernetes-admin', o: ['system:masters'] },
-  // --use-service-account-credentials=false (tools.md): every controller acts as this user,
+  // --use-service-account-credentials=false: every controller acts as this user,
   // so it needs more than the system:kube-controller-manager role grants.
   'kube-controller-manager': { cn: 'system:kube-controller-manager', o: ['system:masters'] },
   'kube-scheduler': { cn: 'system:kube-scheduler', o: [] },

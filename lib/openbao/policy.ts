@@ -8,7 +8,7 @@ import type { KObject } from '../kube.ts'
  * be read (and tested) without a server.
  */
 
-/** Where runtime secrets live (seed 002: secret/data/<app>). */
+/** Where runtime secrets live (secret/data/<app>: one path per app, so a policy can give it that path alone). */
 export const KV_MOUNT = 'secret'
 export const KUBERNETES_AUTH_MOUNT = 'kubernetes'
 /** The policy of the token setup keeps after initialisation (the root token is revoked). */

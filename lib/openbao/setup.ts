@@ -11,7 +11,7 @@ import { Run, type SetupDeps, type SetupOptions } from './run.ts'
 import { ensureSecrets, randomSecret } from './secrets.ts'
 
 /**
- * `openbao-setup` (seed 002, runtime tier): initialise OpenBao, keep an admin token instead of
+ * `openbao-setup` (runtime tier): initialise OpenBao, keep an admin token instead of
  * the root token, KV v2 at secret/, kubernetes auth, a read-only policy and a role per app,
  * and each app's initial secrets. Every part reads first and writes only what is missing or
  * different, so a second run sends no write at all. Existing secret values are never

@@ -7,7 +7,7 @@ import { Logger } from '../log.ts'
 import { personalAgeKeyFile } from '../paths.ts'
 
 /**
- * Secrets as code (seed 001 on the two-key design of seed 000):
+ * Secrets as code, on the two-key design (a team key and one cluster key per environment):
  *  - generate (generate.ts): `.env` lines (dotenv.ts) become SOPS-encrypted Secrets of the
  *    environments' overlays;
  *  - edit (edit.ts): an environment's bootstrap secrets file in sops' editor;

@@ -453,12 +453,12 @@ const GENERATOR_HEADER = (target: string) =>
 
 const KUSTOMIZATION_HEADER = (target: string) =>
   target === CORE
-    ? `# Core secrets (seed 001): Secrets every shared environment needs, SOPS-encrypted to the team key and
+    ? `# Core secrets: Secrets every shared environment needs, SOPS-encrypted to the team key and
 # the staging and prod cluster keys (.sops.yaml), decrypted at render time by KSOPS. Included by the
 # staging and prod overlays (resources: ../core). dev and local do not include it: their cluster
 # keys are per machine and cannot decrypt these files; give them DEV_/LOCAL_ variables instead.
 `
-    : `# The ${target} environment's cluster secrets (seed 001): SOPS-encrypted Secrets under ./secrets,
+    : `# The ${target} environment's cluster secrets: SOPS-encrypted Secrets under ./secrets,
 # decrypted at render time by KSOPS. Written by \`just secrets-generate\`.
 `
 

@@ -174,10 +174,19 @@ describe('create local, then openbao-setup local', () => {
     expect(pod, `a pod in ${consumer.namespace}`).toBeDefined()
     const at = (object: KObject | undefined) => Date.parse(String(object?.metadata.creationTimestamp))
     expect(at(pod)).toBeGreaterThanOrEqual(at(binding))
-    const refused = (await kube.list('v1', 'Event', consumer.namespace)).filter(
-      (event) => event.reason === 'FailedCreate' && String(event.message).includes(CONSUMER_POLICY),
-    )
-    expect(refused.length, 'the ReplicaSet was refused its pod before 09').toBeGreaterThan(0)
+    // And the gate is real: a pod whose ServiceAccount openbao-setup did not bind is refused.
+    const unbound = await kube
+      .apply({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'unbound-consumer', namespace: consumer.namespace },
+        spec: { serviceAccountName: 'default', containers: [{ name: 'x', image: 'registry.invalid/x:1' }] },
+      } as KObject)
+      .then(
+        () => 'admitted',
+        (error: unknown) => String((error as { body?: unknown }).body ?? error),
+      )
+    expect(unbound).toContain(CONSUMER_POLICY)
   })
 
   it('argocd-server answers the argocd CLI: admin logs in with the initial admin secret and lists every app Synced/Healthy', async () => {

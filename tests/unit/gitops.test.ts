@@ -21,7 +21,7 @@ import { versions } from '../../lib/versions.ts'
 import { steps } from '../../scripts/steps.ts'
 
 /**
- * The committed GitOps tree: every manifest against its real schema, the locks seed 000 asks for,
+ * The committed GitOps tree: every manifest against its real schema, the project locks,
  * the sync-wave order, every path an Application names, each environment's selection of
  * Applications, and an overlay rendered through kustomize, the KSOPS stand-in and the real sops.
  */
@@ -160,7 +160,7 @@ function spcObjects(doc: Doc): { objectName: string; secretPath: string; secretK
   return parse(doc.spec.parameters.objects) as { objectName: string; secretPath: string; secretKey: string }[]
 }
 
-describe('projects (seed 000)', () => {
+describe('projects', () => {
   it('locks the default project to the platform repository (plus the pinned chart repositories)', () => {
     const project = find('AppProject', 'default', 'argocd')
     const chartRepos = applications
@@ -175,7 +175,7 @@ describe('projects (seed 000)', () => {
     expect(project.spec.description).toBe('Platform-managed resources only')
   })
 
-  it('gives tenant-a exactly the project of seed 000', () => {
+  it('gives tenant-a exactly its project: its repository, its namespace, no cluster-scoped object', () => {
     expect(find('AppProject', 'tenant-a', 'argocd')).toEqual({
       apiVersion: 'argoproj.io/v1alpha1',
       kind: 'AppProject',
@@ -247,7 +247,7 @@ describe('Applications', () => {
     ]
     expect(order).toEqual([...order].sort((a, b) => a - b))
     expect(new Set(order).size).toBe(order.length)
-    // Every overlay app is the same app in another environment: same wave (seed 001: wave 0).
+    // Every overlay app is the same app in another environment: same wave (wave 0).
     for (const env of ENVIRONMENTS)
       expect(wave(applications.find((a) => a.rel === `overlays/${env}.yaml`)?.doc as Doc)).toBe(0)
   })
@@ -342,7 +342,7 @@ describe('environments', () => {
   })
 })
 
-describe('runtime secrets (seed 002)', () => {
+describe('runtime secrets', () => {
   const env = loadConfig('local')
   const spcs = manifests.filter((m) => m.doc.kind === 'SecretProviderClass').map((m) => m.doc)
 
@@ -433,7 +433,7 @@ describe('runtime secrets (seed 002)', () => {
   })
 })
 
-describe('overlays (seed 001)', () => {
+describe('overlays', () => {
   it.each(ENVIRONMENTS)('%s: a KSOPS legacy exec generator listing ./secrets/*.secret.yaml files', (env) => {
     const dir = join(gitops, 'overlays', env)
     const kustomization = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))
