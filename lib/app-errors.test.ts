@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { recordedApplication } from '../tests/helpers/applications.ts'
 import { deterministicError, StuckErrors } from './app-errors.ts'
 import type { KObject } from './kube.ts'
 
-const app = (name: string, status: Record<string, unknown>): KObject =>
-  ({
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Application',
-    metadata: { name, namespace: 'argocd' },
-    status,
-  }) as KObject
+const app = (name: string, status: Record<string, unknown>): KObject => recordedApplication(name, status)
 const comparisonError = (message: string) =>
   app('cluster-secrets', {
     sync: { status: 'Unknown' },

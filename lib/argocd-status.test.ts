@@ -1,17 +1,13 @@
 import { describe, expect, it } from 'vitest'
+import { recordedApplication } from '../tests/helpers/applications.ts'
 import { appCondition, appVerdict, convergence, HEALTHY_AFTER_LABEL } from './argocd-status.ts'
 import type { KObject } from './kube.ts'
 
 /** Application objects as read from a cluster (trimmed to the fields that matter). */
-function application(name: string, status?: Record<string, unknown>): KObject {
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Application',
-    metadata: { name, namespace: 'argocd', resourceVersion: '4711' },
+const application = (name: string, status?: Record<string, unknown>): KObject =>
+  recordedApplication(name, status, {
     spec: { project: 'default', destination: { server: 'https://kubernetes.default.svc' } },
-    ...(status ? { status } : {}),
-  }
-}
+  })
 
 const healthy = application('platform-config', {
   sync: { status: 'Synced', revision: '3f1c2a9' },

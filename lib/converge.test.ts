@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { recordedApplication } from '../tests/helpers/applications.ts'
 import { HEALTHY_AFTER_LABEL } from './argocd-status.ts'
 import { loadConfig } from './config.ts'
 import type { Context } from './context.ts'
@@ -7,13 +8,7 @@ import { BootstrapError } from './errors.ts'
 import type { KObject, Kube } from './kube.ts'
 import { Logger, memorySink } from './log.ts'
 
-const app = (name: string, status: Record<string, unknown>): KObject =>
-  ({
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Application',
-    metadata: { name, namespace: 'argocd' },
-    status,
-  }) as KObject
+const app = (name: string, status: Record<string, unknown>): KObject => recordedApplication(name, status)
 
 const healthy = app('platform-config', { sync: { status: 'Synced' }, health: { status: 'Healthy' } })
 const degraded = app('tenant-a', {

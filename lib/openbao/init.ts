@@ -117,18 +117,8 @@ export async function restoreInto(
   file: string,
 ): Promise<void> {
   await run.deps.initStore.preflight()
-  const body = isAutoUnseal(status)
-    ? { recovery_shares: 1, recovery_threshold: 1 }
-    : { secret_shares: 1, secret_threshold: 1 }
-  const response = await run.send('PUT', 'sys/init', body, '', INIT_TIMEOUT_MS)
-  if (response.status !== 200) throw run.failure(response, 'initialise OpenBao to restore the snapshot into')
-  const init = response.body as {
-    root_token?: string
-    keys_base64?: string[]
-    recovery_keys_base64?: string[]
-  }
+  const init = await initRequest(run, status, 'initialise OpenBao to restore the snapshot into')
   const root = init.root_token ?? ''
-  redactor.addAll([root, ...(init.keys_base64 ?? []), ...(init.recovery_keys_base64 ?? [])])
   for (const key of init.keys_base64 ?? []) await run.send('PUT', 'sys/unseal', { key }, '')
   await waitUnsealed(run, status)
   run.report.writes++
@@ -166,35 +156,44 @@ export async function restoreInto(
 }
 
 const INIT_TIMEOUT_MS = 60_000
+/** One share: the init file is the one place the keys are kept, so more shares would not be split among people. */
+const INIT_SHARES = 1
 
-export async function initialise(run: Run, status: SealStatus): Promise<void> {
-  // Initialisation's output exists once: make sure it can be stored before asking for it.
-  await run.deps.initStore.preflight()
-  // One share: the init file is the one place the keys are kept, so more shares would not be split among people.
-  const shares = 1
+interface InitAnswer {
+  root_token?: string
+  keys?: string[]
+  keys_base64?: string[]
+  recovery_keys?: string[]
+  recovery_keys_base64?: string[]
+}
+
+/** PUT sys/init: recovery keys for a seal that unseals itself, unseal keys otherwise; every secret it answers registered. */
+async function initRequest(run: Run, status: SealStatus, what: string): Promise<InitAnswer> {
   const body = isAutoUnseal(status)
-    ? { recovery_shares: shares, recovery_threshold: shares }
-    : { secret_shares: shares, secret_threshold: shares }
+    ? { recovery_shares: INIT_SHARES, recovery_threshold: INIT_SHARES }
+    : { secret_shares: INIT_SHARES, secret_threshold: INIT_SHARES }
   // Init on raft storage waits for the single node's leader election (5-10 s measured locally).
   const response = await run.send('PUT', 'sys/init', body, '', INIT_TIMEOUT_MS)
-  if (response.status !== 200) throw run.failure(response, 'initialise OpenBao')
-  const init = response.body as {
-    root_token?: string
-    keys?: string[]
-    keys_base64?: string[]
-    recovery_keys?: string[]
-    recovery_keys_base64?: string[]
-  }
-  const rootToken = init.root_token ?? ''
+  if (response.status !== 200) throw run.failure(response, what)
+  const init = response.body as InitAnswer
   redactor.addAll([
-    rootToken,
+    init.root_token,
     ...(init.keys ?? []),
     ...(init.keys_base64 ?? []),
     ...(init.recovery_keys ?? []),
     ...(init.recovery_keys_base64 ?? []),
   ])
-  if (!rootToken)
+  if (!init.root_token)
     throw new BootstrapError(`OpenBao at ${run.options.address} was initialised but returned no root token`)
+  return init
+}
+
+export async function initialise(run: Run, status: SealStatus): Promise<void> {
+  // Initialisation's output exists once: make sure it can be stored before asking for it.
+  await run.deps.initStore.preflight()
+  const shares = INIT_SHARES
+  const init = await initRequest(run, status, 'initialise OpenBao')
+  const rootToken = init.root_token ?? ''
 
   const earlier = Object.keys(run.file).filter((key) => !key.startsWith(GENERATED_PREFIX))
   if (earlier.length > 0) {
