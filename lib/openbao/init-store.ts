@@ -14,6 +14,8 @@ export const INIT_KEYS = {
   /** Only between initialisation and its revocation (a run that stopped in between resumes with it). */
   rootToken: 'root_token',
   rootRevokedAt: 'root_token_revoked_at',
+  /** While an OpenBao initialised for a restore has not got the snapshot's data yet: which snapshot (a digest). */
+  restoringFrom: 'restoring_snapshot_taken_at',
   adminToken: 'admin_token',
   adminAccessor: 'admin_token_accessor',
   recoveryThreshold: 'recovery_threshold',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { BootstrapError } from '../errors.ts'
 import { redactor } from '../redact.ts'
 import { ensurePolicy } from './access.ts'
@@ -120,26 +121,74 @@ export async function restoreInto(
   const init = await initRequest(run, status, 'initialise OpenBao to restore the snapshot into')
   const root = init.root_token ?? ''
   for (const key of init.keys_base64 ?? []) await run.send('PUT', 'sys/unseal', { key }, '')
+  // Kept until the restore is done: a run that stops in between resumes it (resumeRestore).
+  run.setFile(INIT_KEYS.rootToken, root)
+  run.setFile(INIT_KEYS.restoringFrom, restoreMarker(snapshot))
+  await run.saveFile()
   await waitUnsealed(run, status)
-  run.report.writes++
-  await uploadSnapshot(run.options.address, root, snapshot.bytes)
-  // The restore applies in the background; a shamir-sealed node then waits for the snapshot's keys.
+  await restoreWith(run, root, snapshot, file)
+}
+
+/** An OpenBao a stopped run initialised for a restore: the root token of that init is in the init file. */
+export function restorePending(run: Run, snapshot: Snapshot | undefined): boolean {
+  return (
+    !!snapshot &&
+    run.file[INIT_KEYS.restoringFrom] === restoreMarker(snapshot) &&
+    !!run.file[INIT_KEYS.rootToken]
+  )
+}
+
+/**
+ * Which snapshot a pending restore is of, as a digest: every value of the init file is masked in
+ * output as a secret, and the snapshot's time itself must stay readable there.
+ */
+function restoreMarker(snapshot: Snapshot): string {
+  return createHash('sha256').update(`restore ${snapshot.takenAt}`).digest('hex')
+}
+
+export async function resumeRestore(run: Run, snapshot: Snapshot, file: string): Promise<void> {
+  run.deps.onEntry(`OpenBao: resuming the restore of ${file} a stopped run began`)
+  await restoreWith(run, run.file[INIT_KEYS.rootToken] as string, snapshot, file)
+}
+
+/**
+ * The snapshot up, with the init's root token, once the node is active; then wait until the
+ * restored data answers with the snapshot's admin token (OpenBao applies it in the background). A
+ * restore that did not take (the root token still works after a while) is sent again.
+ */
+async function restoreWith(run: Run, root: string, snapshot: Snapshot, file: string): Promise<void> {
   const unsealKeys = Object.entries(snapshot.init)
     .filter(([key]) => key.startsWith('unseal_key_'))
     .map(([, value]) => value)
   const admin = snapshot.init[INIT_KEYS.adminToken] ?? ''
-  const deadline = run.deps.now() + run.waitMs
+  const deadline = run.deps.now() + run.waitMs * 2
+  const works = async (token: string) =>
+    (await run.send('GET', 'auth/token/lookup-self', undefined, token)).status === 200
+  let sentAt: number | undefined
   for (;;) {
-    const seal = await run.send('GET', 'sys/seal-status', undefined, '')
-    const sealed = (seal.body as { sealed?: boolean } | undefined)?.sealed
+    const health = await run.send(
+      'GET',
+      'sys/health?standbyok=false&sealedcode=299&uninitcode=299',
+      undefined,
+      '',
+    )
+    const sealed = (health.body as { sealed?: boolean } | undefined)?.sealed
     if (sealed && unsealKeys.length)
       for (const key of unsealKeys) await run.send('PUT', 'sys/unseal', { key }, '')
-    if (!sealed && (await run.send('GET', 'auth/token/lookup-self', undefined, admin)).status === 200) break
+    if (health.status === 200) {
+      if (await works(admin)) break
+      // Not sent yet, or sent and still not applied while the init's own data still answers: (again).
+      if ((sentAt === undefined || run.deps.now() - sentAt > 15_000) && (await works(root))) {
+        run.report.writes++
+        await uploadSnapshot(run.options.address, root, snapshot.bytes)
+        sentAt = run.deps.now()
+      }
+    }
     if (run.deps.now() >= deadline)
       throw new BootstrapError(
-        `OpenBao at ${run.options.address} did not come back with the snapshot's data within ${Math.round(run.waitMs / 1000)} s`,
+        `OpenBao at ${run.options.address} did not come back with the snapshot's data within ${Math.round((run.waitMs * 2) / 1000)} s`,
         {
-          hint: `its log says why; the snapshot ${file} is untouched, so running setup again tries anew after \`just destroy\``,
+          hint: `its log says why (local: the openbao log in the state folder's logs/); ${file} is untouched, and running setup again resumes the restore`,
         },
       )
     await run.deps.sleep(500)

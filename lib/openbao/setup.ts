@@ -2,8 +2,17 @@ import { BootstrapError } from '../errors.ts'
 import type { OpenBaoEndpoint } from '../providers/provider.ts'
 import { ensurePolicy, ensureRole } from './access.ts'
 import { nodeVaultCall } from './client.ts'
-import { assumeFresh, authenticate, ensureUnsealed, initialise, restoreInto, waitForAnswer } from './init.ts'
-import { sopsInitStore } from './init-store.ts'
+import {
+  assumeFresh,
+  authenticate,
+  ensureUnsealed,
+  initialise,
+  restoreInto,
+  restorePending,
+  resumeRestore,
+  waitForAnswer,
+} from './init.ts'
+import { INIT_KEYS, sopsInitStore } from './init-store.ts'
 import { ensureKubernetesAuth, ensureKvV2 } from './mounts.ts'
 import { appPolicy, IN_CLUSTER_HOST, type KubernetesTarget, RESERVED_POLICY_NAMES } from './policy.ts'
 import type { SetupReport } from './report.ts'
@@ -41,6 +50,9 @@ export async function setupOpenBao(options: SetupOptions, deps: SetupDeps): Prom
     if (restore && !options.dryRun) await authenticate(run)
   } else {
     await ensureUnsealed(run, status)
+    const restore = run.file[INIT_KEYS.restoringFrom] ? await options.snapshot?.() : undefined
+    if (restore && restorePending(run, restore.snapshot) && !options.dryRun)
+      await resumeRestore(run, restore.snapshot, restore.file)
     await authenticate(run)
   }
   await ensureKvV2(run)

@@ -112,7 +112,10 @@ export async function readSnapshot(file: string, identities: string[], keyFile: 
 /** The init-file values that belong to one initialisation (the admin token, recovery keys): what a snapshot carries. */
 export function initValuesOf(file: Record<string, string>): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(file).filter(([key]) => !key.startsWith(GENERATED_PREFIX) && key !== INIT_KEYS.rootToken),
+    Object.entries(file).filter(
+      ([key]) =>
+        !key.startsWith(GENERATED_PREFIX) && key !== INIT_KEYS.rootToken && key !== INIT_KEYS.restoringFrom,
+    ),
   )
 }
 
