@@ -56,7 +56,7 @@ lint:
 
 # Benchmarks: figures printed and written to reports/bench.json (never asserted in tests)
 bench:
-    bun scripts/bench.ts
+    bun tests/bench/bench.ts
 
 # Destroy and recreate the full stack on kind and assert convergence (needs Docker and internet)
 e2e env="dev":

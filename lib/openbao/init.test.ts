@@ -5,15 +5,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findBao, freePort } from '../../tests/helpers/openbao-dev.ts'
-import { generateIdentity, writeKeyFile } from '../age.ts'
-import { run } from '../exec.ts'
-import { decrypt, type SopsDeps, writeEncrypted } from '../sops.ts'
-import { type BaoCall, type BaoRequest, nodeVaultCall } from './client.ts'
-import { generatedKey, sopsInitStore } from './init-store.ts'
-import { ADMIN_POLICY } from './policy.ts'
-import { formatEntry, summaryLines } from './report.ts'
-import { parseRotations } from './secrets.ts'
-import { setupOpenBao } from './setup.ts'
 import {
   ADMIN_TOKEN,
   type Answer,
@@ -36,7 +27,16 @@ import {
   sealStatus,
   setupOptions,
   storedFile,
-} from './test-support.ts'
+} from '../../tests/helpers/openbao-fakes.ts'
+import { generateIdentity, writeKeyFile } from '../age.ts'
+import { run } from '../exec.ts'
+import { decrypt, type SopsDeps, writeEncrypted } from '../sops.ts'
+import { type BaoCall, type BaoRequest, nodeVaultCall } from './client.ts'
+import { generatedKey, sopsInitStore } from './init-store.ts'
+import { ADMIN_POLICY } from './policy.ts'
+import { formatEntry, summaryLines } from './report.ts'
+import { parseRotations } from './secrets.ts'
+import { setupOpenBao } from './setup.ts'
 
 describe('first run on an uninitialised OpenBao (recorded static-seal responses)', () => {
   const ROOT = 's.plantedRootToken0123456789'

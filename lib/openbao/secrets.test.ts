@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { apps } from '../../tests/helpers/openbao-fakes.ts'
 import { BootstrapError } from '../errors.ts'
 import { parseRotations, randomSecret } from './secrets.ts'
-import { apps } from './test-support.ts'
 
 describe('--rotate', () => {
   it('takes <app>/<field> of configured secrets, once each', () => {

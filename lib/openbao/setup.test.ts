@@ -1,13 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type OpenBaoDev, startOpenBaoDev } from '../../tests/helpers/openbao-dev.ts'
-import type { OpenBaoAppConfig } from '../config.ts'
-import { nodeVaultCall } from './client.ts'
-import { generatedKey } from './init-store.ts'
-import { ADMIN_POLICY, adminPolicy, appPolicy, appRole } from './policy.ts'
-import { summaryLines } from './report.ts'
-import type { SetupOptions } from './run.ts'
-import { parseRotations } from './secrets.ts'
-import { setupOpenBao } from './setup.ts'
 import {
   ADMIN_TOKEN,
   type Answer,
@@ -34,7 +26,15 @@ import {
   sealStatus,
   setupOptions,
   storedFile,
-} from './test-support.ts'
+} from '../../tests/helpers/openbao-fakes.ts'
+import type { OpenBaoAppConfig } from '../config.ts'
+import { nodeVaultCall } from './client.ts'
+import { generatedKey } from './init-store.ts'
+import { ADMIN_POLICY, adminPolicy, appPolicy, appRole } from './policy.ts'
+import { summaryLines } from './report.ts'
+import type { SetupOptions } from './run.ts'
+import { parseRotations } from './secrets.ts'
+import { setupOpenBao } from './setup.ts'
 
 describe('plan from recorded OpenBao responses', () => {
   it('writes nothing at all when everything is in place', async () => {

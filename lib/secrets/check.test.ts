@@ -3,11 +3,6 @@ import { readFileSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { generateIdentity } from '../age.ts'
-import { loadConfig } from '../config.ts'
-import { run } from '../exec.ts'
-import { writeEncrypted } from '../sops.ts'
-import { checkSecrets, type Finding, findPrivateKeys, sopsProblems } from './check.ts'
 import {
   copyTree,
   deps,
@@ -19,7 +14,12 @@ import {
   tmp,
   useSecretsFixtures,
   value,
-} from './test-support.ts'
+} from '../../tests/helpers/secrets-fixtures.ts'
+import { generateIdentity } from '../age.ts'
+import { loadConfig } from '../config.ts'
+import { run } from '../exec.ts'
+import { writeEncrypted } from '../sops.ts'
+import { checkSecrets, type Finding, findPrivateKeys, sopsProblems } from './check.ts'
 
 useSecretsFixtures()
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { caught, value } from '../../tests/helpers/secrets-fixtures.ts'
 import { parseDotenv } from './dotenv.ts'
-import { caught, value } from './test-support.ts'
 
 describe('parseDotenv', () => {
   it('reads KEY=value lines, export, quotes, comments and blank lines', () => {

@@ -2,9 +2,6 @@ import { readFileSync } from 'node:fs'
 import { chmod, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { run } from '../exec.ts'
-import { recipientsOf } from '../sops.ts'
-import { editSecrets } from './edit.ts'
 import {
   caught,
   copyTree,
@@ -16,7 +13,10 @@ import {
   tmp,
   useSecretsFixtures,
   value,
-} from './test-support.ts'
+} from '../../tests/helpers/secrets-fixtures.ts'
+import { run } from '../exec.ts'
+import { recipientsOf } from '../sops.ts'
+import { editSecrets } from './edit.ts'
 
 useSecretsFixtures()
 

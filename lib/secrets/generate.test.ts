@@ -3,15 +3,6 @@ import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { delimiter, dirname, join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
-import { writeKeyFile } from '../age.ts'
-import { argocdCm, ksopsPluginPath, ksopsStandin, repoServerEnv } from '../argocd-settings.ts'
-import { run } from '../exec.ts'
-import { repoRoot } from '../paths.ts'
-import { recipientsOf } from '../sops.ts'
-import { toolsPath } from '../tools/index.ts'
-import { checkSecrets } from './check.ts'
-import { normaliseName, parseDotenv } from './dotenv.ts'
-import { generateSecrets, planSecrets } from './generate.ts'
 import {
   caught,
   copyTree,
@@ -26,7 +17,16 @@ import {
   tmp,
   useSecretsFixtures,
   value,
-} from './test-support.ts'
+} from '../../tests/helpers/secrets-fixtures.ts'
+import { writeKeyFile } from '../age.ts'
+import { argocdCm, ksopsPluginPath, ksopsStandin, repoServerEnv } from '../argocd-settings.ts'
+import { run } from '../exec.ts'
+import { repoRoot } from '../paths.ts'
+import { recipientsOf } from '../sops.ts'
+import { toolsPath } from '../tools/index.ts'
+import { checkSecrets } from './check.ts'
+import { normaliseName, parseDotenv } from './dotenv.ts'
+import { generateSecrets, planSecrets } from './generate.ts'
 
 const ENVIRONMENTS = ['dev', 'local', 'prod', 'staging']
 const kustomize = toolsPath()

@@ -2,11 +2,6 @@ import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { type AgeKeyPair, generateIdentity, writeKeyFile } from '../age.ts'
-import { run } from '../exec.ts'
-import { checkSecrets } from './check.ts'
-import { generateSecrets } from './generate.ts'
-import { rotateSecrets } from './rotate.ts'
 import {
   copyTree,
   decryptJson,
@@ -19,7 +14,12 @@ import {
   tmp,
   useSecretsFixtures,
   value,
-} from './test-support.ts'
+} from '../../tests/helpers/secrets-fixtures.ts'
+import { type AgeKeyPair, generateIdentity, writeKeyFile } from '../age.ts'
+import { run } from '../exec.ts'
+import { checkSecrets } from './check.ts'
+import { generateSecrets } from './generate.ts'
+import { rotateSecrets } from './rotate.ts'
 
 useSecretsFixtures()
 

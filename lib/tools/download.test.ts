@@ -4,9 +4,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execaSync } from 'execa'
 import { describe, expect, it } from 'vitest'
+import {
+  type Call,
+  executable,
+  fakeDeps,
+  fetched,
+  lines,
+  ok,
+  useToolsSandbox,
+} from '../../tests/helpers/tools-sandbox.ts'
 import { versions } from '../versions.ts'
 import { checksumFor } from './download.ts'
-import { type Call, executable, fakeDeps, fetched, lines, ok, useToolsSandbox } from './fixture.ts'
 import { ensureTools } from './install.ts'
 import { recipeOf } from './recipes.ts'
 

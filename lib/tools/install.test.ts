@@ -1,9 +1,6 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { BootstrapError } from '../errors.ts'
-import { versions } from '../versions.ts'
-import { toolDir } from './catalogue.ts'
 import {
   actionlint,
   type Call,
@@ -15,7 +12,10 @@ import {
   ok,
   pathDir,
   useToolsSandbox,
-} from './fixture.ts'
+} from '../../tests/helpers/tools-sandbox.ts'
+import { BootstrapError } from '../errors.ts'
+import { versions } from '../versions.ts'
+import { toolDir } from './catalogue.ts'
 import { ensureTools } from './install.ts'
 
 useToolsSandbox()

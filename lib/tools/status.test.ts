@@ -1,9 +1,17 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import {
+  actionlint,
+  env,
+  executable,
+  fakeDeps,
+  ok,
+  pathDir,
+  useToolsSandbox,
+} from '../../tests/helpers/tools-sandbox.ts'
 import { versions } from '../versions.ts'
 import { toolDir } from './catalogue.ts'
-import { actionlint, env, executable, fakeDeps, ok, pathDir, useToolsSandbox } from './fixture.ts'
 import { toolStatus } from './status.ts'
 
 useToolsSandbox()

@@ -7,7 +7,7 @@ import {
   meetsTarget,
   pairedRatios,
   stats,
-} from './bench.ts'
+} from './stats.ts'
 
 describe('stats', () => {
   it('takes the middle sample of an odd count, whatever the order', () => {

@@ -2,9 +2,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach } from 'vitest'
-import { versions } from '../versions.ts'
-import { tools } from './catalogue.ts'
-import type { CommandOptions, CommandResult, ToolDeps } from './deps.ts'
+import { tools } from '../../lib/tools/catalogue.ts'
+import type { CommandOptions, CommandResult, ToolDeps } from '../../lib/tools/deps.ts'
+import { versions } from '../../lib/versions.ts'
 
 /**
  * Test fixture shared by install.test.ts and status.test.ts: a temp PATH dir and tools cache per

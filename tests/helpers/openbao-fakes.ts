@@ -1,12 +1,12 @@
-import type { OpenBaoAppConfig } from '../config.ts'
-import type { BaoCall, BaoRequest, BaoResponse } from './client.ts'
-import { generatedKey, type InitStore } from './init-store.ts'
-import { ADMIN_POLICY, adminPolicy, appPolicy, appRole } from './policy.ts'
-import type { SetupReport } from './report.ts'
-import type { SetupDeps, SetupOptions } from './run.ts'
-import { randomSecret } from './secrets.ts'
+import type { OpenBaoAppConfig } from '../../lib/config.ts'
+import type { BaoCall, BaoRequest, BaoResponse } from '../../lib/openbao/client.ts'
+import { generatedKey, type InitStore } from '../../lib/openbao/init-store.ts'
+import { ADMIN_POLICY, adminPolicy, appPolicy, appRole } from '../../lib/openbao/policy.ts'
+import type { SetupReport } from '../../lib/openbao/report.ts'
+import type { SetupDeps, SetupOptions } from '../../lib/openbao/run.ts'
+import { randomSecret } from '../../lib/openbao/secrets.ts'
 
-export { caught } from '../../tests/helpers/caught.ts'
+export { caught } from '../../lib/../lib/../tests/helpers/caught.ts'
 
 /** What the openbao tests share: configured apps, fakes that answer from recorded OpenBao 2.7.2 responses, and a run's harness. */
 

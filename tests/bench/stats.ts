@@ -1,7 +1,7 @@
 /**
- * Helpers for `just bench` (scripts/bench.ts): the statistics of a figure's runs, its target and
+ * Helpers for `just bench` (tests/bench/bench.ts): the statistics of a figure's runs, its target and
  * verdict, and the table it is printed as. Pure functions, so the arithmetic is unit-tested
- * (lib/bench.test.ts) apart from the stack the benchmark needs.
+ * (stats.test.ts) apart from the stack the benchmark needs.
  */
 
 export interface Stats {

@@ -1,9 +1,9 @@
 /**
- * `just bench` (`bun scripts/bench.ts [--runs N] [--only phase,…]`): measures the runbook on the
+ * `just bench` (`bun tests/bench/bench.ts [--runs N] [--only phase,…]`): measures the runbook on the
  * local stack — real etcd, kube-apiserver, Argo CD's controllers and OpenBao as processes — and
  * prints a table on stdout and writes reports/bench.json. Progress goes to stderr. Never part of
  * the test command, never asserted: a missed target is reported, not failed.
- * `bun scripts/bench.ts --markdown` prints the README's performance table from the last report.
+ * `bun tests/bench/bench.ts --markdown` prints the README's performance table from the last report.
  *
  * Phases, each figure the median of `--runs` runs (default and minimum per the issue: 5), with min and max:
  *
@@ -32,9 +32,41 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { delimiter, isAbsolute, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { guardClusterAgeKey } from '../lib/age-key.ts'
-import { applyAll } from '../lib/apply.ts'
-import { ageSecret } from '../lib/argocd-settings.ts'
+import { guardClusterAgeKey } from '../../lib/age-key.ts'
+import { applyAll } from '../../lib/apply.ts'
+import { ageSecret } from '../../lib/argocd-settings.ts'
+import { createContext } from '../../lib/cli.ts'
+import type { EnvConfig } from '../../lib/config.ts'
+import type { Context } from '../../lib/context.ts'
+import { errorMessage } from '../../lib/errors.ts'
+import { run } from '../../lib/exec.ts'
+import type { GitopsSource } from '../../lib/gitops-source.ts'
+import { type ApplyResult, type KObject, type Kube, loadKubeConfig, refOf } from '../../lib/kube.ts'
+import { localBinary } from '../../lib/local/binaries.ts'
+import { ensureControlPlane } from '../../lib/local/control-plane.ts'
+import { localLayout, servedReposDir } from '../../lib/local/layout.ts'
+import { ensureOpenBao } from '../../lib/local/openbao.ts'
+import { pkiPaths } from '../../lib/local/pki.ts'
+import { freePort, LOOPBACK } from '../../lib/local/ports.ts'
+import { killStackSync, stackStatus, stopStack } from '../../lib/local/stack.ts'
+import { Logger } from '../../lib/log.ts'
+import {
+  ageKeySecret,
+  argocdConfigMap,
+  argocdServerSecret,
+  bootstrapSecret,
+  namespace,
+  repositorySecrets,
+  rootApplication,
+} from '../../lib/manifests.ts'
+import { repoRoot, toolsCacheDir } from '../../lib/paths.ts'
+import { localProvider } from '../../lib/providers/local.ts'
+import type { OpenBaoEndpoint } from '../../lib/providers/provider.ts'
+import { redactor } from '../../lib/redact.ts'
+import { ensureTools, toolDir, tools } from '../../lib/tools/index.ts'
+import { resolveBootstrapSecrets } from '../../lib/vault.ts'
+import { openbaoSetup } from '../../scripts/09-openbao-setup.ts'
+import { makeWorkspace, type Workspace } from '../local/workspace.ts'
 import {
   describeTarget,
   formatMarkdownTable,
@@ -46,39 +78,7 @@ import {
   stats,
   type Target,
   type Unit,
-} from '../lib/bench.ts'
-import { createContext } from '../lib/cli.ts'
-import type { EnvConfig } from '../lib/config.ts'
-import type { Context } from '../lib/context.ts'
-import { errorMessage } from '../lib/errors.ts'
-import { run } from '../lib/exec.ts'
-import type { GitopsSource } from '../lib/gitops-source.ts'
-import { type ApplyResult, type KObject, type Kube, loadKubeConfig, refOf } from '../lib/kube.ts'
-import { localBinary } from '../lib/local/binaries.ts'
-import { ensureControlPlane } from '../lib/local/control-plane.ts'
-import { localLayout, servedReposDir } from '../lib/local/layout.ts'
-import { ensureOpenBao } from '../lib/local/openbao.ts'
-import { pkiPaths } from '../lib/local/pki.ts'
-import { freePort, LOOPBACK } from '../lib/local/ports.ts'
-import { killStackSync, stackStatus, stopStack } from '../lib/local/stack.ts'
-import { Logger } from '../lib/log.ts'
-import {
-  ageKeySecret,
-  argocdConfigMap,
-  argocdServerSecret,
-  bootstrapSecret,
-  namespace,
-  repositorySecrets,
-  rootApplication,
-} from '../lib/manifests.ts'
-import { repoRoot, toolsCacheDir } from '../lib/paths.ts'
-import { localProvider } from '../lib/providers/local.ts'
-import type { OpenBaoEndpoint } from '../lib/providers/provider.ts'
-import { redactor } from '../lib/redact.ts'
-import { ensureTools, toolDir, tools } from '../lib/tools/index.ts'
-import { resolveBootstrapSecrets } from '../lib/vault.ts'
-import { makeWorkspace, type Workspace } from '../tests/local/workspace.ts'
-import { openbaoSetup } from './09-openbao-setup.ts'
+} from './stats.ts'
 
 const PHASES = ['tools', 'stack', 'create', 'api', 'fallback', 'openbao', 'backup'] as const
 type Phase = (typeof PHASES)[number]
