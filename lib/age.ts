@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { chmod, mkdir, readFile, stat } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import * as age from 'age-encryption'
+import { writeFileAtomic, writeNewFile } from './atomic-file.ts'
 import { BootstrapError, errorMessage } from './errors.ts'
 import { redactor } from './redact.ts'
 
@@ -186,7 +186,7 @@ export async function writeKeyFile(
 
   if (!options.overwrite) {
     try {
-      await writeExclusive(path, content)
+      await writeNewFile(path, content, KEY_FILE_MODE)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new BootstrapError(`age key file ${path} already exists: not overwriting it`, {
@@ -197,27 +197,9 @@ export async function writeKeyFile(
     }
     return { identity, recipient }
   }
-  // Write beside it and rename, so a crash never leaves a half-written key in place.
-  const temp = join(dir, `.${randomBytes(6).toString('hex')}.tmp`)
-  try {
-    await writeExclusive(temp, content)
-    await rename(temp, path)
-  } finally {
-    await rm(temp, { force: true })
-  }
+  // Replacing one: beside it and renamed, so a crash never leaves a half-written key in place.
+  await writeFileAtomic(path, content, KEY_FILE_MODE)
   return { identity, recipient }
-}
-
-async function writeExclusive(path: string, content: string): Promise<void> {
-  const handle = await open(path, 'wx', KEY_FILE_MODE)
-  try {
-    // The umask can only narrow the mode, but say it explicitly in case the file system ignores it.
-    await handle.chmod(KEY_FILE_MODE)
-    await handle.writeFile(content)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
 }
 
 function foldersBetween(top: string, bottom: string): string[] {

@@ -14,7 +14,10 @@ import { Redactor } from './redact.ts'
  */
 class FakeKube implements Kube {
   readonly requests = { reads: 0, writes: 0 }
-  readonly applied: { object: KObject; options?: { dryRun?: boolean; force?: boolean } }[] = []
+  readonly applied: {
+    object: KObject
+    options?: { dryRun?: boolean; force?: boolean; before?: KObject | null }
+  }[] = []
   private readonly store = new Map<string, KObject>()
   private version = 100
 
@@ -34,14 +37,20 @@ class FakeKube implements Kube {
     namespace?: string,
   ): Promise<T[]> {
     this.requests.reads++
+    // As the API server lists them: items without apiVersion and kind.
     return [...this.store.values()]
       .filter((o) => o.apiVersion === apiVersion && o.kind === kind)
       .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
-      .map((o) => structuredClone(o) as T)
+      .map(({ apiVersion: _a, kind: _k, ...o }) => structuredClone(o) as T)
   }
 
-  async apply(object: KObject, options?: { dryRun?: boolean; force?: boolean }): Promise<ApplyOutcome> {
+  async apply(
+    object: KObject,
+    options?: { dryRun?: boolean; force?: boolean; before?: KObject | null },
+  ): Promise<ApplyOutcome> {
     this.applied.push({ object: structuredClone(object), options })
+    // The real one reads the object first unless the caller says how it is.
+    if (options?.before === undefined) this.requests.reads++
     const ref = refOf(object)
     const before = this.store.get(this.key(ref))
     const merged = merge(before ?? serverDefaults(object), object) as KObject
@@ -179,7 +188,7 @@ describe('applyAll', () => {
     ])
     expect(results).toEqual(['unchanged', 'created'])
     expect(kube.applied.slice(calls)).toEqual([
-      { object: expect.objectContaining({ kind: 'Secret' }), options: { dryRun: true } },
+      { object: expect.objectContaining({ kind: 'Secret' }), options: { dryRun: true, before: null } },
     ])
     expect(
       kube.stored({ apiVersion: 'v1', kind: 'Secret', name: 'openbao-unseal-key', namespace: 'openbao' }),
@@ -187,6 +196,48 @@ describe('applyAll', () => {
     expect(lines).toEqual([
       '    Namespace/openbao: unchanged',
       '    Secret/openbao/openbao-unseal-key: would be created',
+    ])
+  })
+})
+
+describe('applyAll: requests', () => {
+  const secrets = () =>
+    ['a', 'b', 'c'].map((name) => opaqueSecret(`repo-${name}`, 'argocd', { url: `file:///repos/${name}` }))
+
+  it('reads objects of one kind and namespace with one list, a lone one with a get, and never again to apply', async () => {
+    const kube = new FakeKube()
+    const { ctx } = context(kube)
+    expect(await applyAll(ctx, [...secrets(), namespace('argocd')])).toEqual([
+      'created',
+      'created',
+      'created',
+      'created',
+    ])
+    expect(kube.requests).toEqual({ reads: 2, writes: 4 })
+
+    const again = new FakeKube()
+    await applyAll(context(again).ctx, [...secrets(), namespace('argocd')])
+    again.requests.reads = 0
+    again.requests.writes = 0
+    expect(await applyAll(context(again).ctx, [...secrets(), namespace('argocd')])).toEqual([
+      'unchanged',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+    ])
+    expect(again.requests).toEqual({ reads: 2, writes: 0 })
+  })
+
+  it('applies Namespaces before what may live in them, and reports in the order given', async () => {
+    const kube = new FakeKube()
+    const { ctx, lines } = context(kube)
+    await applyAll(ctx, [...secrets(), namespace('argocd')])
+    expect(kube.applied[0]?.object.kind).toBe('Namespace')
+    expect(lines).toEqual([
+      '    Secret/argocd/repo-a: created',
+      '    Secret/argocd/repo-b: created',
+      '    Secret/argocd/repo-c: created',
+      '    Namespace/argocd: created',
     ])
   })
 })

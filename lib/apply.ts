@@ -1,25 +1,71 @@
 import { isDeepStrictEqual } from 'node:util'
 import type { Context } from './context.ts'
-import { type ApplyResult, describeRef, type KObject, refOf } from './kube.ts'
+import { type ApplyResult, describeRef, type KObject, type Kube, refOf } from './kube.ts'
 
 /**
  * Applies the objects a step owns and says, per object, what happened. An object whose
  * fields are already all in the cluster is not sent at all, so a re-run makes no writes;
  * `--dry-run` asks the server what would change and changes nothing.
+ *
+ * Each object is read once: objects of one kind in one namespace with one list, a lone one with
+ * a get, all at the same time. Then only what differs is applied, concurrently, except that
+ * Namespaces go first (everything else may live in one). An absent object costs its write, a
+ * present one its share of a read.
  */
 export async function applyAll(ctx: Context, objects: KObject[]): Promise<ApplyResult[]> {
   const kube = await ctx.kube()
-  const results: ApplyResult[] = []
-  for (const object of objects) {
-    const existing = await kube.get(refOf(object))
-    let result: ApplyResult
-    if (existing && contains(existing, object)) result = 'unchanged'
-    else result = (await kube.apply(object, { dryRun: ctx.flags.dryRun })).result
-    results.push(result)
+  const existing = await readAll(kube, objects)
+  const results: ApplyResult[] = new Array(objects.length)
+  const applyAt = async (i: number) => {
+    const object = objects[i] as KObject
+    const before = existing[i]
+    results[i] =
+      before && contains(before, object)
+        ? 'unchanged'
+        : (await kube.apply(object, { dryRun: ctx.flags.dryRun, before: before ?? null })).result
+  }
+  const indexes = objects.map((_, i) => i)
+  const first = indexes.filter((i) => isContainer(objects[i] as KObject))
+  await Promise.all(first.map(applyAt))
+  await Promise.all(indexes.filter((i) => !first.includes(i)).map(applyAt))
+  objects.forEach((object, i) => {
+    const result = results[i] as ApplyResult
     const verb = ctx.flags.dryRun && result !== 'unchanged' ? `would be ${result}` : result
     ctx.log.detail(`${describeRef(refOf(object))}: ${verb}`)
-  }
+  })
   return results
+}
+
+/** What other objects may be created in: it has to exist first. */
+function isContainer(object: KObject): boolean {
+  return (
+    (object.kind === 'Namespace' && object.apiVersion === 'v1') || object.kind === 'CustomResourceDefinition'
+  )
+}
+
+/** Every object as the cluster has it now (undefined: absent), with one request per kind and namespace. */
+async function readAll(kube: Kube, objects: KObject[]): Promise<(KObject | undefined)[]> {
+  const groups = new Map<string, number[]>()
+  objects.forEach((object, i) => {
+    const key = JSON.stringify([object.apiVersion, object.kind, object.metadata.namespace ?? ''])
+    groups.set(key, [...(groups.get(key) ?? []), i])
+  })
+  const existing: (KObject | undefined)[] = new Array(objects.length)
+  await Promise.all(
+    [...groups.values()].map(async (indexes) => {
+      const first = objects[indexes[0] as number] as KObject
+      if (indexes.length === 1) {
+        existing[indexes[0] as number] = await kube.get(refOf(first))
+        return
+      }
+      const { apiVersion = '', kind = '' } = first
+      const items = await kube.list(apiVersion, kind, first.metadata.namespace)
+      // List items come without apiVersion and kind; the objects they are compared with have them.
+      const byName = new Map(items.map((item) => [item.metadata.name, { ...item, apiVersion, kind }]))
+      for (const i of indexes) existing[i] = byName.get((objects[i] as KObject).metadata.name)
+    }),
+  )
+  return existing
 }
 
 /** Whether every field `desired` sets already has that value in `actual`. */

@@ -27,6 +27,8 @@ describe('helmValues: the argo-cd chart values', () => {
     expect(values.configs.cm['kustomize.buildOptions']).toBe('--enable-alpha-plugins --enable-exec')
     expect(values.configs.params).not.toHaveProperty('kustomize.buildOptions')
     expect(values.configs.params['server.insecure']).toBe(true)
+    // The chart renders every configs.params key into argocd-cmd-params-cm (argo-cd.config.params).
+    expect(values.configs.params['controller.sync.wave.delay.seconds']).toBe('1')
   })
 
   it('restores Application health in argocd-cm, so the App of Apps waits wave by wave', () => {
@@ -163,7 +165,7 @@ describe('helmValues: the argo-cd chart values', () => {
 describe('the settings the local provider reads', () => {
   it('describes argocd-cm and argocd-cmd-params-cm as strings', () => {
     expect(argocdCm['kustomize.buildOptions']).toBe('--enable-alpha-plugins --enable-exec')
-    expect(argocdCmdParams).toEqual({ 'server.insecure': 'true' })
+    expect(argocdCmdParams).toEqual({ 'server.insecure': 'true', 'controller.sync.wave.delay.seconds': '1' })
   })
 
   it('builds the repo-server env for any layout', () => {

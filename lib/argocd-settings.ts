@@ -116,6 +116,14 @@ export const argocdCm: Readonly<Record<string, string>> = {
 /** argocd-cmd-params-cm entries (ConfigMap values are strings; the chart takes the boolean). */
 export const argocdCmdParams: Readonly<Record<string, string>> = {
   'server.insecure': 'true',
+  // Argo CD pauses 2 s after every sync wave (argo-cd controller/sync.go), only to give other
+  // controllers a chance to react before health is judged. The App of Apps' waves hold Application
+  // objects, whose health comes from Argo CD's own controller (argocdCm's health check), and a
+  // chart's Deployments are judged by observedGeneration, so a stale status is not read as healthy
+  // either way. One second still gives a CRD time to be established before the next wave uses it;
+  // the four waves of a first create then cost 4 s instead of 8. Not 0: with no pause the wave is
+  // judged at once, is not healthy yet, and Argo CD looks again only after its 5 s batching window.
+  'controller.sync.wave.delay.seconds': '1',
 }
 
 /**
@@ -212,7 +220,7 @@ export function helmValues(opts: HelmValuesOptions = {}): Record<string, unknown
     global: { image: { tag: versions.argocd } },
     configs: {
       cm: { ...argocdCm },
-      params: { 'server.insecure': argocdCmdParams['server.insecure'] === 'true' },
+      params: { ...argocdCmdParams, 'server.insecure': argocdCmdParams['server.insecure'] === 'true' },
     },
     repoServer: {
       initContainers: plain(initContainers),

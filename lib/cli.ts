@@ -10,7 +10,7 @@ import { acquireLock } from './lock.ts'
 import { Logger } from './log.ts'
 import { envStateDir } from './paths.ts'
 import { providerFor } from './providers/index.ts'
-import type { Step } from './step.ts'
+import { runStep, type Step } from './step.ts'
 import { resolveBootstrapSecrets } from './vault.ts'
 
 /** Command-line options shared by every entry point: `--env`, `--from`, `--dry-run`, … */
@@ -117,7 +117,7 @@ export async function runSteps(
     )
     for (const step of selectSteps(steps, cli)) {
       current = step
-      await log.step(step.id, step.name, () => step.run(ctx))
+      await log.step(step.id, step.name, () => runStep(ctx, step))
     }
     current = undefined
     log.summary()
@@ -125,15 +125,7 @@ export async function runSteps(
     return 0
   } catch (error) {
     log.summary()
-    const where = current ? `step ${current.id}-${current.name} failed` : 'failed'
-    log.error(`${where}: ${errorMessage(error)}`)
-    if (error instanceof BootstrapError) {
-      if (error.hint) log.error(`how to fix: ${error.hint}`)
-      return error.exitCode
-    }
-    log.error('this is a bug in platform-bootstrap, not in your input; the stack follows')
-    log.error(String((error as Error)?.stack ?? error))
-    return 1
+    return reportFailure(log, error, current ? `step ${current.id}-${current.name} failed` : 'failed')
   } finally {
     release?.()
   }
@@ -144,12 +136,32 @@ export async function main(
   steps: Step[],
   options: { afterSuccess?: (ctx: Context) => void } = {},
 ): Promise<never> {
+  return runScript((log) => runSteps(parseCli(process.argv.slice(2)), steps, log, options.afterSuccess))
+}
+
+/** Entry point of a script: runs `body`, prints a failure with its hint, exits with its code. */
+export async function runScript(body: (log: Logger) => Promise<number>): Promise<never> {
+  const log = new Logger()
   let code: number
   try {
-    code = await runSteps(parseCli(process.argv.slice(2)), steps, new Logger(), options.afterSuccess)
+    code = await body(log)
   } catch (error) {
-    new Logger().error(errorMessage(error))
-    code = error instanceof BootstrapError ? error.exitCode : 1
+    code = reportFailure(log, error)
   }
   process.exit(code)
+}
+
+/**
+ * The one way a failure reaches the terminal: one line of cause, then how to fix it, and the exit
+ * code the error carries. Anything but a BootstrapError is a bug, and says so with its stack.
+ */
+export function reportFailure(log: Logger, error: unknown, where?: string): number {
+  log.error(where ? `${where}: ${errorMessage(error)}` : errorMessage(error))
+  if (error instanceof BootstrapError) {
+    if (error.hint) log.error(`how to fix: ${error.hint}`)
+    return error.exitCode
+  }
+  log.error('this is a bug in platform-bootstrap, not in your input; the stack follows')
+  log.error(String((error as Error)?.stack ?? error))
+  return 1
 }

@@ -313,7 +313,8 @@ function crossCheck(at: Fields, config: EnvConfig): void {
     )
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
+/** A Kubernetes object or namespace name (RFC 1123 label). */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/
 
 type Doc = Record<string, unknown>

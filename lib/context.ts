@@ -1,9 +1,9 @@
 import type { EnvConfig } from './config.ts'
 import type { Run } from './exec.ts'
 import type { GitopsSource } from './gitops-source.ts'
-import type { Kube } from './kube.ts'
+import type { ClusterAccess, KObject, Kube } from './kube.ts'
 import type { Logger } from './log.ts'
-import type { ClusterProvider } from './providers/provider.ts'
+import type { OpenBaoEndpoint } from './openbao/endpoint.ts'
 import type { ResolvedSecrets } from './vault.ts'
 
 /** Flags a person gives on the command line. */
@@ -30,6 +30,37 @@ export interface Context {
   source(): Promise<GitopsSource>
   /** The environment's state folder (lock, local cluster, snapshots). */
   stateDir: string
+}
+
+/**
+ * Everything that differs between kind, an existing cluster and the local stack of processes
+ * (lib/providers/: one module each). The steps call these and nothing else provider-specific, so
+ * a difference lives in one module. Here beside Context because each holds the other: in two
+ * files they would import each other.
+ */
+export interface ClusterProvider {
+  readonly name: 'kind' | 'existing' | 'local'
+  /** Step 00: create or adopt the cluster, wait until the API answers and nodes are Ready. */
+  ensureCluster(ctx: Context): Promise<void>
+  /** How later steps reach the cluster (no side effects). */
+  access(ctx: Context): ClusterAccess
+  /** The repository URLs Argo CD pulls from, serving this checkout first where the environment says so. */
+  gitopsSource(ctx: Context): Promise<GitopsSource>
+  /** Step 06: Argo CD with KSOPS in the repo-server, ready to sync. */
+  installArgoCD(ctx: Context): Promise<void>
+  /**
+   * Step 06's objects where the runbook applies them itself, before installArgoCD (local: argocd-cm,
+   * argocd-secret, the repo-server's git config); absent where the Helm chart carries them.
+   */
+  argocdObjects?(ctx: Context): Promise<KObject[]>
+  /** Step 09: reach OpenBao. */
+  openbao(ctx: Context): Promise<OpenBaoEndpoint>
+  /** Printed after a successful create: how to reach Argo CD and look at the apps (commands, never a secret). */
+  accessHints(ctx: Context): string[]
+  /** Whether the environment has a cluster for destroy to act on (one this tool may not have made). */
+  hasCluster(ctx: Context): Promise<boolean>
+  /** Tear the cluster down; never keys or secrets files. */
+  destroy(ctx: Context): Promise<void>
 }
 
 export function memo<T>(make: () => Promise<T>): () => Promise<T> {

@@ -4,8 +4,8 @@ import type { Context } from './context.ts'
 import { BootstrapError } from './errors.ts'
 import { type KObject, type Kube, refOf } from './kube.ts'
 import { formatMs } from './log.ts'
-import { waitFor } from './retry.ts'
 import { type ExpectedRevision, expectedRevisions } from './revisions.ts'
+import { waitFor } from './wait.ts'
 
 const APPS = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application' }
 /** Asks Argo CD to compare an Application with git now, not at its next reconciliation. */
@@ -74,7 +74,12 @@ export async function waitForConvergence(ctx: Context, options: ConvergeOptions 
         }
         return state.converged
       },
-      { timeoutMs: ctx.env.converge.timeoutSeconds * 1000, intervalMs: 2000 },
+      {
+        timeoutMs: ctx.env.converge.timeoutSeconds * 1000,
+        // One list request per poll: cheap enough to notice the last Application within half a second.
+        intervalMs: 500,
+        hint: `the diagnostics above say what each pending Application waits for (\`kubectl -n ${ctx.env.argocd.namespace} get applications\`); a slow cluster needs a larger converge.timeoutSeconds in config.yaml`,
+      },
     )
   } catch (error) {
     if (error instanceof BootstrapError)

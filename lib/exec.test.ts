@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { BootstrapError, ProcessError } from './errors.ts'
-import { run } from './exec.ts'
+import { run, runStatus } from './exec.ts'
 import { MASK, redactor } from './redact.ts'
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -51,5 +51,44 @@ describe('run', () => {
     expect(error).toBeInstanceOf(ProcessError)
     expect((error as ProcessError).code).toBeUndefined()
     expect((error as ProcessError).message).toContain('timed out after 100 ms')
+  })
+})
+
+describe('run, interactive', () => {
+  it('hands the terminal over: nothing is captured, and a failure still carries its exit code', async () => {
+    expect(await run('sh', ['-c', 'exit 0'], { interactive: true })).toEqual({ stdout: '', stderr: '' })
+    const error = await rejection(run('sh', ['-c', 'exit 200'], { interactive: true }))
+    expect(error).toBeInstanceOf(ProcessError)
+    expect((error as ProcessError).code).toBe(200)
+    expect((error as ProcessError).stderr).toBe('')
+  })
+})
+
+describe('runStatus', () => {
+  it('returns the exit code and both outputs instead of throwing, stderr masked', async () => {
+    const secret = 'exec-test-status-secret-43'
+    redactor.add(secret)
+    const result = await runStatus('sh', ['-c', `echo out; echo "err ${secret}" >&2; exit 4`])
+    expect(result).toEqual({ exitCode: 4, stdout: 'out\n', stderr: `err ${MASK}\n` })
+  })
+
+  it('gives the child exactly the env passed, nothing inherited, no tools cache on PATH, stdin closed', async () => {
+    const env = { PATH: process.env.PATH, ONLY_THIS: 'yes' }
+    const result = await runStatus('sh', ['-c', 'echo "$ONLY_THIS|$HOME|$PATH"; cat'], { env })
+    expect(result).toEqual({ exitCode: 0, stdout: `yes||${process.env.PATH}\n`, stderr: '' })
+  })
+
+  it('reports a missing binary as exit code 127', async () => {
+    expect(await runStatus('platform-bootstrap-no-such-binary', [])).toEqual({
+      exitCode: 127,
+      stdout: '',
+      stderr: 'platform-bootstrap-no-such-binary: command not found',
+    })
+  })
+
+  it('reports a timeout as a failed exit with a line saying so', async () => {
+    const result = await runStatus('sh', ['-c', 'exec sleep 5'], { timeoutMs: 100 })
+    expect(result.exitCode).toBe(1)
+    expect(result.stderr).toContain('sh timed out after 100 ms')
   })
 })

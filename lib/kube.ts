@@ -6,7 +6,8 @@ import {
   PatchStrategy,
 } from '@kubernetes/client-node'
 import { BootstrapError, errorMessage } from './errors.ts'
-import { retry, statusCode, waitFor } from './retry.ts'
+import { retry, statusCode } from './retry.ts'
+import { waitFor } from './wait.ts'
 
 /** The field manager every apply of the runbook uses, so ownership is one name in managedFields. */
 export const FIELD_MANAGER = 'platform-bootstrap'
@@ -31,7 +32,14 @@ export interface ApplyOutcome {
 
 /** What the steps need from the Kubernetes API; a fake in unit tests, client-node for real. */
 export interface Kube {
-  apply(object: KObject, options?: { dryRun?: boolean; force?: boolean }): Promise<ApplyOutcome>
+  /**
+   * `before` is the object as it is now when the caller has just read it (`null`: absent), so the
+   * apply does not read it again; left out, it is read first.
+   */
+  apply(
+    object: KObject,
+    options?: { dryRun?: boolean; force?: boolean; before?: KObject | null },
+  ): Promise<ApplyOutcome>
   get<T extends KObject = KObject>(ref: ObjectRef): Promise<T | undefined>
   list<T extends KObject = KObject>(
     apiVersion: string,
@@ -60,6 +68,16 @@ export function refOf(object: KObject): ObjectRef {
 
 export function describeRef(ref: ObjectRef): string {
   return `${ref.kind}/${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`
+}
+
+/**
+ * Where the runbook reaches the cluster: a kubeconfig file and the context in it. Each provider
+ * says its own (ClusterProvider.access); it lives here, beside loadKubeConfig that reads it,
+ * because the providers take the context, and in one of them it would close an import circle.
+ */
+export interface ClusterAccess {
+  kubeconfig: string
+  context?: string
 }
 
 export function loadKubeConfig(kubeconfigPath: string, context?: string): KubeConfig {
@@ -124,9 +142,9 @@ export function createKube(
         return result.items as T[]
       })
     },
-    async apply(object, { dryRun = false, force = false } = {}) {
+    async apply(object, { dryRun = false, force = false, before: known } = {}) {
       const ref = refOf(object)
-      const before = await get(ref)
+      const before = known === undefined ? await get(ref) : (known ?? undefined)
       const applied = await withRetry(`apply ${describeRef(ref)}`, async () => {
         if (!dryRun) requests.writes++
         return (await api.patch(
@@ -219,6 +237,18 @@ export async function waitForObject<T extends KObject>(
       const object = await kube.get<T>(ref)
       return object && ready(object) ? object : undefined
     },
-    { timeoutMs },
+    {
+      timeoutMs,
+      hint: `its status and events say why: \`kubectl${ref.namespace ? ` -n ${ref.namespace}` : ''} describe ${ref.kind.toLowerCase()} ${ref.name}\``,
+    },
+  )
+}
+
+/** A node counts when its kubelet (kind) or kwok reports the Ready condition True. */
+export function isNodeReady(node: object): boolean {
+  const { status } = node as { status?: { conditions?: { type?: string; status?: string }[] } }
+  return (
+    status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') ??
+    false
   )
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { BootstrapError } from './errors.ts'
-import { isTransientError, retry, statusCode, waitFor } from './retry.ts'
+import { isNetworkError, isTransientError, retry, statusCode } from './retry.ts'
 
 const fast = { firstDelayMs: 1, maxDelayMs: 2 }
 const withCode = (code: number, message = `HTTP ${code}`) => Object.assign(new Error(message), { code })
@@ -89,46 +89,34 @@ describe('isTransientError', () => {
     expect(statusCode({ code: 'ECONNREFUSED' })).toBeUndefined()
     expect(statusCode(undefined)).toBeUndefined()
   })
-})
 
-describe('waitFor', () => {
-  it('returns the first value the check gives, polling until then', async () => {
-    const answers = [undefined, false, 'ready'] as const
-    const check = vi.fn(async () => answers[check.mock.calls.length - 1])
-    expect(await waitFor('the thing', check, { timeoutMs: 5_000, intervalMs: 1 })).toBe('ready')
-    expect(check).toHaveBeenCalledTimes(3)
+  it('reads the status node-vault puts on response.statusCode too', () => {
+    const vaultError = Object.assign(new Error('permission denied'), {
+      response: { statusCode: 403, body: { errors: ['permission denied'] } },
+    })
+    expect(statusCode(vaultError)).toBe(403)
+    expect(isTransientError(vaultError)).toBe(false)
+    expect(isTransientError({ response: { statusCode: 502 } })).toBe(true)
+    expect(statusCode({ code: 'ECONNREFUSED', response: { statusCode: 'x' } })).toBeUndefined()
   })
 
-  it('times out with a message saying what it waited for', async () => {
-    const wait = waitFor('Deployment/argocd/argocd-server to be Available', async () => undefined, {
-      timeoutMs: 1_000,
-      intervalMs: 50,
-      describeLast: () => '0 of 1 replicas available',
-    })
-    await expect(wait).rejects.toThrow(
-      new BootstrapError(
-        'timed out after 1 s waiting for Deployment/argocd/argocd-server to be Available (last: 0 of 1 replicas available)',
-      ),
-    )
-    await expect(wait).rejects.toBeInstanceOf(BootstrapError)
+  it('knows a request that got no answer by its code, its cause, or its message', () => {
+    // Node reports a refused dual-stack connect as an AggregateError with an empty message.
+    expect(isNetworkError(Object.assign(new AggregateError([], ''), { code: 'ECONNREFUSED' }))).toBe(true)
+    for (const code of ['EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'ConnectionRefused', 'ENOTFOUND'])
+      expect(isNetworkError(Object.assign(new Error(''), { code }))).toBe(true)
+    expect(isNetworkError(new TypeError('fetch failed', { cause: { code: 'EHOSTUNREACH' } }))).toBe(true)
+    expect(isNetworkError(new Error('socket hang up'))).toBe(true)
+    expect(isNetworkError(new Error('self-signed certificate in certificate chain'))).toBe(false)
+    expect(isNetworkError(withCode(503))).toBe(false)
   })
 
-  it('keeps polling through transient errors and names the last one on timeout', async () => {
-    const check = vi.fn(async () => {
-      throw new Error('connect ECONNREFUSED 127.0.0.1:6443')
-    })
-    await expect(waitFor('the API server', check, { timeoutMs: 60, intervalMs: 5 })).rejects.toThrow(
-      /waiting for the API server \(last: connect ECONNREFUSED 127\.0\.0\.1:6443\)$/,
-    )
-    expect(check.mock.calls.length).toBeGreaterThan(1)
-  })
-
-  it('throws a permanent error from the check at once', async () => {
-    const error = withCode(403, 'forbidden')
-    const check = vi.fn(async () => {
-      throw error
-    })
-    await expect(waitFor('x', check, { timeoutMs: 5_000, intervalMs: 1 })).rejects.toBe(error)
-    expect(check).toHaveBeenCalledTimes(1)
+  it('a name that does not resolve is no answer, but not worth retrying', () => {
+    const notFound = Object.assign(new Error('getaddrinfo ENOTFOUND api.example'), { code: 'ENOTFOUND' })
+    expect(isNetworkError(notFound)).toBe(true)
+    expect(isTransientError(notFound)).toBe(false)
+    expect(
+      isTransientError(Object.assign(new Error('getaddrinfo EAI_AGAIN api'), { code: 'EAI_AGAIN' })),
+    ).toBe(true)
   })
 })

@@ -6,6 +6,8 @@ import { BootstrapError, errorMessage } from './errors.ts'
  * The one retry loop of the project: exponential backoff (zx's expBackoff), only for
  * failures `isTransient` says may pass, bounded by attempts and by a deadline.
  * zx's own `retry` prints each failure itself, past our redactor, so it is not used.
+ * And the one reading of a failure every retry and wait goes by: its HTTP status, whether it got
+ * an answer at all, whether it may pass on the next try. (Polling for a state is `waitFor`, wait.ts.)
  */
 export interface RetryOptions {
   attempts?: number
@@ -37,43 +39,49 @@ export async function retry<T>(fn: () => Promise<T>, options: RetryOptions = {})
 /** Network failures, throttling and server errors: the API may answer on the next try. */
 export function isTransientError(error: unknown): boolean {
   if (error instanceof BootstrapError) return false
-  const code = statusCode(error)
-  if (code !== undefined) return code === 429 || code >= 500
-  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EAI_AGAIN|socket hang up|other side closed|fetch failed|network|TLS connection/i.test(
-    errorMessage(error) + String((error as { cause?: unknown })?.cause ?? ''),
-  )
+  const status = statusCode(error)
+  if (status !== undefined) return status === 429 || status >= 500
+  // A name that does not resolve stays so: failing at once says more than retrying for minutes.
+  return isNetworkError(error) && codeOf(error) !== 'ENOTFOUND'
 }
 
+/**
+ * The HTTP status of a failed request, when it got an answer: client-node errors carry it as
+ * `code`, node-vault and other HTTP clients as `statusCode` or `response.statusCode`.
+ */
 export function statusCode(error: unknown): number | undefined {
-  const code =
-    (error as { code?: unknown; statusCode?: unknown })?.code ??
-    (error as { statusCode?: unknown })?.statusCode
-  return typeof code === 'number' ? code : undefined
+  const e = error as { code?: unknown; statusCode?: unknown; response?: { statusCode?: unknown } }
+  const status = [e?.code, e?.statusCode, e?.response?.statusCode].find((value) => typeof value === 'number')
+  return status as number | undefined
 }
 
-/** Polls `check` until it returns a value, or throws a timeout error saying what was awaited. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  options: { timeoutMs: number; intervalMs?: number; describeLast?: () => string },
-): Promise<T> {
-  const deadline = Date.now() + options.timeoutMs
-  let lastError: unknown
-  for (;;) {
-    try {
-      const value = await check()
-      if (value !== undefined && value !== false) return value
-      lastError = undefined
-    } catch (error) {
-      if (!isTransientError(error)) throw error
-      lastError = error
-    }
-    if (Date.now() >= deadline) {
-      const last = options.describeLast?.() ?? (lastError ? errorMessage(lastError) : '')
-      throw new BootstrapError(
-        `timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${what}${last ? ` (last: ${last})` : ''}`,
-      )
-    }
-    await sleep(options.intervalMs ?? 1000)
-  }
+/** The codes Node, undici and Bun give a request that got no answer. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+  'ConnectionRefused',
+  'ConnectionClosed',
+])
+/** The same said in a message only (fetch wraps the cause; some clients drop the code). */
+const NETWORK_MESSAGE =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EAI_AGAIN|socket hang up|other side closed|fetch failed|network|TLS connection/i
+
+/** No answer at all: the connection was refused, broke, timed out, or its name did not resolve. */
+export function isNetworkError(error: unknown): boolean {
+  const cause = (error as { cause?: unknown })?.cause
+  if (NETWORK_CODES.has(codeOf(error)) || NETWORK_CODES.has(codeOf(cause))) return true
+  return NETWORK_MESSAGE.test(errorMessage(error) + String(cause ?? ''))
+}
+
+function codeOf(error: unknown): string {
+  const code = (error as { code?: unknown })?.code
+  return typeof code === 'string' ? code : ''
 }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import nodeVault from 'node-vault'
 import { BootstrapError, errorMessage } from './errors.ts'
 import { MIN_SECRET_LENGTH, redactor } from './redact.ts'
+import { isNetworkError, statusCode } from './retry.ts'
 import { decrypt as sopsDecrypt } from './sops.ts'
 
 /**
@@ -312,30 +313,15 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<
   }
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'ERR_SOCKET_CONNECTION_TIMEOUT',
-  'ConnectionRefused',
-  'ConnectionClosed',
-])
-
 function classify(error: unknown, timeoutMs: number): Failure {
   if (error instanceof DeadlineError) return { kind: 'unreachable', detail: error.message }
   const e = error as {
     code?: string
     message?: string
-    response?: { statusCode?: number; body?: { errors?: unknown[] } }
+    response?: { body?: { errors?: unknown[] } }
   }
-  const status = e.response?.statusCode
-  if (typeof status === 'number') {
+  const status = statusCode(error)
+  if (status !== undefined) {
     const said = Array.isArray(e.response?.body?.errors) ? e.response.body.errors.map(oneLine).join('; ') : ''
     const detail = redactor.mask(said || `status ${status}`)
     if (status === 503 && /sealed/i.test(said)) return { kind: 'sealed', detail }
@@ -347,7 +333,7 @@ function classify(error: unknown, timeoutMs: number): Failure {
   if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? '')) {
     return { kind: 'unreachable', detail: `no answer within ${timeoutMs} ms` }
   }
-  if (NETWORK_CODES.has(code)) {
+  if (isNetworkError(error)) {
     // Node 20 reports a refused dual-stack connect as an AggregateError with an empty message.
     const detail = code === 'ECONNREFUSED' ? 'connect ECONNREFUSED' : e.message || code
     return { kind: 'unreachable', detail: redactor.mask(detail) }

@@ -1,4 +1,3 @@
-import { applyAll } from '../lib/apply.ts'
 import { main } from '../lib/cli.ts'
 import { namespace } from '../lib/manifests.ts'
 import { defineStep } from '../lib/step.ts'
@@ -8,9 +7,7 @@ export const step = defineStep({
   id: '02',
   name: 'namespaces',
   summary: 'argocd, openbao, cert-manager and the platform namespaces exist',
-  async run(ctx) {
-    await applyAll(ctx, ctx.env.namespaces.map(namespace))
-  },
+  objects: async (ctx) => ctx.env.namespaces.map(namespace),
 })
 
 if (import.meta.main) await main([step])

@@ -1,7 +1,7 @@
 import { ensureAgeKeyBackup, guardClusterAgeKey } from '../lib/age-key.ts'
-import { applyAll } from '../lib/apply.ts'
 import { ageSecret } from '../lib/argocd-settings.ts'
 import { main } from '../lib/cli.ts'
+import type { Context } from '../lib/context.ts'
 import { ageKeySecret } from '../lib/manifests.ts'
 import { assertOverlaysDecryptable } from '../lib/overlay-keys.ts'
 import { defineStep } from '../lib/step.ts'
@@ -18,14 +18,18 @@ export const step = defineStep({
   name: 'age-key',
   summary:
     "the overlays' SOPS files are encrypted to the cluster key; Secret ksops-age-key holds it; its encrypted backup exists",
-  async run(ctx) {
-    const { values } = await ctx.secrets()
-    const identity = values[ctx.env.ageKey.field] ?? ''
+  async objects(ctx) {
+    const identity = await clusterAgeKey(ctx)
     await assertOverlaysDecryptable(ctx.env, identity)
     await guardClusterAgeKey(ctx, identity)
-    await applyAll(ctx, [ageKeySecret(ctx.env.argocd.namespace, identity, ageSecret)])
-    await ensureAgeKeyBackup(ctx, identity)
+    return [ageKeySecret(ctx.env.argocd.namespace, identity, ageSecret)]
   },
+  run: async (ctx) => ensureAgeKeyBackup(ctx, await clusterAgeKey(ctx)),
 })
+
+async function clusterAgeKey(ctx: Context): Promise<string> {
+  const { values } = await ctx.secrets()
+  return values[ctx.env.ageKey.field] ?? ''
+}
 
 if (import.meta.main) await main([step])

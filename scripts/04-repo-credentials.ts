@@ -1,4 +1,3 @@
-import { applyAll } from '../lib/apply.ts'
 import { main } from '../lib/cli.ts'
 import { repositorySecrets } from '../lib/manifests.ts'
 import { defineStep } from '../lib/step.ts'
@@ -8,10 +7,9 @@ export const step = defineStep({
   id: '04',
   name: 'repo-credentials',
   summary: 'a repository Secret for the platform repo and each tenant repo',
-  async run(ctx) {
+  async objects(ctx) {
     const { values } = await ctx.secrets()
-    const source = await ctx.source()
-    await applyAll(ctx, repositorySecrets(ctx.env, values, source))
+    return repositorySecrets(ctx.env, values, await ctx.source())
   },
 })
 

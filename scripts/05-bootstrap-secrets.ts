@@ -1,4 +1,3 @@
-import { applyAll } from '../lib/apply.ts'
 import { main } from '../lib/cli.ts'
 import { bootstrapSecret } from '../lib/manifests.ts'
 import { defineStep } from '../lib/step.ts'
@@ -8,12 +7,9 @@ export const step = defineStep({
   id: '05',
   name: 'bootstrap-secrets',
   summary: "the environment's bootstrap Secrets exist, annotated Prune=false",
-  async run(ctx) {
+  async objects(ctx) {
     const { values } = await ctx.secrets()
-    await applyAll(
-      ctx,
-      ctx.env.bootstrapSecrets.map((spec) => bootstrapSecret(spec, values)),
-    )
+    return ctx.env.bootstrapSecrets.map((spec) => bootstrapSecret(spec, values))
   },
 })
 

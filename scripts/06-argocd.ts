@@ -6,6 +6,7 @@ export const step = defineStep({
   id: '06',
   name: 'argocd',
   summary: 'Argo CD is running with KSOPS and the cluster age key in its repo-server',
+  objects: async (ctx) => (await ctx.provider.argocdObjects?.(ctx)) ?? [],
   run: (ctx) => ctx.provider.installArgoCD(ctx),
 })
 

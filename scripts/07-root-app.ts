@@ -1,4 +1,3 @@
-import { applyAll } from '../lib/apply.ts'
 import { main } from '../lib/cli.ts'
 import { BootstrapError } from '../lib/errors.ts'
 import { refOf } from '../lib/kube.ts'
@@ -13,7 +12,7 @@ export const step = defineStep({
   id: '07',
   name: 'root-app',
   summary: 'the root Application exists and Argo CD owns it',
-  async run(ctx) {
+  async objects(ctx) {
     const source = await ctx.source()
     const root = rootApplication(ctx.env, source.platformURL)
     const existing = await (await ctx.kube()).get(refOf(root))
@@ -28,9 +27,9 @@ export const step = defineStep({
           },
         )
       ctx.log.detail('Application/root exists: Argo CD owns it now, not touched')
-      return
+      return []
     }
-    await applyAll(ctx, [root])
+    return [root]
   },
 })
 

@@ -1,14 +1,6 @@
-import { applyAll } from '../lib/apply.ts'
 import { main } from '../lib/cli.ts'
-import { envPath } from '../lib/config.ts'
-import type { Context } from '../lib/context.ts'
 import { waitForConvergence } from '../lib/converge.ts'
-import { loadSnapshot } from '../lib/openbao/backup.ts'
-import { authDelegatorBinding, isExternal } from '../lib/openbao/policy.ts'
-import { type SetupReport, summaryLines } from '../lib/openbao/report.ts'
-import type { SetupDeps } from '../lib/openbao/run.ts'
-import { parseRotations } from '../lib/openbao/secrets.ts'
-import { defaultSetupDeps, kubernetesTargetOf, setupOpenBao } from '../lib/openbao/setup.ts'
+import { openbaoSetup } from '../lib/openbao/setup.ts'
 import { defineStep } from '../lib/step.ts'
 
 /**
@@ -47,45 +39,5 @@ export const step = defineStep({
     if (!ctx.flags.dryRun) await waitForConvergence(ctx)
   },
 })
-
-/** The step, with the report returned and its dependencies adjustable (tests count the writes). */
-export async function openbaoSetup(
-  ctx: Context,
-  adjust: (deps: SetupDeps) => SetupDeps = (deps) => deps,
-): Promise<SetupReport> {
-  const { openbao, secrets } = ctx.env
-  const rotate = parseRotations(ctx.flags.rotate, openbao.apps)
-  const endpoint = await ctx.provider.openbao(ctx)
-  try {
-    const kubernetes = kubernetesTargetOf(endpoint)
-    const deps = defaultSetupDeps({
-      address: endpoint.address,
-      initFile: envPath(ctx.env, openbao.initFile),
-      recipientsFrom: envPath(ctx.env, secrets.sopsFile),
-      onEntry: (line) => ctx.log.detail(line),
-    })
-    const report = await setupOpenBao(
-      {
-        address: endpoint.address,
-        kubernetes,
-        initFile: openbao.initFile,
-        apps: openbao.apps,
-        rotate,
-        dryRun: ctx.flags.dryRun,
-        bootstrapValues: async () => (await ctx.secrets()).values,
-        snapshot: async () => {
-          const snapshot = await loadSnapshot(ctx)
-          return snapshot && { snapshot, file: openbao.snapshotFile }
-        },
-      },
-      adjust(deps),
-    )
-    if (isExternal(kubernetes)) await applyAll(ctx, openbao.apps.map(authDelegatorBinding))
-    for (const line of summaryLines(report)) ctx.log.detail(line)
-    return report
-  } finally {
-    await endpoint.close()
-  }
-}
 
 if (import.meta.main) await main([step])

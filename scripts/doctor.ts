@@ -3,8 +3,10 @@
  * and how to get what is missing. Exits non-zero only when the local provider or the tests lack a
  * tool; kind and Docker are reported but optional (nightly e2e only).
  */
+
+import { runStatus } from '../lib/exec.ts'
 import { toolsCacheDir } from '../lib/paths.ts'
-import { runCommand, type ToolStatus, toolStatus } from '../lib/tools/index.ts'
+import { type ToolStatus, toolStatus } from '../lib/tools/index.ts'
 
 interface Row {
   item: string
@@ -38,13 +40,13 @@ function toolRow(status: ToolStatus): Row {
 /** Docker matters only for kind: its absence is reported, never a failure. */
 async function dockerRow(): Promise<Row> {
   const base = { item: '--  docker', pinned: '-', from: '-' }
-  const client = await runCommand('docker', ['version', '--format', '{{.Client.Version}}'], {
+  const client = await runStatus('docker', ['version', '--format', '{{.Client.Version}}'], {
     timeoutMs: 10_000,
   })
   if (client.exitCode === 127) {
     return { ...base, found: 'missing', note: 'only the kind provider needs Docker; local and tests do not' }
   }
-  const server = await runCommand('docker', ['version', '--format', '{{.Server.Version}}'], {
+  const server = await runStatus('docker', ['version', '--format', '{{.Server.Version}}'], {
     timeoutMs: 10_000,
   })
   if (server.exitCode !== 0) {
@@ -66,7 +68,7 @@ async function dockerRow(): Promise<Row> {
 
 /** What `just tools` builds with: reported so a failed install is easier to explain. */
 async function prerequisiteRow(command: string, args: string[], needed: string): Promise<Row> {
-  const result = await runCommand(command, args, { timeoutMs: 10_000 })
+  const result = await runStatus(command, args, { timeoutMs: 10_000 })
   const said = `${result.stdout}${result.stderr}`.trim().split('\n')[0] ?? ''
   return {
     item: `${result.exitCode === 0 ? 'ok ' : '-- '} ${command}`,

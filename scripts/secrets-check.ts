@@ -4,8 +4,9 @@
  * is encrypted for other recipients than .sops.yaml asks for, or when a private key would be
  * committed. Reads files only; never decrypts anything.
  */
+
+import { runScript } from '../lib/cli.ts'
 import { checkSecrets, formatFinding } from '../lib/secrets/check.ts'
-import { runScript } from '../lib/secrets/common.ts'
 
 await runScript(async (log) => {
   const findings = await checkSecrets()

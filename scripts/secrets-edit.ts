@@ -3,8 +3,9 @@
  * in sops' editor ($SOPS_EDITOR, else $EDITOR). The terminal is handed to sops; nothing is
  * decrypted to disk by this script.
  */
+
+import { runScript } from '../lib/cli.ts'
 import { BootstrapError } from '../lib/errors.ts'
-import { runScript } from '../lib/secrets/common.ts'
 import { editSecrets } from '../lib/secrets/edit.ts'
 
 await runScript(async (log) => {

@@ -17,19 +17,21 @@ import {
   type RepoServerPaths,
   repoServerEnv,
 } from '../argocd-settings.ts'
+import { writeFileAtomicSync } from '../atomic-file.ts'
 import { BootstrapError } from '../errors.ts'
 import { type Run, run } from '../exec.ts'
 import { formatMs, type Logger } from '../log.ts'
 import { argocdCmdParamsConfigMap } from '../manifests.ts'
 import { redactor } from '../redact.ts'
+import { statusCode } from '../retry.ts'
 import { argocdCrdFiles as cachedArgocdCrdFiles } from '../tools/index.ts'
 import { versions } from '../versions.ts'
+import { waitFor } from '../wait.ts'
 import { localBinary } from './binaries.ts'
 import { type ArgoCDProcess, envFromConfigMaps, REDIS_SECRET, unreadParams } from './chart-env.ts'
 import { type Component, ensureComponent } from './component.ts'
-import { applyObjects, type KubeApis, kubeApis, pollUntil, statusOf } from './kube.ts'
+import { applyObjects, type KubeApis, kubeApis, LOCAL_POLL } from './kube.ts'
 import { type LocalLayout, localLayout, podRoot, servedReposDir } from './layout.ts'
-import { writeAtomic } from './pki.ts'
 import { argocdRunAs, ensureImage, ownedDir, podRepoServerPaths, writeMounted } from './pod.ts'
 import { LOOPBACK, pickPorts } from './ports.ts'
 import { httpGet, tcpOpen } from './probe.ts'
@@ -98,7 +100,7 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
   const procs = new Processes(stateDir)
   const apis = kubeApis(options.kubeconfig)
 
-  await applyCrds(apis, options.crdFiles ?? argocdCrdFiles(), timeoutMs)
+  await applyCrds(apis, options.crdFiles ?? argocdCrdFiles(), timeoutMs, options.kubeconfig)
   await applyObjects(apis, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }])
   await ensureDefaultProject(apis, namespace, log)
   await checkSettingsObjects(apis, namespace)
@@ -165,7 +167,8 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
     ARGOCD_BINARY_NAME: name,
   })
 
-  const repo = await ensureComponent<'grpc' | 'metrics'>(
+  // The three start side by side, as the chart's pods do: none waits for another to be ready.
+  const repo = ensureComponent<'grpc' | 'metrics'>(
     procs,
     {
       name: 'argocd-repo-server',
@@ -188,7 +191,7 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
     log,
   )
 
-  const controller = await ensureComponent<'metrics'>(
+  const controller = ensureComponent<'metrics'>(
     procs,
     {
       name: 'argocd-application-controller',
@@ -209,7 +212,7 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
     log,
   )
 
-  const api = await ensureComponent<'http' | 'metrics'>(
+  const api = ensureComponent<'http' | 'metrics'>(
     procs,
     {
       name: 'argocd-server',
@@ -230,7 +233,8 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
     log,
   )
 
-  const reused = [redis, repo, controller, api].every((c) => c.outcome === 'adopted')
+  const components = await Promise.all([repo, controller, api])
+  const reused = [redis, ...components].every((c) => c.outcome === 'adopted')
   log.detail(`argocd: ${reused ? 'reused' : 'ready'} in ${formatMs(performance.now() - started)}`)
   return { namespace, repoServer, redis: redisAddress, server, runAs, reused }
 }
@@ -331,7 +335,7 @@ async function clusterClientPod(
   for (const context of config.contexts ?? []) context.context.namespace = namespace
   const kubeconfig = join(pod.root, 'var', 'run', 'kubeconfig')
   mkdirSync(dirname(kubeconfig), { recursive: true, mode: 0o755 })
-  writeAtomic(kubeconfig, stringify(config), 0o600)
+  writeFileAtomicSync(kubeconfig, stringify(config), 0o600)
   if (runAs) chownSync(kubeconfig, runAs.uid, runAs.gid)
   return { ...pod, kubeconfig, inputs: [kubeconfig] }
 }
@@ -348,7 +352,7 @@ async function readOrExplain(
       ? await apis.core.readNamespacedSecret({ name, namespace })
       : await apis.core.readNamespacedConfigMap({ name, namespace })
   } catch (error) {
-    if (statusOf(error) !== 404) throw error
+    if (statusCode(error) !== 404) throw error
     throw new BootstrapError(`${kind} ${namespace}/${name} does not exist: Argo CD's repo-server mounts it`, {
       hint: `run \`just step ${step} <env>\`, which makes it`,
     })
@@ -368,7 +372,7 @@ async function ensureRedisSecret(apis: KubeApis, namespace: string, log: Logger)
   const read = async () =>
     (
       await apis.core.readNamespacedSecret({ name: REDIS_SECRET.name, namespace }).catch((error: unknown) => {
-        if (statusOf(error) === 404) return undefined
+        if (statusCode(error) === 404) return undefined
         throw error
       })
     )?.data?.[REDIS_SECRET.key]
@@ -386,7 +390,7 @@ async function ensureRedisSecret(apis: KubeApis, namespace: string, log: Logger)
         },
       })
       .catch((error: unknown) => {
-        if (statusOf(error) !== 409) throw error
+        if (statusCode(error) !== 409) throw error
       })
     auth = await read()
     log.detail(`argocd: made Secret ${namespace}/${REDIS_SECRET.name} (the redis password)`)
@@ -410,7 +414,7 @@ function redisComponent(dir: string, ports: { port: number }, password: string):
     fixedPorts: ports,
     spec: ({ port }) => {
       mkdirSync(dir, { recursive: true, mode: 0o700 })
-      writeAtomic(
+      writeFileAtomicSync(
         config,
         [
           `bind ${LOOPBACK}`,
@@ -462,6 +466,7 @@ async function applyCrds(
   apis: ReturnType<typeof kubeApis>,
   files: string[],
   timeoutMs: number,
+  kubeconfig: string,
 ): Promise<void> {
   const ext = apis.kc.makeApiClient(ApiextensionsV1Api)
   const established = (crd: V1CustomResourceDefinition) =>
@@ -475,7 +480,7 @@ async function applyCrds(
     if (name) {
       names.push(name)
       const current = await ext.readCustomResourceDefinition({ name }).catch((error: unknown) => {
-        if (statusOf(error) === 404) return undefined
+        if (statusCode(error) === 404) return undefined
         throw error
       })
       if (current?.metadata?.annotations?.[CRD_HASH_ANNOTATION] === hash && established(current)) continue
@@ -494,14 +499,18 @@ async function applyCrds(
     for (const object of objects)
       if (!names.includes(object.metadata.name ?? '')) names.push(object.metadata.name ?? '')
   }
-  await pollUntil(
+  await waitFor(
     `Argo CD CRDs established (${names.join(', ')})`,
     async () => {
       for (const name of names)
         if (!established(await ext.readCustomResourceDefinition({ name }))) return false
       return true
     },
-    timeoutMs,
+    {
+      ...LOCAL_POLL,
+      timeoutMs,
+      hint: `their conditions say why: \`kubectl --kubeconfig ${kubeconfig} get crd ${names.join(' ')} -o yaml\``,
+    },
   )
 }
 
@@ -525,7 +534,7 @@ async function ensureDefaultProject(apis: KubeApis, namespace: string, log: Logg
     await apis.objects.create(project)
     log.detail(`argocd: created AppProject ${namespace}/default`)
   } catch (error) {
-    if (statusOf(error) !== 409) throw error
+    if (statusCode(error) !== 409) throw error
   }
 }
 
@@ -562,7 +571,7 @@ async function checkSettingsObjects(apis: ReturnType<typeof kubeApis>, namespace
     try {
       labels = (await object.read()).metadata?.labels
     } catch (error) {
-      if (statusOf(error) !== 404) throw error
+      if (statusCode(error) !== 404) throw error
       throw new BootstrapError(
         `${object.kind} ${namespace}/${object.name} does not exist: Argo CD cannot start without it`,
         {

@@ -1,12 +1,14 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { V1Node } from '@kubernetes/client-node'
 import { BootstrapError } from '../errors.ts'
 import type { Run } from '../exec.ts'
+import { isNodeReady } from '../kube.ts'
 import { formatMs, type Logger } from '../log.ts'
+import { statusCode } from '../retry.ts'
+import { waitFor } from '../wait.ts'
 import { localBinary } from './binaries.ts'
 import { type Component, ensureComponent } from './component.ts'
-import { applyObjects, kubeApis, pollUntil, statusOf } from './kube.ts'
+import { applyObjects, kubeApis, LOCAL_POLL } from './kube.ts'
 import { writeKubeconfig } from './kubeconfig.ts'
 import { fakeNode, KWOK_NODE_ANNOTATION, nodeName, writeKwokStages } from './kwok.ts'
 import { type LocalLayout, localLayout } from './layout.ts'
@@ -101,17 +103,24 @@ export async function ensureControlPlane(options: ControlPlaneOptions): Promise<
 
   const apis = kubeApis(layout.adminKubeconfig)
   // The controller-manager works once it has made the default ServiceAccount (pods need it).
-  await pollUntil(
+  await waitFor(
     'the default ServiceAccount (kube-controller-manager)',
     async () => {
       alive()
       await apis.core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })
       return true
     },
-    timeoutMs,
+    {
+      ...LOCAL_POLL,
+      timeoutMs,
+      hint: `kube-controller-manager makes it: see ${procs.logFile('kube-controller-manager')}`,
+    },
   )
 
-  const nodes = await ensureNodes(apis, options.nodes, log, alive, timeoutMs)
+  const nodes = await ensureNodes(apis, options.nodes, log, alive, {
+    timeoutMs,
+    hint: `kwok marks them Ready: see ${procs.logFile('kwok')}; \`kubectl --kubeconfig ${layout.adminKubeconfig} get nodes -o wide\``,
+  })
   const reused = [etcd, apiserver, ...rest].every((c) => c.outcome === 'adopted')
   log.detail(
     `control plane: ${reused ? 'reused' : 'ready'}, ${nodes.length} node(s) Ready, in ${formatMs(performance.now() - started)}`,
@@ -295,7 +304,7 @@ async function ensureNodes(
   count: number,
   log: Logger,
   alive: () => void,
-  timeoutMs: number,
+  wait: { timeoutMs: number; hint: string },
 ): Promise<string[]> {
   const wanted = Array.from({ length: count }, (_, i) => nodeName(i))
   const existing = await apis.core.listNode({ labelSelector: 'type=kwok' })
@@ -313,26 +322,22 @@ async function ensureNodes(
     const managed = node.metadata?.annotations?.[KWOK_NODE_ANNOTATION.key] === KWOK_NODE_ANNOTATION.value
     if (managed && !wanted.includes(name)) {
       await apis.core.deleteNode({ name }).catch((error: unknown) => {
-        if (statusOf(error) !== 404) throw error
+        if (statusCode(error) !== 404) throw error
       })
       log.detail(`nodes: deleted ${name} (the environment asks for ${count})`)
     }
   }
   const started = performance.now()
-  await pollUntil(
+  await waitFor(
     `${count} Ready node(s)`,
     async () => {
       alive()
       const list = await apis.core.listNode({ labelSelector: 'type=kwok' })
-      const ready = list.items.filter((n) => wanted.includes(n.metadata?.name ?? '') && isReady(n))
+      const ready = list.items.filter((n) => wanted.includes(n.metadata?.name ?? '') && isNodeReady(n))
       return ready.length === wanted.length
     },
-    timeoutMs,
+    { ...LOCAL_POLL, ...wait },
   )
   if (missing.length > 0) log.detail(`nodes: ${count} Ready in ${formatMs(performance.now() - started)}`)
   return wanted
-}
-
-export function isReady(node: V1Node): boolean {
-  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false
 }

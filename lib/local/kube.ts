@@ -5,8 +5,7 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
 } from '@kubernetes/client-node'
-import { BootstrapError, errorMessage } from '../errors.ts'
-import { sleep } from './processes.ts'
+import type { WaitOptions } from '../wait.ts'
 
 /** The few API calls the local stack makes itself, through @kubernetes/client-node 1.4.0. */
 
@@ -36,32 +35,9 @@ export async function applyObjects(
   }
 }
 
-/** The HTTP status of a client-node error, when it has one. */
-export function statusOf(error: unknown): number | undefined {
-  const code = (error as { code?: unknown })?.code
-  return typeof code === 'number' ? code : undefined
-}
-
-/** Polls `check` (errors count as "not yet") until it returns true; the last error is in the timeout message. */
-export async function pollUntil(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  intervalMs = 250,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let lastError = ''
-  for (;;) {
-    try {
-      if (await check()) return
-    } catch (error) {
-      lastError = errorMessage(error).split('\n')[0] ?? ''
-    }
-    if (Date.now() > deadline) {
-      throw new BootstrapError(
-        `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${lastError ? `: ${lastError}` : ''}`,
-      )
-    }
-    await sleep(intervalMs)
-  }
-}
+/**
+ * How the local stack waits on its own API server: every 250 ms, and every error of the check is
+ * "not yet" (the server may not answer yet, what is awaited may not exist yet); the timeout
+ * message names the last one.
+ */
+export const LOCAL_POLL = { intervalMs: 250, notYet: () => true } satisfies Partial<WaitOptions>

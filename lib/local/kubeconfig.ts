@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { stringify } from 'yaml'
-import { writeAtomic } from './pki.ts'
+import { writeFileAtomicSync } from '../atomic-file.ts'
 
 export interface KubeconfigOptions {
   /** https://127.0.0.1:<port> */
@@ -38,5 +38,5 @@ export function writeKubeconfig(file: string, options: KubeconfigOptions): void 
     'current-context': options.name,
   }
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
-  writeAtomic(file, stringify(config), 0o600)
+  writeFileAtomicSync(file, stringify(config), 0o600)
 }

@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { V1Node } from '@kubernetes/client-node'
+import { writeFileAtomicSync } from '../atomic-file.ts'
 import { run as defaultRun, type Run } from '../exec.ts'
 import { kwokStageFiles as cachedKwokStageFiles } from '../tools/index.ts'
 import { versions } from '../versions.ts'
-import { writeAtomic } from './pki.ts'
 
 /**
  * kwok's side of the local cluster: the stages it plays (kwok's own defaults — node
@@ -71,7 +71,7 @@ export async function writeKwokStages(options: StageOptions): Promise<string[]> 
       .replace(/^---\n/, ''),
   )
   mkdirSync(join(options.file, '..'), { recursive: true, mode: 0o700 })
-  writeAtomic(options.file, `${docs.join('\n---\n')}\n`, 0o644)
+  writeFileAtomicSync(options.file, `${docs.join('\n---\n')}\n`, 0o644)
   return files
 }
 

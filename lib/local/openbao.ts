@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeFileAtomicSync } from '../atomic-file.ts'
 import { BootstrapError } from '../errors.ts'
 import { formatMs, type Logger } from '../log.ts'
 import { localBinary } from './binaries.ts'
 import { ensureComponent } from './component.ts'
 import { localLayout } from './layout.ts'
-import { writeAtomic } from './pki.ts'
 import { LOOPBACK } from './ports.ts'
 import { httpGet } from './probe.ts'
 import { Processes } from './processes.ts'
@@ -52,7 +52,11 @@ export async function ensureOpenBao(options: OpenBaoOptions): Promise<OpenBao> {
       name: OPENBAO_PROCESS,
       portKeys: ['api', 'cluster'],
       spec: (ports) => {
-        writeAtomic(config, openBaoConfig({ ...ports, data, unsealKeyFile: options.unsealKeyFile }), 0o600)
+        writeFileAtomicSync(
+          config,
+          openBaoConfig({ ...ports, data, unsealKeyFile: options.unsealKeyFile }),
+          0o600,
+        )
         return {
           command: localBinary('bao'),
           args: ['server', `-config=${config}`],

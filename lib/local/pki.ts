@@ -1,6 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeFileAtomicSync } from '../atomic-file.ts'
 import { BootstrapError } from '../errors.ts'
 import { run as defaultRun, type Run } from '../exec.ts'
 import type { Logger } from '../log.ts'
@@ -169,7 +170,11 @@ export async function ensurePki(options: PkiOptions): Promise<Pki> {
   if (!existsSync(paths.serviceAccount.privateKey) || !existsSync(paths.serviceAccount.publicKey)) {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
     writePrivateKey(paths.serviceAccount.privateKey, privateKey)
-    writeAtomic(paths.serviceAccount.publicKey, publicKey.export({ type: 'spki', format: 'pem' }), 0o644)
+    writeFileAtomicSync(
+      paths.serviceAccount.publicKey,
+      publicKey.export({ type: 'spki', format: 'pem' }),
+      0o644,
+    )
     issued.push('service-account keys')
   }
 
@@ -205,16 +210,7 @@ function newEcKey(): KeyObject {
 }
 
 function writePrivateKey(file: string, key: KeyObject): void {
-  writeAtomic(file, key.export({ type: 'pkcs8', format: 'pem' }), 0o600)
-}
-
-/** Writes through a temp file and rename, so a reader never sees half a key; `mode` is set before any byte lands. */
-export function writeAtomic(file: string, content: string | Buffer, mode: number): void {
-  const tmp = `${file}.tmp-${process.pid}`
-  rmSync(tmp, { force: true })
-  writeFileSync(tmp, content, { mode })
-  chmodSync(tmp, mode)
-  renameSync(tmp, file)
+  writeFileAtomicSync(file, key.export({ type: 'pkcs8', format: 'pem' }), 0o600)
 }
 
 async function openssl(run: Run, args: string[]): Promise<void> {

@@ -13,10 +13,10 @@ import {
 } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { ARGOCD_USER, type RepoServerPaths, repoServerPaths } from '../argocd-settings.ts'
+import { writeFileAtomicSync } from '../atomic-file.ts'
 import { BootstrapError, errorMessage } from '../errors.ts'
 import type { Run } from '../exec.ts'
 import type { Logger } from '../log.ts'
-import { writeAtomic } from './pki.ts'
 import type { RunAs } from './processes.ts'
 
 /**
@@ -93,7 +93,7 @@ export function ownedDir(dir: string, runAs: RunAs | undefined, mode = 0o700): s
 /** One key of a mounted Secret or ConfigMap, as the kubelet writes it: owned by root (here: this run), the volume's mode. */
 export function writeMounted(file: string, content: string | Buffer, mode: number): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o755 })
-  writeAtomic(file, content, mode)
+  writeFileAtomicSync(file, content, mode)
 }
 
 /**

@@ -13,6 +13,7 @@ import {
 import { join } from 'node:path'
 import { BootstrapError, lastLines } from '../errors.ts'
 import { toolsPath } from '../tools/index.ts'
+import { waitFor } from '../wait.ts'
 import { localLayout } from './layout.ts'
 
 /**
@@ -150,7 +151,7 @@ export class Processes {
       closeSync(fd)
     }
     if (pid === undefined) {
-      await sleep(0) // a spawn failure is reported on the next tick
+      await new Promise((resolve) => setTimeout(resolve, 0)) // a spawn failure is reported on the next tick
       const as = spec.runAs ? ` as uid ${spec.runAs.uid}` : ''
       throw new BootstrapError(
         `${spec.name}: could not start ${spec.command}${as}${spawnError ? `: ${spawnError.message}` : ''}`,
@@ -174,15 +175,17 @@ export class Processes {
       mode: 0o600,
     })
     writeFileSync(join(this.runDir, `${spec.name}.pid`), `${pid}\n`, { mode: 0o600 })
-    const deadline = Date.now() + 10_000
-    while (!this.pidRuns(pid, record.argv)) {
-      if (!existsSync(join(this.procRoot, String(pid))) || this.isZombie(pid) || Date.now() > deadline) {
-        throw new BootstrapError(`${spec.name} did not start: ${lastLines(this.logTail(spec.name), 3)}`, {
-          hint: `see ${log}`,
-        })
-      }
-      await sleep(5)
-    }
+    const didNotStart = () => `${spec.name} did not start: ${lastLines(this.logTail(spec.name), 3)}`
+    await waitFor(
+      `${spec.name} to run ${spec.command}`,
+      async () => {
+        if (this.pidRuns(record.pid, record.argv)) return true
+        if (!existsSync(join(this.procRoot, String(record.pid))) || this.isZombie(record.pid))
+          throw new BootstrapError(didNotStart(), { hint: `see ${log}` })
+        return false
+      },
+      { timeoutMs: 10_000, intervalMs: 5, hint: `see ${log}`, timeoutMessage: didNotStart },
+    )
     return record
   }
 
@@ -235,21 +238,18 @@ export class Processes {
     timeoutMs: number,
     intervalMs = 200,
   ): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      if (!this.isRunning(name)) {
-        throw new BootstrapError(`${name} exited before ${what}: ${lastLines(this.logTail(name), 3)}`, {
-          hint: `see ${this.logFile(name)}`,
-        })
-      }
-      if (await ready().catch(() => false)) return
-      if (Date.now() > deadline) {
-        throw new BootstrapError(`${name}: not ${what} after ${Math.round(timeoutMs / 1000)} s`, {
-          hint: `see ${this.logFile(name)}`,
-        })
-      }
-      await sleep(intervalMs)
-    }
+    const hint = `see ${this.logFile(name)}`
+    await waitFor(
+      `${name} to be ${what}`,
+      async () => {
+        if (!this.isRunning(name))
+          throw new BootstrapError(`${name} exited before ${what}: ${lastLines(this.logTail(name), 3)}`, {
+            hint,
+          })
+        return ready().catch(() => false)
+      },
+      { timeoutMs, intervalMs, hint, timeoutMessage: (seconds) => `${name}: not ${what} after ${seconds} s` },
+    )
   }
 
   private isZombie(pid: number): boolean {
@@ -273,13 +273,15 @@ export class Processes {
     }
   }
 
+  /** True once the pid no longer runs `argv`; false when it still does after `timeoutMs` (the caller signals harder). */
   private async waitGone(pid: number, argv: string[], timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() <= deadline) {
-      if (!this.pidRuns(pid, argv)) return true
-      await sleep(50)
-    }
-    return !this.pidRuns(pid, argv)
+    return waitFor(`pid ${pid} to exit`, async () => !this.pidRuns(pid, argv), {
+      timeoutMs,
+      intervalMs: 50,
+    }).then(
+      () => true,
+      () => false,
+    )
   }
 }
 
@@ -299,8 +301,4 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // the group is already gone
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }

@@ -5,6 +5,7 @@ import type { Context } from '../context.ts'
 import { BootstrapError, errorMessage } from '../errors.ts'
 import { personalAgeKeyFile } from '../paths.ts'
 import { decrypt, recipientsOf, writeEncrypted } from '../sops.ts'
+import { waitFor } from '../wait.ts'
 import { nodeVaultCall } from './client.ts'
 import { GENERATED_PREFIX, INIT_KEYS } from './init-store.ts'
 import {
@@ -138,20 +139,18 @@ export async function restoreRunning(
   // Applied in the background: the snapshot's admin token answers once its data is in place.
   const admin = snapshot.init[INIT_KEYS.adminToken] ?? ''
   const call = nodeVaultCall(address)
-  const deadline = Date.now() + 60_000
-  while (
-    (await call({ method: 'GET', path: 'auth/token/lookup-self', token: admin }).catch(() => ({ status: 0 })))
-      .status !== 200
-  ) {
-    if (Date.now() > deadline)
-      throw new BootstrapError(
-        `OpenBao at ${address} did not come back with the data of ${file} within 60 s`,
-        {
-          hint: 'its log says why; run restore again once it answers',
-        },
-      )
-    await new Promise((resolve) => setTimeout(resolve, 500))
-  }
+  await waitFor(
+    `OpenBao at ${address} to answer with the admin token of ${file}`,
+    async () => (await call({ method: 'GET', path: 'auth/token/lookup-self', token: admin })).status === 200,
+    {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      notYet: () => true,
+      timeoutMessage: (seconds) =>
+        `OpenBao at ${address} did not come back with the data of ${file} within ${seconds} s`,
+      hint: `its log says why (kind/existing: \`kubectl -n ${ctx.env.openbao.namespace} logs -l app.kubernetes.io/name=openbao\`; local: the openbao log in the state folder's logs/); run restore again once it answers`,
+    },
+  )
   // From now on the snapshot's tokens and recovery keys are the ones that work: into the init file.
   const current = await decrypt(initFile)
   const kept = Object.fromEntries(Object.entries(current).filter(([key]) => key.startsWith(GENERATED_PREFIX)))

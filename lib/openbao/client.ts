@@ -1,6 +1,7 @@
 import nodeVault from 'node-vault'
 import { errorMessage } from '../errors.ts'
 import { redactor } from '../redact.ts'
+import { statusCode } from '../retry.ts'
 
 /**
  * How setup talks to OpenBao: one call shape, node-vault underneath; tests pass a recording
@@ -47,9 +48,10 @@ export function nodeVaultCall(address: string, timeoutMs = REQUEST_TIMEOUT_MS): 
         ? { status: 204, body: undefined }
         : { status: 200, body: result }
     } catch (error) {
-      const response = (error as { response?: { statusCode?: unknown; body?: unknown } }).response
-      if (typeof response?.statusCode === 'number')
-        return { status: response.statusCode, body: response.body }
+      // An answer with an error status is an answer; only no answer at all rejects.
+      const status = statusCode(error)
+      if (status !== undefined)
+        return { status, body: (error as { response?: { body?: unknown } }).response?.body }
       throw error
     }
   }

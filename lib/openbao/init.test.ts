@@ -4,14 +4,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { findBao, freePort } from '../../tests/helpers/openbao-dev.ts'
+import { caught } from '../../tests/helpers/caught.ts'
+import { findBao } from '../../tests/helpers/openbao-dev.ts'
 import {
   ADMIN_TOKEN,
   type Answer,
   apps,
   auths,
   bootstrap,
-  caught,
   counting,
   everythingInPlace,
   external,
@@ -30,13 +30,14 @@ import {
 } from '../../tests/helpers/openbao-fakes.ts'
 import { generateIdentity, writeKeyFile } from '../age.ts'
 import { run } from '../exec.ts'
+import { freePort } from '../local/ports.ts'
 import { decrypt, type SopsDeps, writeEncrypted } from '../sops.ts'
 import { type BaoCall, type BaoRequest, nodeVaultCall } from './client.ts'
 import { generatedKey, sopsInitStore } from './init-store.ts'
 import { ADMIN_POLICY } from './policy.ts'
 import { formatEntry, summaryLines } from './report.ts'
 import { parseRotations } from './secrets.ts'
-import { setupOpenBao } from './setup.ts'
+import { reconcileOpenBao } from './setup.ts'
 
 describe('first run on an uninitialised OpenBao (recorded static-seal responses)', () => {
   const ROOT = 's.plantedRootToken0123456789'
@@ -86,7 +87,7 @@ describe('first run on an uninitialised OpenBao (recorded static-seal responses)
     const bao = fakeBao(uninitialised(), events)
     const store = memoryStore(undefined, events)
     const { deps, generated } = harness(bao.call, store)
-    const report = await setupOpenBao(setupOptions(), deps)
+    const report = await reconcileOpenBao(setupOptions(), deps)
 
     expect(events.slice(0, 2)).toEqual(['preflight', 'PUT sys/init'])
     const init = bao.writes()[0] as BaoRequest
@@ -150,7 +151,7 @@ describe('first run on an uninitialised OpenBao (recorded static-seal responses)
     const previous = { ...storedFile(), admin_token: 's.plantedOldAdminToken000000' }
     const store = memoryStore(previous)
     const { deps, generated, lines } = harness(bao.call, store)
-    await setupOpenBao(setupOptions(), deps)
+    await reconcileOpenBao(setupOptions(), deps)
     expect(generated).toEqual([])
     const written = (path: string) =>
       bao.writes().find((c) => c.path === path)?.body as { data: Record<string, string> }
@@ -166,7 +167,7 @@ describe('first run on an uninitialised OpenBao (recorded static-seal responses)
     const bao = fakeBao(uninitialised())
     const store = memoryStore()
     const { deps } = harness(bao.call, store)
-    const report = await setupOpenBao(setupOptions({ dryRun: true }), deps)
+    const report = await reconcileOpenBao(setupOptions({ dryRun: true }), deps)
     expect(bao.writes()).toEqual([])
     expect(bao.calls.map((c) => c.path)).toEqual(['sys/seal-status'])
     expect(store.writes).toEqual([])
@@ -180,7 +181,7 @@ describe('first run on an uninitialised OpenBao (recorded static-seal responses)
     const bao = fakeBao({ ...answers, 'GET sys/seal-status': sealStatus(true) })
     const store = memoryStore({ initialized_at: 'x', root_token: ROOT, recovery_key_1: RECOVERY_B64 })
     const { deps } = harness(bao.call, store)
-    await setupOpenBao(setupOptions(), deps)
+    await reconcileOpenBao(setupOptions(), deps)
     expect(
       bao
         .writes()
@@ -199,7 +200,7 @@ describe('first run on an uninitialised OpenBao (recorded static-seal responses)
     const bao = fakeBao(uninitialised())
     const store = memoryStore()
     const { deps, lines, generated } = harness(bao.call, store)
-    const report = await setupOpenBao(
+    const report = await reconcileOpenBao(
       setupOptions({ rotate: parseRotations(['grafana/admin-password'], apps) }),
       deps,
     )
@@ -229,7 +230,7 @@ describe('errors', () => {
     answers['GET auth/token/lookup-self'] = { status: 403, body: { errors: ['permission denied'] } }
     const bao = fakeBao(answers)
     const { deps } = harness(bao.call, memoryStore(storedFile()))
-    const error = await caught(setupOpenBao(setupOptions(), deps))
+    const error = await caught(reconcileOpenBao(setupOptions(), deps))
     expect(error.message).toBe(
       'OpenBao at http://127.0.0.1:8200 rejected the admin token in environments/test/openbao.sops.yaml (403: expired, revoked, or from another OpenBao)',
     )
@@ -245,7 +246,7 @@ describe('errors', () => {
       bao.call,
       memoryStore({ [generatedKey('grafana', 'admin-password')]: 'kept-planted-value' }),
     )
-    const error = await caught(setupOpenBao(setupOptions(), deps))
+    const error = await caught(reconcileOpenBao(setupOptions(), deps))
     expect(error.message).toBe(
       'environments/test/openbao.sops.yaml holds no token for OpenBao at http://127.0.0.1:8200',
     )
@@ -255,7 +256,7 @@ describe('errors', () => {
   it('an initialised OpenBao without an init file: names the file', async () => {
     const bao = fakeBao(everythingInPlace())
     const { deps } = harness(bao.call, memoryStore())
-    const error = await caught(setupOpenBao(setupOptions(), deps))
+    const error = await caught(reconcileOpenBao(setupOptions(), deps))
     expect(error.message).toContain('the init file environments/test/openbao.sops.yaml does not exist')
     expect(error.hint).toContain('generate-root')
   })
@@ -266,7 +267,7 @@ describe('errors', () => {
     }
     const { deps, clock } = harness(call, memoryStore())
     const started = clock.now
-    const error = await caught(setupOpenBao(setupOptions({ waitMs: 5000 }), deps))
+    const error = await caught(reconcileOpenBao(setupOptions({ waitMs: 5000 }), deps))
     expect(error.message).toBe('OpenBao at http://127.0.0.1:8200 did not answer within 5 s (ECONNREFUSED)')
     expect(clock.now - started).toBe(5000)
   })
@@ -366,7 +367,7 @@ describe('against a real static-seal OpenBao, initialised by setup, with the rea
       if (request.path === 'sys/init') root = (response.body as { root_token: string }).root_token
       return response
     }
-    const report = await setupOpenBao(
+    const report = await reconcileOpenBao(
       setupOptions({
         address,
         initFile,

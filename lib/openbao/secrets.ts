@@ -5,7 +5,7 @@ import { redactor } from '../redact.ts'
 import { errorsOf } from './client.ts'
 import { generatedKey } from './init-store.ts'
 import { KV_MOUNT } from './policy.ts'
-import type { Run } from './run.ts'
+import type { OpenBaoSession, Rotation } from './session.ts'
 
 /**
  * Each app's initial secrets at secret/data/<app>: written only where missing, with
@@ -13,11 +13,6 @@ import type { Run } from './run.ts'
  * replaces one. Generated values are kept in the init file too, so a recreated OpenBao gets
  * the same ones back.
  */
-
-export interface Rotation {
-  app: string
-  field: string
-}
 
 /** `--rotate <app>/<field>`, each naming a configured secret. */
 export function parseRotations(specs: string[], apps: OpenBaoAppConfig[]): Rotation[] {
@@ -67,12 +62,12 @@ interface KvState {
   data: Record<string, unknown> | undefined
 }
 
-export async function ensureSecrets(run: Run): Promise<void> {
+export async function ensureSecrets(session: OpenBaoSession): Promise<void> {
   const rotating = (app: string, field: string) =>
-    run.options.rotate.some((r) => r.app === app && r.field === field)
+    session.options.rotate.some((r) => r.app === app && r.field === field)
   let bootstrap: Record<string, string> | undefined
   const bootstrapValue = async (field: string): Promise<string> => {
-    bootstrap ??= await run.options.bootstrapValues()
+    bootstrap ??= await session.options.bootstrapValues()
     const value = bootstrap[field]
     if (value === undefined || value === '') {
       throw new BootstrapError(`bootstrap secret field ${field} has no value`, {
@@ -89,10 +84,10 @@ export async function ensureSecrets(run: Run): Promise<void> {
     add: Record<string, string>
     rotated: Set<string>
   }[] = []
-  for (const app of run.options.apps) {
+  for (const app of session.options.apps) {
     const fields = Object.entries(app.secrets)
     if (fields.length === 0) continue
-    const state = await readKv(run, app.name)
+    const state = await readKv(session, app.name)
     const add: Record<string, string> = {}
     const rotated = new Set<string>()
     for (const [field, spec] of fields) {
@@ -103,11 +98,15 @@ export async function ensureSecrets(run: Run): Promise<void> {
       const rotate = rotating(app.name, field)
       if (exists && !rotate) {
         // The live value wins, and becomes the copy a recreated OpenBao gets back.
-        if (keep && typeof live === 'string' && run.file[keep] !== live) {
-          run.setFile(keep, live)
-          run.entry(subject, 'kept', `exists; its copy in ${run.options.initFile} updated to the live value`)
+        if (keep && typeof live === 'string' && session.file[keep] !== live) {
+          session.setFile(keep, live)
+          session.entry(
+            subject,
+            'kept',
+            `exists; its copy in ${session.options.initFile} updated to the live value`,
+          )
         } else {
-          run.entry(subject, 'kept', `exists; only --rotate ${app.name}/${field} replaces it`)
+          session.entry(subject, 'kept', `exists; only --rotate ${app.name}/${field} replaces it`)
         }
         continue
       }
@@ -116,40 +115,40 @@ export async function ensureSecrets(run: Run): Promise<void> {
       if ('fromField' in spec) {
         value = await bootstrapValue(spec.fromField)
         source = `from bootstrap field ${spec.fromField}`
-      } else if (!rotate && keep && run.file[keep]) {
-        value = run.file[keep] as string
-        source = `restored from ${run.options.initFile}`
+      } else if (!rotate && keep && session.file[keep]) {
+        value = session.file[keep] as string
+        source = `restored from ${session.options.initFile}`
       } else {
-        value = run.deps.randomSecret(spec.generate)
+        value = session.deps.randomSecret(spec.generate)
         redactor.add(value)
-        if (keep) run.setFile(keep, value)
-        source = `generated, ${spec.generate} characters, copy in ${run.options.initFile}`
+        if (keep) session.setFile(keep, value)
+        source = `generated, ${spec.generate} characters, copy in ${session.options.initFile}`
       }
       if (exists && live === value) {
-        run.entry(subject, 'skipped', `--rotate: ${source} is the value it already has`)
+        session.entry(subject, 'skipped', `--rotate: ${source} is the value it already has`)
         continue
       }
       add[field] = value
       if (exists) rotated.add(field)
-      run.entry(subject, exists ? 'replaced' : 'created', source)
+      session.entry(subject, exists ? 'replaced' : 'created', source)
     }
     if (Object.keys(add).length > 0) writes.push({ app, state, add, rotated })
   }
   // Generated values reach the init file before OpenBao: a stop in between loses none.
-  await run.saveFile()
-  for (const write of writes) await writeKv(run, write.app.name, write.state, write.add, write.rotated)
+  await session.saveFile()
+  for (const write of writes) await writeKv(session, write.app.name, write.state, write.add, write.rotated)
 }
 
-async function readKv(run: Run, app: string): Promise<KvState> {
-  if (run.fresh) return { version: 0, data: undefined }
+async function readKv(session: OpenBaoSession, app: string): Promise<KvState> {
+  if (session.fresh) return { version: 0, data: undefined }
   const path = `${KV_MOUNT}/data/${app}`
-  const response = await run.send('GET', path, undefined, run.token)
+  const response = await session.send('GET', path, undefined, session.token)
   const body = response.body as
     | { data?: { data?: Record<string, unknown> | null; metadata?: { version?: number } } }
     | undefined
   const version = body?.data?.metadata?.version ?? 0
   if (response.status === 404) return { version, data: undefined }
-  if (response.status !== 200) throw run.failure(response, `read ${path}`)
+  if (response.status !== 200) throw session.failure(response, `read ${path}`)
   const data = body?.data?.data ?? undefined
   for (const value of Object.values(data ?? {})) if (typeof value === 'string') redactor.add(value)
   return { version, data: data ?? undefined }
@@ -157,23 +156,28 @@ async function readKv(run: Run, app: string): Promise<KvState> {
 
 /** KV v2 with check-and-set; on a concurrent write, read again and add only what is still missing. */
 async function writeKv(
-  run: Run,
+  session: OpenBaoSession,
   app: string,
   initial: KvState,
   wanted: Record<string, string>,
   rotated: Set<string>,
 ): Promise<void> {
-  if (run.options.dryRun) return
+  if (session.options.dryRun) return
   const path = `${KV_MOUNT}/data/${app}`
   let state = initial
   let add = { ...wanted }
   for (let attempt = 1; ; attempt++) {
     const data = { ...(state.data ?? {}), ...add }
-    const response = await run.send('POST', path, { options: { cas: state.version }, data }, run.token)
+    const response = await session.send(
+      'POST',
+      path,
+      { options: { cas: state.version }, data },
+      session.token,
+    )
     if (response.status === 200 || response.status === 204) return
     const conflict = response.status === 400 && /check-and-set/i.test(errorsOf(response.body))
-    if (!conflict || attempt >= 3) throw run.failure(response, `write ${path}`)
-    state = await readKv(run, app)
+    if (!conflict || attempt >= 3) throw session.failure(response, `write ${path}`)
+    state = await readKv(session, app)
     const current = state.data
     add = Object.fromEntries(
       Object.entries(add).filter(
@@ -181,7 +185,7 @@ async function writeKv(
       ),
     )
     for (const field of Object.keys(wanted).filter((f) => !(f in add))) {
-      run.entry(`secret ${app}/${field}`, 'kept', 'written by someone else meanwhile; theirs is kept')
+      session.entry(`secret ${app}/${field}`, 'kept', 'written by someone else meanwhile; theirs is kept')
     }
     if (Object.keys(add).length === 0) return
   }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { caught } from '../../tests/helpers/caught.ts'
 import { type OpenBaoDev, startOpenBaoDev } from '../../tests/helpers/openbao-dev.ts'
 import {
   ADMIN_TOKEN,
@@ -7,7 +8,6 @@ import {
   apps,
   auths,
   bootstrap,
-  caught,
   counting,
   everythingInPlace,
   external,
@@ -32,9 +32,9 @@ import { nodeVaultCall } from './client.ts'
 import { generatedKey } from './init-store.ts'
 import { ADMIN_POLICY, adminPolicy, appPolicy, appRole } from './policy.ts'
 import { summaryLines } from './report.ts'
-import type { SetupOptions } from './run.ts'
 import { parseRotations } from './secrets.ts'
-import { setupOpenBao } from './setup.ts'
+import type { SetupOptions } from './session.ts'
+import { reconcileOpenBao } from './setup.ts'
 
 describe('plan from recorded OpenBao responses', () => {
   it('writes nothing at all when everything is in place', async () => {
@@ -42,7 +42,7 @@ describe('plan from recorded OpenBao responses', () => {
     const store = memoryStore(storedFile())
     const { deps } = harness(bao.call, store)
     let asked = false
-    const report = await setupOpenBao(
+    const report = await reconcileOpenBao(
       setupOptions({
         bootstrapValues: async () => {
           asked = true
@@ -87,7 +87,7 @@ describe('plan from recorded OpenBao responses', () => {
     const bao = fakeBao(nothingConfigured())
     const store = memoryStore({ admin_token: ADMIN_TOKEN })
     const { deps, lines } = harness(bao.call, store)
-    const report = await setupOpenBao(setupOptions({ dryRun: true }), deps)
+    const report = await reconcileOpenBao(setupOptions({ dryRun: true }), deps)
     expect(bao.writes()).toEqual([])
     expect(store.writes).toEqual([])
     expect(report.entries.filter((e) => e.outcome === 'created').map((e) => e.subject)).toEqual([
@@ -111,7 +111,7 @@ describe('plan from recorded OpenBao responses', () => {
     const bao = fakeBao(nothingConfigured(), events)
     const store = memoryStore({ admin_token: ADMIN_TOKEN }, events)
     const { deps, generated } = harness(bao.call, store)
-    const report = await setupOpenBao(setupOptions(), deps)
+    const report = await reconcileOpenBao(setupOptions(), deps)
     expect(bao.writes().map((c) => `${c.method} ${c.path}`)).toEqual([
       'POST sys/mounts/secret',
       'POST sys/auth/kubernetes',
@@ -160,7 +160,7 @@ describe('plan from recorded OpenBao responses', () => {
     )
     const bao = fakeBao(answers)
     const { deps } = harness(bao.call, memoryStore(storedFile()))
-    const report = await setupOpenBao(setupOptions(), deps)
+    const report = await reconcileOpenBao(setupOptions(), deps)
     expect(bao.writes()).toEqual([
       {
         method: 'POST',
@@ -185,7 +185,7 @@ describe('plan from recorded OpenBao responses', () => {
     const store = memoryStore(storedFile())
     const { deps, generated } = harness(bao.call, store)
     const rotate = parseRotations(['harbor/admin-password', 'harbor/cloudflare-api-token'], apps)
-    const report = await setupOpenBao(setupOptions({ rotate }), deps)
+    const report = await reconcileOpenBao(setupOptions({ rotate }), deps)
     expect(bao.writes()).toEqual([
       {
         method: 'POST',
@@ -214,7 +214,7 @@ describe('plan from recorded OpenBao responses', () => {
     }
     const bao = fakeBao(answers)
     const { deps } = harness(bao.call, memoryStore(storedFile()))
-    const report = await setupOpenBao(setupOptions(), deps)
+    const report = await reconcileOpenBao(setupOptions(), deps)
     expect(bao.writes().map((c) => c.path)).toEqual(['secret/data/grafana'])
     expect(
       report.entries.filter((e) => e.subject === 'secret grafana/admin-password').map((e) => e.outcome),
@@ -227,7 +227,7 @@ describe('plan from recorded OpenBao responses', () => {
     const bao = fakeBao(answers)
     const store = memoryStore(storedFile())
     const { deps } = harness(bao.call, store)
-    const report = await setupOpenBao(setupOptions(), deps)
+    const report = await reconcileOpenBao(setupOptions(), deps)
     expect(bao.writes()).toEqual([])
     expect(store.values?.[generatedKey('grafana', 'admin-password')]).toBe('changed-by-hand-planted')
     expect(report.entries.find((e) => e.subject === 'secret grafana/admin-password')?.note).toContain(
@@ -240,7 +240,7 @@ describe('plan from recorded OpenBao responses', () => {
     answers['GET auth/token/lookup-self'] = adminLookup(86400)
     const bao = fakeBao(answers)
     const { deps } = harness(bao.call, memoryStore(storedFile()))
-    await setupOpenBao(setupOptions(), deps)
+    await reconcileOpenBao(setupOptions(), deps)
     expect(bao.writes().map((c) => `${c.method} ${c.path} ${c.token}`)).toEqual([
       `POST auth/token/renew-self ${ADMIN_TOKEN}`,
     ])
@@ -250,7 +250,7 @@ describe('plan from recorded OpenBao responses', () => {
     const bao = fakeBao(everythingInPlace())
     const { deps } = harness(bao.call, memoryStore(storedFile()))
     const bad = { ...(apps[0] as OpenBaoAppConfig), name: ADMIN_POLICY }
-    const error = await caught(setupOpenBao(setupOptions({ apps: [bad] }), deps))
+    const error = await caught(reconcileOpenBao(setupOptions({ apps: [bad] }), deps))
     expect(error.message).toContain(`may not be named "${ADMIN_POLICY}"`)
     expect(bao.calls).toEqual([])
   })
@@ -260,7 +260,7 @@ describe('plan from recorded OpenBao responses', () => {
     answers['GET sys/mounts'] = ok({ 'secret/': { type: 'kv', options: { version: '1' } } })
     const bao = fakeBao(answers)
     const { deps } = harness(bao.call, memoryStore(storedFile()))
-    const error = await caught(setupOpenBao(setupOptions(), deps))
+    const error = await caught(reconcileOpenBao(setupOptions(), deps))
     expect(error.message).toContain('secret/ mounted as kv v1, not KV v2')
     expect(bao.writes()).toEqual([])
   })
@@ -300,7 +300,7 @@ describe('against a real OpenBao dev server', () => {
 
   it('configures everything with only the admin policy, then a second run sends no write', async () => {
     const first = counting(nodeVaultCall(dev.address))
-    const report = await setupOpenBao(options(), realDeps(first, store))
+    const report = await reconcileOpenBao(options(), realDeps(first, store))
     expect(first.writes.map((w) => w.path)).toEqual([
       'sys/auth/kubernetes',
       'auth/kubernetes/config',
@@ -322,7 +322,7 @@ describe('against a real OpenBao dev server', () => {
 
     const writesBefore = store.writes.length
     const second = counting(nodeVaultCall(dev.address))
-    const again = await setupOpenBao(options(), realDeps(second, store))
+    const again = await reconcileOpenBao(options(), realDeps(second, store))
     expect(second.writes).toEqual([])
     expect(again.writes).toBe(0)
     expect(store.writes.length).toBe(writesBefore)
@@ -343,7 +343,7 @@ describe('against a real OpenBao dev server', () => {
       data: { 'admin-password': 'set-by-hand-planted' },
     })
     const call = counting(nodeVaultCall(dev.address))
-    const report = await setupOpenBao(options(), realDeps(call, store))
+    const report = await reconcileOpenBao(options(), realDeps(call, store))
     expect(call.writes).toEqual([])
     expect((await kvData('grafana')).data['admin-password']).toBe('set-by-hand-planted')
     expect(store.values?.[generatedKey('grafana', 'admin-password')]).toBe('set-by-hand-planted')
@@ -353,7 +353,7 @@ describe('against a real OpenBao dev server', () => {
   it('--rotate replaces exactly one field', async () => {
     const before = await kvData('harbor')
     const call = counting(nodeVaultCall(dev.address))
-    await setupOpenBao(
+    await reconcileOpenBao(
       options({ rotate: parseRotations(['harbor/robot-token'], devApps) }),
       realDeps(call, store),
     )
@@ -369,7 +369,7 @@ describe('against a real OpenBao dev server', () => {
   it('a wrong token: a clear error naming the init file, nothing written', async () => {
     const call = counting(nodeVaultCall(dev.address))
     const wrong = memoryStore({ admin_token: 's.notAValidTokenAtAll000000' })
-    const error = await caught(setupOpenBao(options(), realDeps(call, wrong)))
+    const error = await caught(reconcileOpenBao(options(), realDeps(call, wrong)))
     expect(error.message).toContain(`rejected the admin token in environments/test/openbao.sops.yaml`)
     expect(error.hint).toContain('bao operator generate-root')
     expect(call.writes).toEqual([])
@@ -379,7 +379,7 @@ describe('against a real OpenBao dev server', () => {
     const gone = await startOpenBaoDev()
     await gone.stop()
     const error = await caught(
-      setupOpenBao(
+      reconcileOpenBao(
         options({ address: gone.address, waitMs: 1500 }),
         realDeps(nodeVaultCall(gone.address), store),
       ),

@@ -1,7 +1,11 @@
+import { applyAll } from '../apply.ts'
+import { envPath } from '../config.ts'
+import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
-import type { OpenBaoEndpoint } from '../providers/provider.ts'
 import { ensurePolicy, ensureRole } from './access.ts'
+import { loadSnapshot } from './backup.ts'
 import { nodeVaultCall } from './client.ts'
+import type { OpenBaoEndpoint } from './endpoint.ts'
 import {
   assumeFresh,
   authenticate,
@@ -14,10 +18,17 @@ import {
 } from './init.ts'
 import { INIT_KEYS, sopsInitStore } from './init-store.ts'
 import { ensureKubernetesAuth, ensureKvV2 } from './mounts.ts'
-import { appPolicy, IN_CLUSTER_HOST, type KubernetesTarget, RESERVED_POLICY_NAMES } from './policy.ts'
-import type { SetupReport } from './report.ts'
-import { Run, type SetupDeps, type SetupOptions } from './run.ts'
-import { ensureSecrets, randomSecret } from './secrets.ts'
+import {
+  appPolicy,
+  authDelegatorBinding,
+  IN_CLUSTER_HOST,
+  isExternal,
+  type KubernetesTarget,
+  RESERVED_POLICY_NAMES,
+} from './policy.ts'
+import { type SetupReport, summaryLines } from './report.ts'
+import { ensureSecrets, parseRotations, randomSecret } from './secrets.ts'
+import { OpenBaoSession, type SetupDeps, type SetupOptions } from './session.ts'
 
 /**
  * `openbao-setup` (runtime tier): initialise OpenBao, keep an admin token instead of
@@ -30,7 +41,54 @@ import { ensureSecrets, randomSecret } from './secrets.ts'
  * SOPS-encrypted: the recovery keys, the admin token, and every value setup generated, so a
  * recreated OpenBao gets the same values again.
  */
-export async function setupOpenBao(options: SetupOptions, deps: SetupDeps): Promise<SetupReport> {
+
+/**
+ * The openbao-setup step for the context's environment (step 09, and restore after it): reach
+ * its OpenBao through the provider, set it up with the real dependencies, bind each app's
+ * ServiceAccount to system:auth-delegator when OpenBao is outside the cluster, print the tally.
+ * The report is returned and the dependencies adjustable (tests count the writes).
+ */
+export async function openbaoSetup(
+  ctx: Context,
+  adjust: (deps: SetupDeps) => SetupDeps = (deps) => deps,
+): Promise<SetupReport> {
+  const { openbao, secrets } = ctx.env
+  const rotate = parseRotations(ctx.flags.rotate, openbao.apps)
+  const endpoint = await ctx.provider.openbao(ctx)
+  try {
+    const kubernetes = kubernetesTargetOf(endpoint)
+    const deps = defaultSetupDeps({
+      address: endpoint.address,
+      initFile: envPath(ctx.env, openbao.initFile),
+      recipientsFrom: envPath(ctx.env, secrets.sopsFile),
+      onEntry: (line) => ctx.log.detail(line),
+    })
+    const report = await reconcileOpenBao(
+      {
+        address: endpoint.address,
+        kubernetes,
+        initFile: openbao.initFile,
+        apps: openbao.apps,
+        rotate,
+        dryRun: ctx.flags.dryRun,
+        bootstrapValues: async () => (await ctx.secrets()).values,
+        snapshot: async () => {
+          const snapshot = await loadSnapshot(ctx)
+          return snapshot && { snapshot, file: openbao.snapshotFile }
+        },
+      },
+      adjust(deps),
+    )
+    if (isExternal(kubernetes)) await applyAll(ctx, openbao.apps.map(authDelegatorBinding))
+    for (const line of summaryLines(report)) ctx.log.detail(line)
+    return report
+  } finally {
+    await endpoint.close()
+  }
+}
+
+/** One run of setup on what it is given: no context, every dependency injected. */
+export async function reconcileOpenBao(options: SetupOptions, deps: SetupDeps): Promise<SetupReport> {
   for (const app of options.apps) {
     if ((RESERVED_POLICY_NAMES as readonly string[]).includes(app.name)) {
       throw new BootstrapError(
@@ -39,33 +97,33 @@ export async function setupOpenBao(options: SetupOptions, deps: SetupDeps): Prom
       )
     }
   }
-  const run = new Run(options, deps)
-  const status = await waitForAnswer(run)
-  await run.loadInitFile()
+  const session = new OpenBaoSession(options, deps)
+  const status = await waitForAnswer(session)
+  await session.loadInitFile()
   if (!status.initialized) {
     const restore = await options.snapshot?.()
-    if (options.dryRun) await assumeFresh(run, restore)
-    else if (restore) await restoreInto(run, status, restore.snapshot, restore.file)
-    else await initialise(run, status)
-    if (restore && !options.dryRun) await authenticate(run)
+    if (options.dryRun) await assumeFresh(session, restore)
+    else if (restore) await restoreInto(session, status, restore.snapshot, restore.file)
+    else await initialise(session, status)
+    if (restore && !options.dryRun) await authenticate(session)
   } else {
-    await ensureUnsealed(run, status)
-    const restore = run.file[INIT_KEYS.restoringFrom] ? await options.snapshot?.() : undefined
-    if (restore && restorePending(run, restore.snapshot) && !options.dryRun)
-      await resumeRestore(run, restore.snapshot, restore.file)
-    await authenticate(run)
+    await ensureUnsealed(session, status)
+    const restore = session.file[INIT_KEYS.restoringFrom] ? await options.snapshot?.() : undefined
+    if (restore && restorePending(session, restore.snapshot) && !options.dryRun)
+      await resumeRestore(session, restore.snapshot, restore.file)
+    await authenticate(session)
   }
-  await ensureKvV2(run)
-  await ensureKubernetesAuth(run)
+  await ensureKvV2(session)
+  await ensureKubernetesAuth(session)
   for (const app of options.apps) {
-    await ensurePolicy(run, app.name, appPolicy(app), `policy ${app.name}`)
-    await ensureRole(run, app)
+    await ensurePolicy(session, app.name, appPolicy(app), `policy ${app.name}`)
+    await ensureRole(session, app)
   }
-  await ensureSecrets(run)
-  return run.report
+  await ensureSecrets(session)
+  return session.report
 }
 
-export function defaultSetupDeps(options: {
+function defaultSetupDeps(options: {
   address: string
   initFile: string
   recipientsFrom: string
@@ -82,6 +140,6 @@ export function defaultSetupDeps(options: {
 }
 
 /** What the endpoint says about the cluster, with the in-cluster defaults. */
-export function kubernetesTargetOf(endpoint: OpenBaoEndpoint): KubernetesTarget {
+function kubernetesTargetOf(endpoint: OpenBaoEndpoint): KubernetesTarget {
   return { host: endpoint.kubernetesHost ?? IN_CLUSTER_HOST, caCert: endpoint.kubernetesCaCert }
 }

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
-import { dirname } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { decryptWith, encryptTo } from '../age.ts'
+import { writeFileAtomic } from '../atomic-file.ts'
 import { BootstrapError, errorMessage } from '../errors.ts'
 import { redactor } from '../redact.ts'
 import { GENERATED_PREFIX, INIT_KEYS } from './init-store.ts'
@@ -45,13 +44,7 @@ export async function writeSnapshot(file: string, snapshot: Snapshot, recipients
     `# recipients: ${recipients.join(', ')}`,
     armored,
   ].join('\n')
-  await mkdir(dirname(file), { recursive: true })
-  const tmp = `${file}.tmp-${process.pid}`
-  await writeFile(tmp, text, { mode: 0o600 })
-  await rename(tmp, file).catch(async (error: unknown) => {
-    await rm(tmp, { force: true })
-    throw error
-  })
+  await writeFileAtomic(file, text, 0o600)
 }
 
 export function readSnapshotHeader(file: string): SnapshotHeader {

@@ -1,11 +1,10 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import type { Context } from '../context.ts'
+import type { ClusterProvider, Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
 import { loadKubeConfig } from '../kube.ts'
 import { argocdUiHints, installArgoCDChart, uninstallCreated } from './helm-argocd.ts'
 import { portForwardOpenBao } from './port-forward.ts'
-import type { ClusterProvider } from './provider.ts'
 
 /**
  * A cluster someone else made (staging, prod): used only through the context the environment

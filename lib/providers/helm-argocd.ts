@@ -3,10 +3,9 @@ import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
 import { helmUninstall } from '../helm.ts'
 import { ensureRelease } from '../helm-release.ts'
-import { type KObject, type Kube, waitForObject } from '../kube.ts'
+import { type ClusterAccess, type KObject, type Kube, waitForObject } from '../kube.ts'
 import { MANAGED_BY } from '../manifests.ts'
 import { versions } from '../versions.ts'
-import type { ClusterAccess } from './provider.ts'
 
 const RELEASE = 'argocd'
 

@@ -2,14 +2,14 @@ import { existsSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { repoServerPaths } from '../argocd-settings.ts'
+import type { ClusterProvider } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
 import { publishCheckout, servedRepoNames } from '../gitops-source.ts'
 import { kindClusters, kindCreate, kindDelete, kindKubeconfig } from '../kind.ts'
-import type { KObject } from '../kube.ts'
-import { waitFor } from '../retry.ts'
+import { isNodeReady } from '../kube.ts'
+import { waitFor } from '../wait.ts'
 import { argocdUiHints, installArgoCDChart } from './helm-argocd.ts'
 import { portForwardOpenBao } from './port-forward.ts'
-import type { ClusterProvider } from './provider.ts'
 
 /**
  * kind for dev: the cluster is made from a generated config with the pinned node image, and
@@ -52,9 +52,13 @@ export const kindProvider: ClusterProvider = {
       'every node to be Ready',
       async () => {
         const nodes = await kube.list('v1', 'Node')
-        return nodes.length > 0 && nodes.every(isReady) ? nodes : undefined
+        return nodes.length > 0 && nodes.every(isNodeReady) ? nodes : undefined
       },
-      { timeoutMs: 300_000, intervalMs: 2000 },
+      {
+        timeoutMs: 300_000,
+        intervalMs: 2000,
+        hint: `their conditions say why: \`kubectl --kubeconfig ${kubeconfig} describe nodes\`; \`just doctor\` checks Docker and kind`,
+      },
     )
   },
 
@@ -115,9 +119,3 @@ export const kindProvider: ClusterProvider = {
 
 const reposDir = (stateDir: string) => join(stateDir, 'repos')
 const createdMarker = (stateDir: string) => join(stateDir, 'created-by-platform-bootstrap')
-
-export function isReady(node: KObject): boolean {
-  const conditions =
-    (node.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []
-  return conditions.some((condition) => condition.type === 'Ready' && condition.status === 'True')
-}

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { applyAll } from '../apply.ts'
 import { argocdCmdParams, repoServerGitConfigMap } from '../argocd-settings.ts'
-import type { Context } from '../context.ts'
+import type { ClusterProvider, Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
 import { publishCheckout, servedRepoNames } from '../gitops-source.ts'
 import { type KObject, loadKubeConfig } from '../kube.ts'
@@ -18,7 +17,6 @@ import { Processes } from '../local/processes.ts'
 import { stopStack } from '../local/stack.ts'
 import { argocdConfigMap, argocdServerSecret } from '../manifests.ts'
 import { type Tool, toolDir, tools } from '../tools/index.ts'
-import type { ClusterProvider } from './provider.ts'
 
 /**
  * The whole platform as processes on loopback: a real control plane with kwok nodes, Argo CD's
@@ -55,17 +53,22 @@ export const localProvider: ClusterProvider = {
     return publishCheckout(ctx.env, reposDir, (repo) => `file://${join(reposDir, repo)}`, ctx.run)
   },
 
-  async installArgoCD(ctx) {
+  async argocdObjects(ctx) {
     const layout = localLayout(ctx.stateDir)
     const namespace = ctx.env.argocd.namespace
     // The settings the chart's values give on kind, with the repo-server's paths as it sees them here.
     const repoServer = podRepoServerPaths(podRoot(layout, 'argocd-repo-server'), servedReposDir(layout))
     const gitConfig = repoServerGitConfigMap(namespace, servedRepoNames(ctx.env), repoServer).toJSON()
-    await applyAll(ctx, [
+    return [
       argocdConfigMap(namespace),
       await keptArgocdSecret(ctx, namespace),
       gitConfig as unknown as KObject,
-    ])
+    ]
+  },
+
+  async installArgoCD(ctx) {
+    const layout = localLayout(ctx.stateDir)
+    const namespace = ctx.env.argocd.namespace
     if (ctx.flags.dryRun) return ctx.log.detail('Argo CD processes: would be started or adopted')
     const argo = await ensureArgoCD({
       stateDir: ctx.stateDir,

@@ -4,7 +4,7 @@ import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
 import type { KObject } from '../kube.ts'
 import { loadKubeConfig } from '../kube.ts'
-import type { OpenBaoEndpoint } from './provider.ts'
+import type { OpenBaoEndpoint } from '../openbao/endpoint.ts'
 
 /** OpenBao through a port-forward to its first Running pod (client-node, no kubectl process). */
 export async function portForwardOpenBao(ctx: Context): Promise<OpenBaoEndpoint> {

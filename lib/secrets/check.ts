@@ -5,8 +5,8 @@ import { recipientOf } from '../age.ts'
 import { type EnvConfig, envPath, listEnvironments, loadConfig } from '../config.ts'
 import { BootstrapError, errorMessage } from '../errors.ts'
 import { overlayKeyProblems } from '../overlay-keys.ts'
-import { personalAgeKeyFile, repoRoot } from '../paths.ts'
-import { decrypt } from '../sops.ts'
+import { repoRoot } from '../paths.ts'
+import { decrypt, recipientsIn } from '../sops.ts'
 import { defaultDeps, readText, type SecretsDeps, type SecretsOptions, sameSet } from './common.ts'
 import { loadSopsConfig, ruleFor, type SopsConfig } from './sops-rules.ts'
 
@@ -154,7 +154,7 @@ async function overlayKeyFindings(root: string, deps: SecretsDeps): Promise<Find
       env = loadConfig(name, join(root, 'environments'))
       const sopsFile = envPath(env, env.secrets.sopsFile)
       if (!existsSync(sopsFile)) continue
-      identity = (await decrypt(sopsFile, { ageKeyFile: personalAgeKeyFile(deps.env) }))[env.ageKey.field]
+      identity = (await decrypt(sopsFile, {}, deps))[env.ageKey.field]
     } catch {
       continue // no key here decrypts it, or the config is broken (loading it says so)
     }
@@ -294,36 +294,6 @@ function leafPaths(node: unknown, path: string): { path: string; encrypted: bool
       leafPaths(value, `${path}.${key}`),
     )
   return [{ path, encrypted: typeof node === 'string' && node.startsWith('ENC[') }]
-}
-
-/** The age recipients of a SOPS file's metadata (every document, every key group). */
-export function recipientsIn(text: string, rel: string): string[] {
-  if (/\.env$/.test(rel)) {
-    return [
-      ...new Set(
-        text
-          .split('\n')
-          .map((line) => /^sops_age__list_\d+__map_recipient=(.*)$/.exec(line.trim())?.[1])
-          .filter((value): value is string => Boolean(value)),
-      ),
-    ]
-  }
-  const found = new Set<string>()
-  const collect = (list: unknown) => {
-    if (!Array.isArray(list)) return
-    for (const entry of list) {
-      const recipient = (entry as { recipient?: unknown } | null)?.recipient
-      if (typeof recipient === 'string') found.add(recipient)
-    }
-  }
-  for (const doc of parseAllDocuments(text)) {
-    const meta = (doc.toJS() as { sops?: { age?: unknown; key_groups?: unknown } } | null)?.sops
-    if (!meta) continue
-    collect(meta.age)
-    if (Array.isArray(meta.key_groups))
-      for (const group of meta.key_groups) collect((group as { age?: unknown } | null)?.age)
-  }
-  return [...found]
 }
 
 export interface KeyHit {

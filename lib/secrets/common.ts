@@ -1,22 +1,20 @@
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, relative, sep } from 'node:path'
 import { envPath } from '../config.ts'
-import { BootstrapError, errorMessage } from '../errors.ts'
 import { run as defaultRun, type Run } from '../exec.ts'
-import { Logger } from '../log.ts'
-import { personalAgeKeyFile } from '../paths.ts'
 
 /**
  * Secrets as code, on the two-key design (a team key and one cluster key per environment):
- *  - generate (generate.ts): `.env` lines (dotenv.ts) become SOPS-encrypted Secrets of the
- *    environments' overlays;
+ *  - generate (generate.ts): `.env` lines (dotenv.ts) planned to overlays (plan.ts) become
+ *    SOPS-encrypted Secrets (secret-file.ts) listed by the overlays' generators (overlays.ts);
  *  - edit (edit.ts): an environment's bootstrap secrets file in sops' editor;
  *  - rotate (rotate.ts): every SOPS file re-encrypted (`sops updatekeys`) for the recipients
  *    .sops.yaml (sops-rules.ts) asks for;
  *  - check (check.ts): nothing secret in clear text, every file encrypted as .sops.yaml says, no
  *    private key.
- * Secret values travel only through stdin/stdout pipes to sops and are registered with the
- * redactor as soon as they are read; messages name files, lines and keys, never values.
+ * Secret values travel only through stdin/stdout pipes to sops (lib/sops.ts, the one module that
+ * runs it) and are registered with the redactor as soon as they are read; messages name files,
+ * lines and keys, never values.
  * This file: what several of those modules share.
  */
 export interface SecretsDeps {
@@ -31,12 +29,6 @@ export interface SecretsOptions {
 }
 
 export const defaultDeps: SecretsDeps = { run: defaultRun, env: process.env }
-
-export const SOPS_TIMEOUT_MS = 60_000
-
-export function sopsEnv(deps: SecretsDeps): NodeJS.ProcessEnv {
-  return { ...deps.env, SOPS_AGE_KEY_FILE: personalAgeKeyFile(deps.env) }
-}
 
 export function sameSet(a: string[], b: string[]): boolean {
   const left = new Set(a)
@@ -66,24 +58,4 @@ export function displayPath(file: string, root = process.cwd()): string {
 
 export function resolveEnvFile(root: string, file: string): string {
   return envPath({ root }, file)
-}
-
-/** Entry point of a secrets script: runs `body`, prints a failure with its hint, exits with its code. */
-export async function runScript(body: (log: Logger) => Promise<number>): Promise<never> {
-  const log = new Logger()
-  let code: number
-  try {
-    code = await body(log)
-  } catch (error) {
-    log.error(errorMessage(error))
-    if (error instanceof BootstrapError) {
-      if (error.hint) log.error(`how to fix: ${error.hint}`)
-      code = error.exitCode
-    } else {
-      log.error('this is a bug in platform-bootstrap, not in your input; the stack follows')
-      log.error(String((error as Error)?.stack ?? error))
-      code = 1
-    }
-  }
-  process.exit(code)
 }

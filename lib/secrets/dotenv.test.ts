@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { caught, value } from '../../tests/helpers/secrets-fixtures.ts'
+import { caught } from '../../tests/helpers/caught.ts'
+import { value } from '../../tests/helpers/secrets-fixtures.ts'
 import { parseDotenv } from './dotenv.ts'
 
 describe('parseDotenv', () => {

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs'
 import { chmod, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { caught } from '../../tests/helpers/caught.ts'
 import {
-  caught,
   copyTree,
   decryptJson,
   deps,

@@ -3,8 +3,8 @@ import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { delimiter, dirname, join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
+import { caught } from '../../tests/helpers/caught.ts'
 import {
-  caught,
   copyTree,
   decryptJson,
   deps,
@@ -26,7 +26,8 @@ import { recipientsOf } from '../sops.ts'
 import { toolsPath } from '../tools/index.ts'
 import { checkSecrets } from './check.ts'
 import { normaliseName, parseDotenv } from './dotenv.ts'
-import { generateSecrets, planSecrets } from './generate.ts'
+import { generateSecrets } from './generate.ts'
+import { planSecrets } from './plan.ts'
 
 const ENVIRONMENTS = ['dev', 'local', 'prod', 'staging']
 const kustomize = toolsPath()

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
-import { errorMessage, lastLines, ProcessError } from '../errors.ts'
-import { personalAgeKeyFile, repoRoot } from '../paths.ts'
-import { listRepoFiles, recipientsIn } from './check.ts'
-import { defaultDeps, readText, type SecretsOptions, SOPS_TIMEOUT_MS, sameSet, sopsEnv } from './common.ts'
+import { errorMessage } from '../errors.ts'
+import { repoRoot } from '../paths.ts'
+import { recipientsIn, updateKeys } from '../sops.ts'
+import { listRepoFiles } from './check.ts'
+import { defaultDeps, readText, type SecretsOptions, sameSet } from './common.ts'
 import { loadSopsConfig, ruleFor } from './sops-rules.ts'
 
 export interface RotateResult {
@@ -43,19 +44,10 @@ export async function rotateSecrets(options: SecretsOptions = {}): Promise<Rotat
       continue
     }
     try {
-      await deps.run('sops', ['updatekeys', '--yes', rel], {
-        cwd: root,
-        env: sopsEnv(deps),
-        timeoutMs: SOPS_TIMEOUT_MS,
-      })
+      // terse: the list names the file; the reason says what went wrong with it.
+      await updateKeys(rel, { cwd: root, terse: true }, deps)
     } catch (error) {
-      const reason =
-        error instanceof ProcessError
-          ? /Failed to get the data key|no identity matched|0 successful groups/i.test(error.stderr)
-            ? `no age key you hold decrypts it (it is encrypted to ${before.join(', ')}; key file ${personalAgeKeyFile(deps.env)})`
-            : lastLines(error.stderr, 1) || error.message
-          : errorMessage(error)
-      result.failed.push({ file: rel, reason })
+      result.failed.push({ file: rel, reason: errorMessage(error) })
       continue
     }
     const after = recipientsIn(await readFile(join(root, rel), 'utf8'), rel)

@@ -1,32 +1,12 @@
-import { execa } from 'execa'
+import { type RunStatus, runStatus } from '../exec.ts'
 
 /** What the installer depends on, passed in so tests can swap the command runner, the network and the clock. */
-
-export interface CommandResult {
-  /** 127 when the command does not exist. */
-  exitCode: number
-  stdout: string
-  stderr: string
-}
-
-export interface CommandOptions {
-  cwd?: string
-  /** The child's whole environment (nothing else is inherited). */
-  env?: NodeJS.ProcessEnv
-  timeoutMs?: number
-}
-
-/** Runs a command and reports how it ended; never throws for a non-zero exit. */
-export type CommandRunner = (
-  command: string,
-  args: string[],
-  options?: CommandOptions,
-) => Promise<CommandResult>
 
 export type Fetch = (url: string, init?: { method?: string; signal?: AbortSignal }) => Promise<Response>
 
 export interface ToolDeps {
-  run: CommandRunner
+  /** lib/exec.ts runStatus: the env given is the child's whole environment; a non-zero exit is returned. */
+  run: RunStatus
   fetch: Fetch
   /** One progress line (stderr by default: stdout stays free for machine-readable output). */
   log: (line: string) => void
@@ -38,30 +18,9 @@ export interface ToolDeps {
   isRoot: boolean
 }
 
-export const runCommand: CommandRunner = async (command, args, options = {}) => {
-  const result = await execa(command, args, {
-    cwd: options.cwd,
-    env: options.env ?? process.env,
-    extendEnv: false,
-    timeout: options.timeoutMs,
-    reject: false,
-    stdin: 'ignore',
-    maxBuffer: 256 * 1024 * 1024,
-  })
-  if ((result as { code?: string }).code === 'ENOENT') {
-    return { exitCode: 127, stdout: '', stderr: `${command}: command not found` }
-  }
-  const timedOut = result.timedOut ? `\n${command} timed out after ${options.timeoutMs} ms` : ''
-  return {
-    exitCode: result.exitCode ?? 1,
-    stdout: String(result.stdout ?? ''),
-    stderr: `${String(result.stderr ?? '')}${timedOut}`,
-  }
-}
-
 export function defaultToolDeps(): ToolDeps {
   return {
-    run: runCommand,
+    run: runStatus,
     fetch: (url, init) => fetch(url, init),
     log: (line) => process.stderr.write(`${line}\n`),
     now: () => Date.now(),

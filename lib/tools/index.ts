@@ -5,15 +5,7 @@
 export { argocdCrdFiles, kwokStageFiles } from './artifacts.ts'
 export { selectTools, type Tool, toolDir, toolLogFile, tools, toolsPath } from './catalogue.ts'
 export { versionMatches } from './check.ts'
-export {
-  type CommandOptions,
-  type CommandResult,
-  type CommandRunner,
-  defaultToolDeps,
-  type Fetch,
-  runCommand,
-  type ToolDeps,
-} from './deps.ts'
+export { defaultToolDeps, type Fetch, type ToolDeps } from './deps.ts'
 export { checksumFor } from './download.ts'
 export {
   argocdReplaceArgs,

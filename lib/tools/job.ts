@@ -1,6 +1,7 @@
 import { chmodSync, copyFileSync, writeFileSync } from 'node:fs'
+import type { ExitStatus } from '../exec.ts'
 import type { Tool } from './catalogue.ts'
-import type { CommandResult, ToolDeps } from './deps.ts'
+import type { ToolDeps } from './deps.ts'
 
 /** One tool install under way: its staging and scratch folders, its log, and the build steps it runs. */
 
@@ -33,7 +34,7 @@ export async function step(
   command: string,
   args: string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<CommandResult> {
+): Promise<ExitStatus> {
   const shown = `${command} ${args.join(' ')}`
   appendLog(job, `\n$ ${shown}${options.cwd ? `   (in ${options.cwd})` : ''}\n`)
   const started = job.deps.now()

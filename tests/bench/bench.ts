@@ -32,16 +32,14 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { delimiter, isAbsolute, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { guardClusterAgeKey } from '../../lib/age-key.ts'
 import { applyAll } from '../../lib/apply.ts'
-import { ageSecret } from '../../lib/argocd-settings.ts'
 import { createContext } from '../../lib/cli.ts'
 import type { EnvConfig } from '../../lib/config.ts'
 import type { Context } from '../../lib/context.ts'
 import { errorMessage } from '../../lib/errors.ts'
 import { run } from '../../lib/exec.ts'
 import type { GitopsSource } from '../../lib/gitops-source.ts'
-import { type ApplyResult, type KObject, type Kube, loadKubeConfig, refOf } from '../../lib/kube.ts'
+import { type ApplyResult, type KObject, loadKubeConfig } from '../../lib/kube.ts'
 import { localBinary } from '../../lib/local/binaries.ts'
 import { ensureControlPlane } from '../../lib/local/control-plane.ts'
 import { localLayout, servedReposDir } from '../../lib/local/layout.ts'
@@ -50,22 +48,19 @@ import { pkiPaths } from '../../lib/local/pki.ts'
 import { freePort, LOOPBACK } from '../../lib/local/ports.ts'
 import { killStackSync, stackStatus, stopStack } from '../../lib/local/stack.ts'
 import { Logger } from '../../lib/log.ts'
-import {
-  ageKeySecret,
-  argocdConfigMap,
-  argocdServerSecret,
-  bootstrapSecret,
-  namespace,
-  repositorySecrets,
-  rootApplication,
-} from '../../lib/manifests.ts'
+import type { OpenBaoEndpoint } from '../../lib/openbao/endpoint.ts'
+import { openbaoSetup } from '../../lib/openbao/setup.ts'
 import { repoRoot, toolsCacheDir } from '../../lib/paths.ts'
 import { localProvider } from '../../lib/providers/local.ts'
-import type { OpenBaoEndpoint } from '../../lib/providers/provider.ts'
 import { redactor } from '../../lib/redact.ts'
 import { ensureTools, toolDir, tools } from '../../lib/tools/index.ts'
 import { resolveBootstrapSecrets } from '../../lib/vault.ts'
-import { openbaoSetup } from '../../scripts/09-openbao-setup.ts'
+import { step as namespacesStep } from '../../scripts/02-namespaces.ts'
+import { step as ageKeyStep } from '../../scripts/03-age-key.ts'
+import { step as repoCredentialsStep } from '../../scripts/04-repo-credentials.ts'
+import { step as bootstrapSecretsStep } from '../../scripts/05-bootstrap-secrets.ts'
+import { step as argocdStep } from '../../scripts/06-argocd.ts'
+import { step as rootAppStep } from '../../scripts/07-root-app.ts'
 import { makeWorkspace, type Workspace } from '../local/workspace.ts'
 import {
   describeTarget,
@@ -121,6 +116,8 @@ interface Report {
   figures: Figure[]
   /** Seconds per step of the create runs (from its summary), per step: median, min, max. */
   createSteps?: Record<string, Stats & { samples: number[] }>
+  createWaves?: Record<string, Stats & { samples: number[] }>
+  noopSteps?: Record<string, Stats & { samples: number[] }>
   /** What the tools installer recorded when the real cache was filled (not measured by this run). */
   toolsRecorded?: { tool: string; version: string; source: string; seconds: number }[]
   notes: string[]
@@ -280,67 +277,34 @@ function suffixed(env: EnvConfig, tag: string): EnvConfig {
   return { ...env, namespaces, bootstrapSecrets, argocd }
 }
 
-async function currentServerKey(kube: Kube, ns: string): Promise<string> {
-  const existing = await kube.get({ apiVersion: 'v1', kind: 'Secret', name: 'argocd-secret', namespace: ns })
-  return (
-    (existing?.data as Record<string, string> | undefined)?.['server.secretkey'] ??
-    randomBytes(32).toString('base64')
-  )
-}
-
 /**
- * (1) and (2): what steps 02–07 send to the API, in their order, built by their builders and
- * applied by their path (applyAll: a read, then a server-side apply only where something is
- * missing) through a Context from createContext, so a fresh Kube per run counts the requests.
- * The steps' reads are kept (the age-key guard, argocd-secret's key, the age key the local
- * repo-server is given, the root app's existence check). Left out, as not API work: the
- * age key's encrypted backup file (03), publishing the checkout with git (04, done once, its
- * URLs computed as the local provider computes them), starting the Argo CD processes (06).
- * Running steps 02–07 through runSteps instead would time those too, and step 06 would adopt
- * the running controllers, so the figure would no longer be "the API steps". Building the
- * objects is inside the timed region, as it is inside the steps.
+ * (1) and (2): steps 02–07 themselves — each step's `objects(ctx)`, applied by the runner's
+ * applier (applyAll) — through a Context from createContext, so a fresh Kube per run counts the
+ * requests and a changed step is measured as it is. The steps' reads are kept (the age-key guard,
+ * argocd-secret's key, the root app's existence check). Left out, as not API work: each step's
+ * `run` (03's encrypted backup file, 06's start of the Argo CD processes) and publishing the
+ * checkout with git (04's source is handed over, its URLs as the local provider makes them).
  */
-async function applyLikeTheSteps(
-  ctx: Context,
-  values: Record<string, string>,
-  source: GitopsSource,
-): Promise<ApplyResult[]> {
-  const { env } = ctx
-  const ns = env.argocd.namespace
-  const kube = await ctx.kube()
+const API_STEPS = [
+  namespacesStep,
+  ageKeyStep,
+  repoCredentialsStep,
+  bootstrapSecretsStep,
+  argocdStep,
+  rootAppStep,
+]
+
+async function applyLikeTheSteps(ctx: Context): Promise<ApplyResult[]> {
   const results: ApplyResult[] = []
-  results.push(...(await applyAll(ctx, env.namespaces.map(namespace)))) // 02
-  const identity = values[env.ageKey.field] ?? ''
-  await guardClusterAgeKey(ctx, identity) // 03
-  results.push(...(await applyAll(ctx, [ageKeySecret(ns, identity, ageSecret)])))
-  results.push(...(await applyAll(ctx, repositorySecrets(env, values, source)))) // 04
-  results.push(
-    ...(await applyAll(
-      ctx,
-      env.bootstrapSecrets.map((spec) => bootstrapSecret(spec, values)),
-    )),
-  ) // 05
-  const serverKey = await currentServerKey(kube, ns) // 06, its API part on local
-  results.push(...(await applyAll(ctx, [argocdConfigMap(ns), argocdServerSecret(ns, serverKey)])))
-  await kube.get({ apiVersion: 'v1', kind: 'Secret', name: ageSecret.secret, namespace: ns })
-  const root = rootApplication(env, source.platformURL) // 07: applied once, then Argo CD's
-  if (await kube.get(refOf(root))) results.push('unchanged')
-  else results.push(...(await applyAll(ctx, [root])))
+  for (const step of API_STEPS) results.push(...(await applyAll(ctx, (await step.objects?.(ctx)) ?? [])))
   return results
 }
 
 /** The same objects, in the same order, for the kubectl baseline (built before its clock starts). */
-function objectsOfTheSteps(env: EnvConfig, values: Record<string, string>, source: GitopsSource): KObject[] {
-  const ns = env.argocd.namespace
-  return [
-    ...env.namespaces.map(namespace),
-    ageKeySecret(ns, values[env.ageKey.field] ?? '', ageSecret),
-    ...repositorySecrets(env, values, source),
-    ...env.bootstrapSecrets.map((spec) => bootstrapSecret(spec, values)),
-    argocdConfigMap(ns),
-    argocdServerSecret(ns, randomBytes(32).toString('base64')),
-    rootApplication(env, source.platformURL),
-  ]
+async function objectsOfTheSteps(ctx: Context): Promise<KObject[]> {
+  const objects: KObject[] = []
+  for (const step of API_STEPS) objects.push(...((await step.objects?.(ctx)) ?? []))
+  return objects
 }
 
 /**
@@ -379,6 +343,10 @@ interface Bench {
   values?: Record<string, string>
   platformUp: boolean
   createSteps: Record<string, number[]>
+  /** When each sync wave's Applications were first deployed, from spawning create (see syncWaveTimes). */
+  createWaves: Record<string, number[]>
+  /** Each step's time in the no-op creates. */
+  noopSteps: Record<string, number[]>
   /** The snapshot step of each destroy (from its summary): what keeping OpenBao's data adds to it. */
   destroySnapshot: number[]
 }
@@ -468,10 +436,14 @@ class CreateFailed extends Error {
 /** Failed runs (create, openbao-setup cold) tolerated per phase: each is reported and run again; one more aborts the bench. */
 const FAILURES_TOLERATED = 2
 
-async function createOnce(
-  ws: Workspace,
-): Promise<{ converged: number; total: number; steps: Record<string, number> }> {
+async function createOnce(ws: Workspace): Promise<{
+  converged: number
+  total: number
+  steps: Record<string, number>
+  waves: Record<string, number>
+}> {
   const started = performance.now()
+  const startedAt = Date.now()
   const { child, done } = ws.spawnCli('scripts/create.ts')
   let converged: number | undefined
   let header = ''
@@ -497,12 +469,43 @@ async function createOnce(
       redactor.mask(result.output.split('\n').slice(-25).join('\n')),
     )
   }
+  return { converged, total, steps: stepTimes(result.output), waves: await syncWaveTimes(ws, startedAt) }
+}
+
+/** Each step's time from the summary a run prints at its end (`  04 repo-credentials  ok  108 ms`). */
+function stepTimes(output: string): Record<string, number> {
   const steps: Record<string, number> = {}
-  for (const line of result.output.split('\n')) {
+  for (const line of output.split('\n')) {
     const match = /^ {2}(\d\d [\w-]+)\s+ok\s+([\d.]+) (ms|s)$/.exec(line)
     if (match) steps[match[1] as string] = Number(match[2]) * (match[3] === 's' ? 1000 : 1)
   }
-  return { converged, total, steps }
+  return steps
+}
+
+/**
+ * Where 08's seconds go: from spawning create to the root App of Apps' first sync starting, and
+ * to the last child Application of each sync wave first deployed (its first history entry), as
+ * Argo CD recorded them. Argo CD's timestamps have whole seconds.
+ */
+async function syncWaveTimes(ws: Workspace, startedAt: number): Promise<Record<string, number>> {
+  const apps = await ws.kube().list('argoproj.io/v1alpha1', 'Application', ws.env.argocd.namespace)
+  const firstDeploy = (app: KObject, field: 'deployStartedAt' | 'deployedAt') => {
+    const history = (app.status as { history?: Record<string, string>[] } | undefined)?.history ?? []
+    const times = history.map((entry) => Date.parse(entry[field] ?? '')).filter((t) => !Number.isNaN(t))
+    return times.length > 0 ? Math.min(...times) : undefined
+  }
+  const times: Record<string, number> = {}
+  const root = apps.find((app) => app.metadata.name === 'root')
+  const rootStart = root && firstDeploy(root, 'deployStartedAt')
+  if (rootStart) times['root sync started'] = rootStart - startedAt
+  for (const app of apps) {
+    const wave = app.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? '0'
+    const deployed = app.metadata.name === 'root' ? undefined : firstDeploy(app, 'deployedAt')
+    if (deployed === undefined) continue
+    const key = `wave ${wave} deployed`
+    times[key] = Math.max(times[key] ?? 0, deployed - startedAt)
+  }
+  return times
 }
 
 async function destroyOnce(ws: Workspace, snapshots?: number[]): Promise<void> {
@@ -587,6 +590,8 @@ async function phaseCreate(b: Bench): Promise<void> {
     total.push(once.total)
     for (const [step, ms] of Object.entries(once.steps))
       b.createSteps[step] = [...(b.createSteps[step] ?? []), ms]
+    for (const [wave, ms] of Object.entries(once.waves))
+      b.createWaves[wave] = [...(b.createWaves[wave] ?? []), ms]
     say(
       `  converged after ${formatValue(once.converged, 'ms')}, create done after ${formatValue(once.total, 'ms')}`,
     )
@@ -605,6 +610,49 @@ async function phaseCreate(b: Bench): Promise<void> {
     notes.push(`create: failed run ${n + 1} of ${failures.length}, not counted, run again: ${cause}`)
   }
   record('create.total', 'create local, all steps 00–09 (incl. openbao-setup)', 'ms', total)
+
+  // The last create's platform is up: create again, with nothing to change.
+  const noop: number[] = []
+  for (let i = 1; i <= b.runs; i++) {
+    observe() // outside the clock
+    say(`create: create local again, nothing to change — run ${i}/${b.runs}`)
+    const started = performance.now()
+    const result = await ws.cli('scripts/create.ts')
+    noop.push(performance.now() - started)
+    if (result.code !== 0)
+      throw new Error(`no-op create exited ${result.code}: ${redactor.mask(result.output.slice(-1500))}`)
+    const changed = result.output.split('\n').filter((line) => /: (created|configured)$/.test(line))
+    if (changed.length > 0) throw new Error(`no-op create changed something: ${changed.join('; ')}`)
+    for (const [step, ms] of Object.entries(stepTimes(result.output)))
+      b.noopSteps[step] = [...(b.noopSteps[step] ?? []), ms]
+  }
+  record(
+    'create.noop',
+    'create local with the platform up and nothing to change: spawn to exit',
+    'ms',
+    noop,
+    {
+      target: { atMost: 500 },
+      note: 'reads everything it owns (no cache), writes nothing; `bun scripts/create.ts --env local`',
+    },
+  )
+}
+
+/** create → converged over the bare stack start, both measured in this run. */
+function recordCreateVsStack(): void {
+  const converged = figures.find((f) => f.id === 'create.converged')
+  const stack = figures.find((f) => f.id === 'stack.start')
+  if (!converged || !stack) return
+  record(
+    'create.vsStack',
+    'create local → converged, over the bare local stack start (same run)',
+    'x',
+    converged.samples.map((ms) => ms / stack.stats.median),
+    {
+      target: { atMost: 3.5 },
+      note: `each converged sample over the median stack start (${formatValue(stack.stats.median, 'ms')})`,
+    },
+  )
 }
 
 async function ensurePlatform(b: Bench): Promise<void> {
@@ -624,14 +672,12 @@ async function ensurePlatform(b: Bench): Promise<void> {
   }
 }
 
-function benchContext(env: EnvConfig, values: Record<string, string>): Context {
+function benchContext(env: EnvConfig, values: Record<string, string>, source?: GitopsSource): Context {
   // createContext's secrets() would also make first-run files next to this checkout: the values
   // are resolved once from the workspace's SOPS file instead and handed over as they are.
   const resolved = { values, sources: {}, warnings: [] }
-  return {
-    ...createContext(env, { dryRun: false, force: false, rotate: [] }, quiet),
-    secrets: async () => resolved,
-  }
+  const ctx = createContext(env, { dryRun: false, force: false, rotate: [] }, quiet)
+  return { ...ctx, secrets: async () => resolved, source: source ? async () => source : ctx.source }
 }
 
 async function phaseApi(b: Bench): Promise<void> {
@@ -654,27 +700,27 @@ async function phaseApi(b: Bench): Promise<void> {
   const kubectl = localBinary('kubectl')
   notes.push(`api: kubectl is ${kubectl}; namespaces suffixed -bc<run> (runbook path) and -bk<run> (kubectl)`)
   const cacheDir = join(tempDir('pb-bench-kubectl-'), 'cache')
-  const objectCount = objectsOfTheSteps(env, values, source).length
+  const objectCount = (await objectsOfTheSteps(benchContext(suffixed(env, 'bcount'), values, source))).length
 
   const once = async (tag: string) => {
     const coldEnv = suffixed(env, `bc${tag}`)
-    const cold = benchContext(coldEnv, values)
+    const cold = benchContext(coldEnv, values, source)
     let started = performance.now()
-    const created = await applyLikeTheSteps(cold, values, source)
+    const created = await applyLikeTheSteps(cold)
     const coldMs = performance.now() - started
     const coldKube = await cold.kube()
     if (created.some((r) => r !== 'created'))
       throw new Error(`cold run ${tag}: not everything was created (${created.join(', ')})`)
 
-    const again = benchContext(coldEnv, values) // a new run: a new Kube, as a new `just create` process has
+    const again = benchContext(coldEnv, values, source) // a new run: a new Kube, as a new `just create` process has
     started = performance.now()
-    const unchanged = await applyLikeTheSteps(again, values, source)
+    const unchanged = await applyLikeTheSteps(again)
     const noopMs = performance.now() - started
     const againKube = await again.kube()
     if (unchanged.some((r) => r !== 'unchanged'))
       throw new Error(`no-op run ${tag}: something changed (${unchanged.join(', ')})`)
 
-    const objects = objectsOfTheSteps(suffixed(env, `bk${tag}`), values, source)
+    const objects = await objectsOfTheSteps(benchContext(suffixed(env, `bk${tag}`), values, source))
     started = performance.now()
     const baseline = await kubectlApplyEach(kubectl, kubeconfig, cacheDir, objects)
     const kubectlMs = performance.now() - started
@@ -1000,6 +1046,18 @@ function printReport(report: Report): void {
     )
     out(`\ncreate local, per step (median): ${steps.join(', ')}`)
   }
+  if (report.createWaves) {
+    const waves = Object.entries(report.createWaves)
+      .sort(([, a], [, b]) => a.median - b.median)
+      .map(([wave, s]) => `${wave} ${formatValue(s.median, 'ms')}`)
+    out(`create local, from spawn (median; Argo CD's whole-second timestamps): ${waves.join(', ')}`)
+  }
+  if (report.noopSteps) {
+    const steps = Object.entries(report.noopSteps).map(
+      ([step, s]) => `${step} ${formatValue(s.median, 'ms')}`,
+    )
+    out(`create local with nothing to change, per step (median): ${steps.join(', ')}`)
+  }
   const recorded = (report.toolsRecorded ?? []).filter((t) => t.seconds > 0)
   if (recorded.length > 0) {
     const list = recorded.map((t) => `${t.tool} ${Math.round(t.seconds)} s (${t.source})`).join(', ')
@@ -1059,7 +1117,14 @@ async function main(argv: string[]): Promise<number> {
   say(
     `${runs} runs per figure; phases ${selected.join(', ')}; ${availableParallelism()} CPUs, load average ${loadAtStart.join(' ')}`,
   )
-  const b: Bench = { runs, platformUp: false, createSteps: {}, destroySnapshot: [] }
+  const b: Bench = {
+    runs,
+    platformUp: false,
+    createSteps: {},
+    createWaves: {},
+    noopSteps: {},
+    destroySnapshot: [],
+  }
   let toolsRecorded: Report['toolsRecorded']
   try {
     const needsWorkspace = selected.some(
@@ -1096,7 +1161,10 @@ async function main(argv: string[]): Promise<number> {
         toolsRecorded = recordedToolInstalls()
       },
       stack: () => phaseStack(b, b.env?.cluster.nodes ?? 1),
-      create: () => phaseCreate(b),
+      create: async () => {
+        await phaseCreate(b)
+        recordCreateVsStack()
+      },
       api: () => phaseApi(b),
       fallback: () => phaseFallback(b),
       openbao: () => phaseOpenBao(b),
@@ -1126,14 +1194,18 @@ async function main(argv: string[]): Promise<number> {
     for (const dir of scratch) rmSync(dir, { recursive: true, force: true })
   }
 
-  const createSteps = Object.keys(b.createSteps).length
-    ? Object.fromEntries(
-        Object.entries(b.createSteps).map(([step, samples]) => {
-          const s = stats(samples)
-          return [step, { ...s, median: round(s.median), samples }]
-        }),
-      )
-    : undefined
+  const summarised = (byName: Record<string, number[]>) =>
+    Object.keys(byName).length
+      ? Object.fromEntries(
+          Object.entries(byName).map(([name, samples]) => {
+            const s = stats(samples)
+            return [name, { ...s, median: round(s.median), samples }]
+          }),
+        )
+      : undefined
+  const createSteps = summarised(b.createSteps)
+  const createWaves = summarised(b.createWaves)
+  const noopSteps = summarised(b.noopSteps)
   const report: Report = {
     generatedAt: new Date().toISOString(),
     runs,
@@ -1147,6 +1219,8 @@ async function main(argv: string[]): Promise<number> {
     phases,
     figures,
     createSteps,
+    createWaves,
+    noopSteps,
     toolsRecorded,
     notes,
   }

@@ -55,6 +55,8 @@ describe('targets', () => {
     expect(meetsTarget(s, { below: 1500 })).toBe(false)
     expect(meetsTarget(s, { atLeast: 1500 })).toBe(true)
     expect(meetsTarget(s, { atLeast: 1501 })).toBe(false)
+    expect(meetsTarget(s, { atMost: 1500 })).toBe(true)
+    expect(meetsTarget(s, { atMost: 1499 })).toBe(false)
   })
 
   it('judges on every run when asked', () => {
@@ -68,6 +70,7 @@ describe('targets', () => {
     expect(describeTarget({ below: 2000 }, 'ms')).toBe('< 2.00 s')
     expect(describeTarget({ below: 500 }, 'ms')).toBe('< 500 ms')
     expect(describeTarget({ atLeast: 5 }, 'x')).toBe('≥ 5.00×')
+    expect(describeTarget({ atMost: 3.5 }, 'x')).toBe('≤ 3.50×')
     expect(describeTarget({ below: 1, on: 'max' }, 'count')).toBe('= 0 (every run)')
     expect(describeTarget({}, 'ms')).toBe('')
   })

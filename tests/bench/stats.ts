@@ -40,12 +40,13 @@ export function pairedRatios(numerators: readonly number[], denominators: readon
 export type Unit = 'ms' | 'x' | 'count'
 
 /**
- * What a figure must reach: `below` (strictly less than) or `atLeast`. Judged on the median, or
+ * What a figure must reach: `below` (strictly less than), `atMost` or `atLeast`. Judged on the median, or
  * on every run (`on: 'max'` for `below`, `'min'` for `atLeast`) where one bad run is a failure:
  * a no-op that wrote once has failed even if the median wrote nothing.
  */
 export interface Target {
   below?: number
+  atMost?: number
   atLeast?: number
   on?: 'median' | 'max' | 'min'
 }
@@ -54,6 +55,7 @@ export function meetsTarget(figure: Stats, target: Target): boolean {
   const on = target.on ?? 'median'
   const value = figure[on]
   if (target.below !== undefined && !(value < target.below)) return false
+  if (target.atMost !== undefined && !(value <= target.atMost)) return false
   if (target.atLeast !== undefined && !(value >= target.atLeast)) return false
   return true
 }
@@ -65,6 +67,7 @@ export function describeTarget(target: Target, unit: Unit): string {
     if (unit === 'count' && target.below === 1) return `= 0${every}`
     return `< ${formatValue(target.below, unit)}${every}`
   }
+  if (target.atMost !== undefined) return `≤ ${formatValue(target.atMost, unit)}${every}`
   if (target.atLeast !== undefined) return `≥ ${formatValue(target.atLeast, unit)}${every}`
   return ''
 }

@@ -18,6 +18,7 @@ import { INIT_KEYS } from '../../lib/openbao/init-store.ts'
 import { envStateDir, personalAgeKeyFile, repoRoot } from '../../lib/paths.ts'
 import { redactor as processRedactor, type Redactor } from '../../lib/redact.ts'
 import { decrypt } from '../../lib/sops.ts'
+import { waitFor } from '../../lib/wait.ts'
 import {
   ageKeySecretHolds,
   applicationsConverged,
@@ -412,29 +413,32 @@ function allOf(name: string, verdicts: Verdict[]): Verdict {
   }
 }
 
-/** The verdict once it holds, or the last one when the budget runs out. Errors are retried: the API or a port-forward may blink. */
+/**
+ * The verdict once it holds, or the last one when the budget runs out: the harness reports a
+ * timeout as a failed verdict, it does not throw. Errors are retried: the API or a port-forward may blink.
+ */
 async function within(
   deps: Pick<HarnessDeps, 'now' | 'sleep'>,
   budgetMs: number,
   body: () => Promise<Verdict>,
 ): Promise<Verdict> {
   const started = deps.now()
-  for (;;) {
-    let last: Verdict
-    try {
-      last = await body()
-      if (last.ok)
-        return { ...last, message: `${last.message} (after ${Math.round((deps.now() - started) / 1000)} s)` }
-    } catch (error) {
-      last = { name: 'poll', ok: false, message: errorMessage(error) }
-    }
-    if (deps.now() - started >= budgetMs)
-      return {
-        ...last,
-        message: `${last.message} (still so after the ${Math.round(budgetMs / 1000)} s budget)`,
+  let last: Verdict = { name: 'poll', ok: false, message: 'not checked' }
+  const held = await waitFor(
+    'the verdict to hold',
+    async () => {
+      try {
+        last = await body()
+      } catch (error) {
+        last = { name: 'poll', ok: false, message: errorMessage(error) }
       }
-    await deps.sleep(POLL_MS)
-  }
+      return last.ok && last
+    },
+    { timeoutMs: budgetMs, intervalMs: POLL_MS, clock: deps },
+  ).catch(() => undefined)
+  return held
+    ? { ...held, message: `${held.message} (after ${Math.round((deps.now() - started) / 1000)} s)` }
+    : { ...last, message: `${last.message} (still so after the ${Math.round(budgetMs / 1000)} s budget)` }
 }
 
 /** Polls `body` until it returns a value; undefined when the budget runs out. */
@@ -443,17 +447,13 @@ async function poll<T>(
   budgetMs: number,
   body: () => Promise<T | undefined>,
 ): Promise<T | undefined> {
-  const started = deps.now()
-  for (;;) {
-    try {
-      const value = await body()
-      if (value !== undefined) return value
-    } catch {
-      // A blink of the API or the port-forward; the budget bounds it.
-    }
-    if (deps.now() - started >= budgetMs) return undefined
-    await deps.sleep(POLL_MS)
-  }
+  // Every error is a blink of the API or the port-forward; the budget bounds them.
+  return waitFor('a value', body, {
+    timeoutMs: budgetMs,
+    intervalMs: POLL_MS,
+    notYet: () => true,
+    clock: deps,
+  }).catch(() => undefined)
 }
 
 async function sealStatus(cluster: Cluster): Promise<unknown> {

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
+import { freePort } from '../../lib/local/ports.ts'
 import { toolDir, toolsPath } from '../../lib/tools/index.ts'
 import { versions } from '../../lib/versions.ts'
 
@@ -44,18 +44,6 @@ export function findBao(env: NodeJS.ProcessEnv = process.env): string | undefine
     if (dir && existsSync(join(dir, 'bao'))) return join(dir, 'bao')
   }
   return undefined
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 export async function startOpenBaoDev(

@@ -3,10 +3,8 @@ import type { BaoCall, BaoRequest, BaoResponse } from '../../lib/openbao/client.
 import { generatedKey, type InitStore } from '../../lib/openbao/init-store.ts'
 import { ADMIN_POLICY, adminPolicy, appPolicy, appRole } from '../../lib/openbao/policy.ts'
 import type { SetupReport } from '../../lib/openbao/report.ts'
-import type { SetupDeps, SetupOptions } from '../../lib/openbao/run.ts'
 import { randomSecret } from '../../lib/openbao/secrets.ts'
-
-export { caught } from '../../lib/../lib/../tests/helpers/caught.ts'
+import type { SetupDeps, SetupOptions } from '../../lib/openbao/session.ts'
 
 /** What the openbao tests share: configured apps, fakes that answer from recorded OpenBao 2.7.2 responses, and a run's harness. */
 

@@ -13,8 +13,6 @@ import type { SecretsDeps } from '../../lib/secrets/common.ts'
 import { loadSopsConfig } from '../../lib/secrets/sops-rules.ts'
 import { writeEncrypted } from '../../lib/sops.ts'
 
-export { caught } from './caught.ts'
-
 // Real sops and age, keys made here at run time (no key is written in this file), and a
 // temporary copy of the checkout for everything that writes or plants.
 

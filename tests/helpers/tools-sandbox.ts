@@ -2,8 +2,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach } from 'vitest'
+import type { ExitStatus, StatusOptions } from '../../lib/exec.ts'
 import { tools } from '../../lib/tools/catalogue.ts'
-import type { CommandOptions, CommandResult, ToolDeps } from '../../lib/tools/deps.ts'
+import type { ToolDeps } from '../../lib/tools/deps.ts'
 import { versions } from '../../lib/versions.ts'
 
 /**
@@ -18,9 +19,9 @@ export interface Call {
   env: NodeJS.ProcessEnv
 }
 
-export type Handler = (call: Call, options: CommandOptions) => CommandResult | undefined
+export type Handler = (call: Call, options: StatusOptions) => ExitStatus | undefined
 
-export const ok = (stdout = ''): CommandResult => ({ exitCode: 0, stdout, stderr: '' })
+export const ok = (stdout = ''): ExitStatus => ({ exitCode: 0, stdout, stderr: '' })
 
 let root: string
 export let env: NodeJS.ProcessEnv
@@ -54,11 +55,7 @@ export function executable(file: string, body = '#!/bin/sh\nexit 0\n'): void {
  */
 export function fakeDeps(handler: Handler = () => undefined): { deps: Partial<ToolDeps>; calls: Call[] } {
   const calls: Call[] = []
-  const run = async (
-    command: string,
-    args: string[],
-    options: CommandOptions = {},
-  ): Promise<CommandResult> => {
+  const run = async (command: string, args: string[], options: StatusOptions = {}): Promise<ExitStatus> => {
     const call = { command, args, env: options.env ?? {} }
     calls.push(call)
     const handled = handler(call, options)

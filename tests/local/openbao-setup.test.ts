@@ -6,15 +6,16 @@ import { loadConfig } from '../../lib/config.ts'
 import { type Context, memo } from '../../lib/context.ts'
 import { run } from '../../lib/exec.ts'
 import { createKube, loadKubeConfig } from '../../lib/kube.ts'
-import { applyObjects, kubeApis, pollUntil } from '../../lib/local/kube.ts'
+import { applyObjects, kubeApis, LOCAL_POLL } from '../../lib/local/kube.ts'
 import { Logger, memorySink } from '../../lib/log.ts'
 import type { BaoCall, BaoRequest } from '../../lib/openbao/client.ts'
 import { authDelegatorBinding } from '../../lib/openbao/policy.ts'
 import type { SetupReport } from '../../lib/openbao/report.ts'
+import { openbaoSetup } from '../../lib/openbao/setup.ts'
 import { localProvider } from '../../lib/providers/local.ts'
 import { Redactor } from '../../lib/redact.ts'
 import { decrypt, writeEncrypted } from '../../lib/sops.ts'
-import { openbaoSetup } from '../../scripts/09-openbao-setup.ts'
+import { waitFor } from '../../lib/wait.ts'
 import { useLocalStack } from './fixture.ts'
 
 /**
@@ -201,11 +202,17 @@ describe('openbao-setup on the local provider (real OpenBao, real kube-apiserver
       name: binding.metadata.name,
     })
     // RBAC changes reach the authorizer through an informer: allow it a moment either way.
-    await pollUntil('grafana login to be refused', async () => (await loginStatus()) !== 200, 15_000)
+    await waitFor('grafana login to be refused', async () => (await loginStatus()) !== 200, {
+      ...LOCAL_POLL,
+      timeoutMs: 15_000,
+    })
     const again = await setup()
     expect(again.kubeWrites).toBe(1)
     expect(again.writes).toEqual([])
-    await pollUntil('grafana login to work again', async () => (await loginStatus()) === 200, 15_000)
+    await waitFor('grafana login to work again', async () => (await loginStatus()) === 200, {
+      ...LOCAL_POLL,
+      timeoutMs: 15_000,
+    })
   })
 
   it('a value changed by hand survives another run; --rotate replaces exactly that field', async () => {

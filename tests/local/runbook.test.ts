@@ -13,8 +13,8 @@ import { Processes } from '../../lib/local/processes.ts'
 import { stackStatus } from '../../lib/local/stack.ts'
 import { Logger } from '../../lib/log.ts'
 import { INIT_KEYS } from '../../lib/openbao/init-store.ts'
-import { waitFor } from '../../lib/retry.ts'
 import { decrypt } from '../../lib/sops.ts'
+import { waitFor } from '../../lib/wait.ts'
 import {
   ageKeySecretHolds,
   applicationsConverged,

@@ -14,8 +14,9 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
 import { describe, expect, it, vi } from 'vitest'
 import { ksopsPluginPath } from '../../lib/argocd-settings.ts'
 import { run } from '../../lib/exec.ts'
-import { ensureControlPlane, isReady, restartApiserver } from '../../lib/local/control-plane.ts'
-import { kubeApis, pollUntil } from '../../lib/local/kube.ts'
+import { isNodeReady } from '../../lib/kube.ts'
+import { ensureControlPlane, restartApiserver } from '../../lib/local/control-plane.ts'
+import { kubeApis, LOCAL_POLL } from '../../lib/local/kube.ts'
 import { localLayout, podRoot, servedReposDir } from '../../lib/local/layout.ts'
 import { checkUnsealKeyFile, ensureOpenBao } from '../../lib/local/openbao.ts'
 import { podRepoServerPaths } from '../../lib/local/pod.ts'
@@ -25,6 +26,7 @@ import { Processes } from '../../lib/local/processes.ts'
 import { stackStatus, stopStack } from '../../lib/local/stack.ts'
 import { redactor } from '../../lib/redact.ts'
 import { encryptYaml } from '../../lib/sops.ts'
+import { waitFor } from '../../lib/wait.ts'
 import { useLocalStack } from './fixture.ts'
 
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 600_000 })
@@ -37,7 +39,7 @@ describe('the local stack (real processes on 127.0.0.1)', () => {
     const { core } = kubeApis(stack().controlPlane.kubeconfig)
     const nodes = await core.listNode({ labelSelector: 'type=kwok' })
     expect(nodes.items.map((n) => n.metadata?.name).sort()).toEqual(['kwok-node-0', 'kwok-node-1'])
-    for (const node of nodes.items) expect(isReady(node)).toBe(true)
+    for (const node of nodes.items) expect(isNodeReady(node)).toBe(true)
   })
 
   it('is adopted, not restarted, when ensured again while it runs (< 1 s)', async () => {
@@ -86,13 +88,13 @@ describe('the local stack (real processes on 127.0.0.1)', () => {
     const core = kc.makeApiClient(CoreV1Api)
     await stack().phase('deployment available', async () => {
       await apps.createNamespacedDeployment({ namespace: 'default', body: deployment('web', 'default') })
-      await pollUntil(
+      await waitFor(
         'deployment web Available',
         async () => {
           const d = await apps.readNamespacedDeployment({ name: 'web', namespace: 'default' })
           return (d.status?.conditions ?? []).some((c) => c.type === 'Available' && c.status === 'True')
         },
-        120_000,
+        { ...LOCAL_POLL, timeoutMs: 120_000 },
       )
     })
     const pods = await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=web' })
@@ -130,7 +132,7 @@ describe('the local stack (real processes on 127.0.0.1)', () => {
       let last: { sync?: string; health?: string; conditions?: unknown } = {}
       await s
         .phase('application synced + healthy', () =>
-          pollUntil(
+          waitFor(
             'Application demo Synced/Healthy',
             async () => {
               const app = (await custom.getNamespacedCustomObject({
@@ -149,8 +151,7 @@ describe('the local stack (real processes on 127.0.0.1)', () => {
               }
               return last.sync === 'Synced' && last.health === 'Healthy'
             },
-            240_000,
-            1000,
+            { ...LOCAL_POLL, timeoutMs: 240_000, intervalMs: 1000 },
           ),
         )
         .catch((error: unknown) => {
@@ -201,18 +202,20 @@ describe('the local stack (real processes on 127.0.0.1)', () => {
         sealed: boolean
         initialized: boolean
       }
-    await pollUntil('OpenBao unsealed after init', async () => !(await sealStatus()).sealed, 30_000)
+    await waitFor('OpenBao unsealed after init', async () => !(await sealStatus()).sealed, {
+      ...LOCAL_POLL,
+      timeoutMs: 30_000,
+    })
 
     await new Processes(s.stateDir).stop('openbao', 10_000)
     const again = await s.phase('openbao restart', () =>
       ensureOpenBao({ stateDir: s.stateDir, unsealKeyFile: s.unsealKeyFile, log: s.log }),
     )
     expect(again.address).toBe(address)
-    await pollUntil(
-      'OpenBao unsealed by itself after a restart',
-      async () => !(await sealStatus()).sealed,
-      30_000,
-    )
+    await waitFor('OpenBao unsealed by itself after a restart', async () => !(await sealStatus()).sealed, {
+      ...LOCAL_POLL,
+      timeoutMs: 30_000,
+    })
     expect(await sealStatus()).toMatchObject({ initialized: true, sealed: false })
   })
 

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto'
 import { appCondition, convergence } from '../../lib/argocd-status.ts'
 import type { EnvConfig } from '../../lib/config.ts'
 import type { KObject, Kube } from '../../lib/kube.ts'
+import { isNodeReady } from '../../lib/kube.ts'
 import { PRUNE_FALSE } from '../../lib/manifests.ts'
-import { isReady } from '../../lib/providers/kind.ts'
 
 /**
  * What a converged platform looks like, judged from objects read from a cluster. The same
@@ -226,7 +226,7 @@ export function kindClusterExists(clusters: string[], name: string): Verdict {
 
 export async function nodesReady(kube: Kube): Promise<Verdict> {
   const nodes = await kube.list('v1', 'Node')
-  const notReady = nodes.filter((node) => !isReady(node)).map((node) => node.metadata.name)
+  const notReady = nodes.filter((node) => !isNodeReady(node)).map((node) => node.metadata.name)
   const ok = nodes.length > 0 && notReady.length === 0
   return verdict(
     'nodes Ready',

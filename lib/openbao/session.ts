@@ -5,13 +5,21 @@ import { type BaoCall, type BaoMethod, type BaoResponse, dataOf, errorsOf, netwo
 import { type InitStore, recoveryHint } from './init-store.ts'
 import { ADMIN_POLICY, type KubernetesTarget } from './policy.ts'
 import { formatEntry, type Outcome, type SetupReport } from './report.ts'
-import type { Rotation } from './secrets.ts'
 import type { Snapshot } from './snapshot.ts'
 
 /**
- * One run of setup: what it is given, and what every part of it shares: the OpenBao session
- * (its token, every request counted), the init file's values, the report.
+ * One run of setup against one OpenBao: what it is given, and what every part of it shares: the
+ * session (its token, every request counted), the init file's values, the report.
  */
+
+/**
+ * `--rotate <app>/<field>`: one configured secret to replace. Here, with the options that carry
+ * it: secrets.ts parses and applies them, and already imports this module.
+ */
+export interface Rotation {
+  app: string
+  field: string
+}
 
 export interface SetupOptions {
   address: string
@@ -43,8 +51,8 @@ export interface SetupDeps {
   onEntry(line: string): void
 }
 
-/** One run: the OpenBao session, the init file's values, the report. */
-export class Run {
+/** One run of setup: the OpenBao session, the init file's values, the report. */
+export class OpenBaoSession {
   readonly report: SetupReport
   /** What requests are sent with: '' until a token is in use (useToken). */
   token = ''

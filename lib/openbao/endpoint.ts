@@ -1,0 +1,19 @@
+/**
+ * An OpenBao the runbook can talk to for as long as it needs; close() ends any port-forward.
+ * Each provider makes one its own way (a port-forward to the pod, or the local process); setup,
+ * backup and restore use it. It lives here, below the providers, because the provider contract
+ * names it and the providers take the context: in one of them, it would close a circle.
+ */
+export interface OpenBaoEndpoint {
+  address: string
+  /**
+   * What OpenBao's kubernetes auth method reviews logins against. Unset: https://kubernetes.default.svc
+   * (OpenBao in a pod, with the pod's own token and CA). Set to another URL (local provider: the
+   * local apiserver), OpenBao is outside the cluster: setup then binds each app's ServiceAccount
+   * to system:auth-delegator, since OpenBao has no reviewer token of its own.
+   */
+  kubernetesHost?: string
+  /** PEM of the CA that signed kubernetesHost's serving certificate; unset in a pod. */
+  kubernetesCaCert?: string
+  close(): Promise<void>
+}
