@@ -1,22 +1,22 @@
-import {
-  chownSync,
-  copyFileSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readdirSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  statSync,
-  utimesSync,
-} from 'node:fs'
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { ARGOCD_USER, type RepoServerPaths, repoServerPaths } from '../argocd-settings.ts'
+import { parse, stringify } from 'yaml'
+import {
+  AGE_KEY_FILE_MODE,
+  ARGOCD_USER,
+  ageSecret,
+  gitConfigMap,
+  ksopsPluginPath,
+  type RepoServerPaths,
+  repoServerPaths,
+} from '../argocd-settings.ts'
 import { writeFileAtomicSync } from '../atomic-file.ts'
 import { BootstrapError, errorMessage } from '../errors.ts'
 import type { Run } from '../exec.ts'
 import type { Logger } from '../log.ts'
+import { statusCode } from '../retry.ts'
+import type { KubeApis } from './kube.ts'
+import { type LocalLayout, podRoot, servedReposDir } from './layout.ts'
 import type { RunAs } from './processes.ts'
 
 /**
@@ -82,7 +82,7 @@ export function podRepoServerPaths(podRoot: string, servedRepos: string): RepoSe
 }
 
 /** A folder the process's user owns, as its image or an emptyDir gives it (home, /tmp, /app/config/…). */
-export function ownedDir(dir: string, runAs: RunAs | undefined, mode = 0o700): string {
+function ownedDir(dir: string, runAs: RunAs | undefined, mode = 0o700): string {
   // Its parents are the image's: root's, and open to every user (mkdir's mode would apply to them too).
   mkdirSync(dirname(dir), { recursive: true, mode: 0o755 })
   mkdirSync(dir, { recursive: true, mode })
@@ -91,40 +91,125 @@ export function ownedDir(dir: string, runAs: RunAs | undefined, mode = 0o700): s
 }
 
 /** One key of a mounted Secret or ConfigMap, as the kubelet writes it: owned by root (here: this run), the volume's mode. */
-export function writeMounted(file: string, content: string | Buffer, mode: number): void {
+function writeMounted(file: string, content: string | Buffer, mode: number): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o755 })
   writeFileAtomicSync(file, content, mode)
 }
 
-/**
- * The binaries Argo CD's image holds (argocd, kustomize, helm, git-verify-wrapper.sh; sops for the
- * KSOPS stand-in), in one folder the image's user can reach: the tools cache sits in the home of
- * whoever ran create, which uid 999 cannot enter. Hard links where the filesystems allow, copies
- * elsewhere; the folder is named by Argo CD's version, so a new pin starts the processes anew.
- */
-export function ensureImage(node: string, version: string, binaries: Record<string, string>): string {
-  const images = join(node, 'image')
-  const bin = join(images, `argocd-${version}`, 'usr', 'local', 'bin')
-  mkdirSync(bin, { recursive: true, mode: 0o755 })
-  for (const other of readdirSync(images))
-    if (other !== `argocd-${version}`) rmSync(join(images, other), { recursive: true, force: true })
-  for (const [name, source] of Object.entries(binaries)) placeInImage(realpathSync(source), join(bin, name))
-  return bin
+/** One Argo CD process's filesystem: its root on the node, its home, and the files its configuration depends on. */
+export interface Pod {
+  root: string
+  home: string
+  /** Files whose content is part of its configuration: a change restarts it. */
+  inputs: string[]
+  kubeconfig?: string
 }
 
-function placeInImage(source: string, target: string): void {
-  const from = statSync(source)
-  if (existsSync(target)) {
-    const to = statSync(target)
-    if (to.ino === from.ino || (to.size === from.size && to.mtimeMs === from.mtimeMs)) return
+/** The variables every Argo CD process gets from its image and pod, here pointing into its root. */
+export function podEnv(pod: Pod): Record<string, string> {
+  const config = join(pod.root, 'app', 'config')
+  return {
+    HOME: pod.home,
+    // The image sets USER=argocd; Argo CD's processes run as it.
+    USER: ARGOCD_USER.name,
+    TMPDIR: join(pod.root, 'tmp'),
+    ARGOCD_FAKE_IN_CLUSTER: 'true',
+    ARGOCD_TLS_DATA_PATH: join(config, 'tls'),
+    ARGOCD_SSH_DATA_PATH: join(config, 'ssh'),
+    ARGOCD_GNUPGHOME: join(config, 'gpg', 'keys'),
+    ARGOCD_GPG_DATA_PATH: join(config, 'gpg', 'source'),
+    // The image has gpg and an agent; this host need not. Commit signatures are not verified here.
+    ARGOCD_GPG_ENABLED: 'false',
+    ...(pod.kubeconfig ? { KUBECONFIG: pod.kubeconfig } : {}),
   }
-  const tmp = `${target}.tmp-${process.pid}`
-  rmSync(tmp, { force: true })
+}
+
+function basePod(layout: LocalLayout, name: string, runAs: RunAs | undefined): Pod {
+  const root = podRoot(layout, name)
+  mkdirSync(root, { recursive: true, mode: 0o755 })
+  const home = ownedDir(join(root, 'home', 'argocd'), runAs)
+  ownedDir(join(root, 'tmp'), runAs)
+  for (const dir of ['tls', 'ssh', join('gpg', 'keys'), join('gpg', 'source')])
+    ownedDir(join(root, 'app', 'config', dir), runAs)
+  return { root, home, inputs: [] }
+}
+
+/**
+ * The repo-server's pod: the age key Secret and the git config ConfigMap written where the chart
+ * values mount them (lib/argocd-settings.ts), root-owned with the volumes' modes, and the KSOPS
+ * stand-in where the init containers put KSOPS.
+ */
+export async function repoServerPod(
+  apis: KubeApis,
+  layout: LocalLayout,
+  namespace: string,
+  runAs: RunAs | undefined,
+  standin: string,
+): Promise<Pod & { paths: RepoServerPaths }> {
+  const pod = basePod(layout, 'argocd-repo-server', runAs)
+  const paths = podRepoServerPaths(pod.root, servedReposDir(layout))
+  const key = (await readOrExplain(apis, 'Secret', namespace, ageSecret.secret, '03')).data?.[ageSecret.key]
+  if (!key)
+    throw new BootstrapError(`Secret ${namespace}/${ageSecret.secret} has no key ${ageSecret.key}`, {
+      hint: 'run `just step 03 <env>` to write the cluster age key',
+    })
+  const ageKeyFile = join(paths.ageKeyDir, ageSecret.key)
+  writeMounted(ageKeyFile, Buffer.from(key, 'base64'), AGE_KEY_FILE_MODE)
+  const gitConfig = (await readOrExplain(apis, 'ConfigMap', namespace, gitConfigMap.name, '06')).data?.[
+    gitConfigMap.key
+  ]
+  const gitConfigFile = join(paths.gitConfigDir, gitConfigMap.key)
+  writeMounted(gitConfigFile, gitConfig ?? '', 0o644)
+  ownedDir(join(pod.root, 'helm-working-dir'), runAs)
+  installKsopsStandin(standin, paths.pluginHome)
+  return { ...pod, paths, inputs: [ageKeyFile, gitConfigFile] }
+}
+
+/** The controller's and the server's pods: a kubeconfig in place of the ServiceAccount token, set to Argo CD's namespace as in-cluster config is. */
+export async function clusterClientPod(
+  layout: LocalLayout,
+  name: string,
+  adminKubeconfig: string,
+  namespace: string,
+  runAs: RunAs | undefined,
+): Promise<Pod> {
+  const pod = basePod(layout, name, runAs)
+  const config = parse(readFileSync(adminKubeconfig, 'utf8')) as {
+    contexts?: { context: Record<string, unknown> }[]
+  }
+  for (const context of config.contexts ?? []) context.context.namespace = namespace
+  const kubeconfig = join(pod.root, 'var', 'run', 'kubeconfig')
+  mkdirSync(dirname(kubeconfig), { recursive: true, mode: 0o755 })
+  writeFileAtomicSync(kubeconfig, stringify(config), 0o600)
+  if (runAs) chownSync(kubeconfig, runAs.uid, runAs.gid)
+  return { ...pod, kubeconfig, inputs: [kubeconfig] }
+}
+
+async function readOrExplain(
+  apis: KubeApis,
+  kind: 'Secret' | 'ConfigMap',
+  namespace: string,
+  name: string,
+  step: string,
+): Promise<{ data?: Record<string, string> }> {
   try {
-    linkSync(source, tmp)
-  } catch {
-    copyFileSync(source, tmp)
-    utimesSync(tmp, from.atime, from.mtime)
+    return kind === 'Secret'
+      ? await apis.core.readNamespacedSecret({ name, namespace })
+      : await apis.core.readNamespacedConfigMap({ name, namespace })
+  } catch (error) {
+    if (statusCode(error) !== 404) throw error
+    throw new BootstrapError(`${kind} ${namespace}/${name} does not exist: Argo CD's repo-server mounts it`, {
+      hint: `run \`just step ${step} <env>\`, which makes it`,
+    })
   }
-  renameSync(tmp, target)
+}
+
+/** Where the repo-server's init containers put KSOPS: the offline stand-in instead (see its header). */
+function installKsopsStandin(source: string, pluginHome: string): void {
+  if (!existsSync(source))
+    throw new BootstrapError(`no KSOPS stand-in at ${source}: SOPS-encrypted generators would not build`)
+  const target = ksopsPluginPath(pluginHome)
+  mkdirSync(dirname(target), { recursive: true, mode: 0o755 })
+  copyFileSync(source, target)
+  chmodSync(target, 0o755)
 }

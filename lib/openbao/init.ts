@@ -1,22 +1,17 @@
-import { createHash } from 'node:crypto'
 import { BootstrapError } from '../errors.ts'
 import { redactor } from '../redact.ts'
 import { waitFor } from '../wait.ts'
-import { ensurePolicy } from './access.ts'
-import { dataOf, networkDetail } from './client.ts'
-import { GENERATED_PREFIX, INIT_KEYS, recoveryHint } from './init-store.ts'
-import { ADMIN_POLICY, adminPolicy } from './policy.ts'
+import { replaceAdminToken } from './admin-token.ts'
+import { networkDetail } from './client.ts'
+import { GENERATED_PREFIX, INIT_KEYS } from './init-store.ts'
 import type { OpenBaoSession } from './session.ts'
-import { type Snapshot, uploadSnapshot } from './snapshot.ts'
+import type { Snapshot } from './snapshot.ts'
 
 /**
- * Reaching OpenBao, and a token for it: wait until it answers; the first time, initialise it
- * (its output into the init file), later unseal it if need be and use the stored admin token.
- * The root token only ever makes the admin token, then is revoked.
+ * Reaching OpenBao: wait until it answers; the first time, initialise it (its output into the
+ * init file, and its root token swapped for an admin token: admin-token.ts), later unseal it if
+ * need be.
  */
-
-/** Periodic: renewed by every run in the second half of its period, it never expires while setup runs monthly. */
-export const ADMIN_TOKEN_PERIOD = '768h'
 
 export interface SealStatus {
   initialized: boolean
@@ -26,7 +21,7 @@ export interface SealStatus {
 }
 
 /** How often setup asks OpenBao again while it waits for it. */
-const POLL_MS = 500
+export const POLL_MS = 500
 
 export async function waitForAnswer(session: OpenBaoSession): Promise<SealStatus> {
   let last = 'no answer'
@@ -75,7 +70,7 @@ export async function ensureUnsealed(session: OpenBaoSession, status: SealStatus
   await waitUnsealed(session, status)
 }
 
-async function waitUnsealed(session: OpenBaoSession, status: SealStatus): Promise<void> {
+export async function waitUnsealed(session: OpenBaoSession, status: SealStatus): Promise<void> {
   await waitFor(
     `OpenBao at ${session.options.address} to be unsealed`,
     async () => {
@@ -112,118 +107,6 @@ export async function assumeFresh(
   await replaceAdminToken(session, '')
 }
 
-/**
- * A new OpenBao with a snapshot to come back to: initialised (its root token only lives for the
- * restore), the snapshot restored with it, and from then on the restored data's own tokens and
- * recovery keys, which the snapshot carries: they go into the init file. With the static seal's key
- * (a bootstrap secret) the restored data unseals itself. What belongs to the new cluster — the
- * kubernetes auth method's host and CA — is set afterwards by the rest of setup, which writes only
- * what differs: a restored value is never overwritten.
- */
-export async function restoreInto(
-  session: OpenBaoSession,
-  status: SealStatus,
-  snapshot: Snapshot,
-  file: string,
-): Promise<void> {
-  await session.deps.initStore.preflight()
-  const init = await initRequest(session, status, 'initialise OpenBao to restore the snapshot into')
-  const root = init.root_token ?? ''
-  for (const key of init.keys_base64 ?? []) await session.send('PUT', 'sys/unseal', { key }, '')
-  // Kept until the restore is done: a run that stops in between resumes it (resumeRestore).
-  session.setFile(INIT_KEYS.rootToken, root)
-  session.setFile(INIT_KEYS.restoringFrom, restoreMarker(snapshot))
-  await session.saveFile()
-  await waitUnsealed(session, status)
-  await restoreWith(session, root, snapshot, file)
-}
-
-/** An OpenBao a stopped run initialised for a restore: the root token of that init is in the init file. */
-export function restorePending(session: OpenBaoSession, snapshot: Snapshot | undefined): boolean {
-  return (
-    !!snapshot &&
-    session.file[INIT_KEYS.restoringFrom] === restoreMarker(snapshot) &&
-    !!session.file[INIT_KEYS.rootToken]
-  )
-}
-
-/**
- * Which snapshot a pending restore is of, as a digest: every value of the init file is masked in
- * output as a secret, and the snapshot's time itself must stay readable there.
- */
-function restoreMarker(snapshot: Snapshot): string {
-  return createHash('sha256').update(`restore ${snapshot.takenAt}`).digest('hex')
-}
-
-export async function resumeRestore(
-  session: OpenBaoSession,
-  snapshot: Snapshot,
-  file: string,
-): Promise<void> {
-  session.deps.onEntry(`OpenBao: resuming the restore of ${file} a stopped run began`)
-  await restoreWith(session, session.file[INIT_KEYS.rootToken] as string, snapshot, file)
-}
-
-/**
- * The snapshot up, with the init's root token, once the node is active; then wait until the
- * restored data answers with the snapshot's admin token (OpenBao applies it in the background). A
- * restore that did not take (the root token still works after a while) is sent again.
- */
-async function restoreWith(
-  session: OpenBaoSession,
-  root: string,
-  snapshot: Snapshot,
-  file: string,
-): Promise<void> {
-  const unsealKeys = Object.entries(snapshot.init)
-    .filter(([key]) => key.startsWith('unseal_key_'))
-    .map(([, value]) => value)
-  const admin = snapshot.init[INIT_KEYS.adminToken] ?? ''
-  const works = async (token: string) =>
-    (await session.send('GET', 'auth/token/lookup-self', undefined, token)).status === 200
-  let sentAt: number | undefined
-  await waitFor(
-    `OpenBao at ${session.options.address} to answer with the snapshot's data`,
-    async () => {
-      const health = await session.send(
-        'GET',
-        'sys/health?standbyok=false&sealedcode=299&uninitcode=299',
-        undefined,
-        '',
-      )
-      const sealed = (health.body as { sealed?: boolean } | undefined)?.sealed
-      if (sealed && unsealKeys.length)
-        for (const key of unsealKeys) await session.send('PUT', 'sys/unseal', { key }, '')
-      if (health.status !== 200) return false
-      if (await works(admin)) return true
-      // Not sent yet, or sent and still not applied while the init's own data still answers: (again).
-      if ((sentAt === undefined || session.deps.now() - sentAt > 15_000) && (await works(root))) {
-        session.report.writes++
-        await uploadSnapshot(session.options.address, root, snapshot.bytes)
-        sentAt = session.deps.now()
-      }
-      return false
-    },
-    {
-      timeoutMs: session.waitMs * 2,
-      intervalMs: POLL_MS,
-      clock: session.deps,
-      timeoutMessage: (seconds) =>
-        `OpenBao at ${session.options.address} did not come back with the snapshot's data within ${seconds} s`,
-      hint: `its log says why (local: the openbao log in the state folder's logs/); ${file} is untouched, and running setup again resumes the restore`,
-    },
-  )
-  for (const key of Object.keys(session.file))
-    if (!key.startsWith(GENERATED_PREFIX) && !(key in snapshot.init)) session.setFile(key, undefined)
-  for (const [key, value] of Object.entries(snapshot.init)) session.setFile(key, value)
-  await session.saveFile()
-  session.entry(
-    'OpenBao',
-    'restored',
-    `from ${file}, taken ${snapshot.takenAt}: every value, policy, role and token as they were then; the init file holds its admin token and recovery keys again`,
-  )
-}
-
 const INIT_TIMEOUT_MS = 60_000
 /** One share: the init file is the one place the keys are kept, so more shares would not be split among people. */
 const INIT_SHARES = 1
@@ -237,7 +120,11 @@ interface InitAnswer {
 }
 
 /** PUT sys/init: recovery keys for a seal that unseals itself, unseal keys otherwise; every secret it answers registered. */
-async function initRequest(session: OpenBaoSession, status: SealStatus, what: string): Promise<InitAnswer> {
+export async function initRequest(
+  session: OpenBaoSession,
+  status: SealStatus,
+  what: string,
+): Promise<InitAnswer> {
   const body = isAutoUnseal(status)
     ? { recovery_shares: INIT_SHARES, recovery_threshold: INIT_SHARES }
     : { secret_shares: INIT_SHARES, secret_threshold: INIT_SHARES }
@@ -292,129 +179,6 @@ export async function initialise(session: OpenBaoSession, status: SealStatus): P
   else await waitUnsealed(session, status)
   session.useToken(rootToken, 'the root token from initialisation')
   await replaceAdminToken(session, rootToken)
-}
-
-/** Uses the stored admin token; falls back to a stored root token (an interrupted first run, or a recovery). */
-export async function authenticate(session: OpenBaoSession): Promise<void> {
-  const initFile = session.options.initFile
-  if (!session.fileExists) {
-    throw new BootstrapError(
-      `OpenBao at ${session.options.address} is initialised, but the init file ${initFile} does not exist: setup has no token for it`,
-      {
-        hint: recoveryHint(initFile, 'restore the file from git if it was committed; otherwise'),
-      },
-    )
-  }
-  const admin = session.file[INIT_KEYS.adminToken]
-  const root = session.file[INIT_KEYS.rootToken]
-  const adminLookup = admin ? await lookup(session, admin) : undefined
-  if (admin && adminLookup) {
-    session.useToken(admin, `the admin token in ${initFile}`)
-    await ensurePolicy(session, ADMIN_POLICY, adminPolicy(), `policy ${ADMIN_POLICY}`)
-    await renewIfDue(session, adminLookup)
-    if (root) await revokeRoot(session, root)
-    return
-  }
-  if (root && (await lookup(session, root))) {
-    session.useToken(root, `the root token in ${initFile}`)
-    if (admin)
-      session.deps.onEntry(
-        `the admin token in ${initFile} was rejected: making a new one with the root token stored there`,
-      )
-    await replaceAdminToken(session, root)
-    return
-  }
-  const at = `OpenBao at ${session.options.address}`
-  const why = admin
-    ? `${at} rejected the admin token in ${initFile} (403: expired, revoked, or from another OpenBao)`
-    : root
-      ? `${at} rejected the root token in ${initFile}, which holds no admin token`
-      : `${initFile} holds no token for ${at}`
-  throw new BootstrapError(why, { hint: recoveryHint(initFile) })
-}
-
-/** The token's lookup data when OpenBao accepts it; undefined when it answers 403. */
-async function lookup(
-  session: OpenBaoSession,
-  token: string,
-): Promise<{ ttl?: number; period?: number } | undefined> {
-  const response = await session.send('GET', 'auth/token/lookup-self', undefined, token)
-  if (response.status === 403) return undefined
-  if (response.status !== 200) throw session.failure(response, 'look up its token')
-  return dataOf(response.body) ?? {}
-}
-
-async function renewIfDue(session: OpenBaoSession, lookup: { ttl?: number; period?: number }): Promise<void> {
-  const { ttl = 0, period = 0 } = lookup
-  if (period <= 0 || ttl >= period / 2) {
-    session.entry(
-      'admin token',
-      'unchanged',
-      `valid for ${Math.round(ttl / 86400)} more days; renewed by a run after half its period`,
-    )
-    return
-  }
-  await session.change('admin token', 'updated', `renewed for ${Math.round(period / 86400)} days`, () =>
-    session.must('POST', 'auth/token/renew-self', {}, 'renew its token'),
-  )
-}
-
-/** With the root token in use: the admin policy, a new orphan admin token stored in the init file, then the root token revoked. */
-async function replaceAdminToken(session: OpenBaoSession, root: string): Promise<void> {
-  await ensurePolicy(session, ADMIN_POLICY, adminPolicy(), `policy ${ADMIN_POLICY}`)
-  if (session.options.dryRun) {
-    session.entry('admin token', 'created', `policy ${ADMIN_POLICY}, period ${ADMIN_TOKEN_PERIOD}`)
-    await revokeRoot(session, root)
-    return
-  }
-  // An orphan: revoking the root token revokes its children, and this one must outlive it.
-  const body = await session.must(
-    'POST',
-    'auth/token/create',
-    {
-      policies: [ADMIN_POLICY],
-      no_default_policy: true,
-      no_parent: true,
-      period: ADMIN_TOKEN_PERIOD,
-      renewable: true,
-      display_name: 'platform-bootstrap',
-    },
-    'create the admin token',
-  )
-  const auth = (body as { auth?: { client_token?: string; accessor?: string } }).auth
-  const token = auth?.client_token ?? ''
-  if (!token) throw new BootstrapError(`OpenBao at ${session.options.address} created no admin token`)
-  redactor.add(token)
-  session.setFile(INIT_KEYS.adminToken, token)
-  session.setFile(INIT_KEYS.adminAccessor, auth?.accessor ?? '')
-  // Stored before the root token goes: a stop in between leaves a file with both, never with neither.
-  await session.saveFile()
-  session.entry(
-    'admin token',
-    'created',
-    `policy ${ADMIN_POLICY}, period ${ADMIN_TOKEN_PERIOD}, stored encrypted in ${session.options.initFile}`,
-  )
-  session.useToken(token, `the admin token in ${session.options.initFile}`)
-  await revokeRoot(session, root)
-}
-
-async function revokeRoot(session: OpenBaoSession, root: string): Promise<void> {
-  if (session.options.dryRun) {
-    session.entry('root token', 'updated', `revoked and removed from ${session.options.initFile}`)
-    return
-  }
-  const response = await session.send('POST', 'auth/token/revoke-self', {}, root)
-  // 403: it no longer works (revoked or expired): the same end.
-  if (response.status !== 204 && response.status !== 200 && response.status !== 403)
-    throw session.failure(response, 'revoke the root token')
-  session.setFile(INIT_KEYS.rootToken, undefined)
-  session.setFile(INIT_KEYS.rootRevokedAt, new Date(session.deps.now()).toISOString())
-  await session.saveFile()
-  session.entry(
-    'root token',
-    'updated',
-    `revoked and removed from ${session.options.initFile}; \`bao operator generate-root\` with the recovery keys makes a new one`,
-  )
 }
 
 function isSealStatus(body: unknown): body is SealStatus {

@@ -3,19 +3,11 @@ import { envPath } from '../config.ts'
 import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
 import { ensurePolicy, ensureRole } from './access.ts'
+import { authenticate } from './admin-token.ts'
 import { loadSnapshot } from './backup.ts'
 import { nodeVaultCall } from './client.ts'
 import type { OpenBaoEndpoint } from './endpoint.ts'
-import {
-  assumeFresh,
-  authenticate,
-  ensureUnsealed,
-  initialise,
-  restoreInto,
-  restorePending,
-  resumeRestore,
-  waitForAnswer,
-} from './init.ts'
+import { assumeFresh, ensureUnsealed, initialise, waitForAnswer } from './init.ts'
 import { INIT_KEYS, sopsInitStore } from './init-store.ts'
 import { ensureKubernetesAuth, ensureKvV2 } from './mounts.ts'
 import {
@@ -27,6 +19,7 @@ import {
   RESERVED_POLICY_NAMES,
 } from './policy.ts'
 import { type SetupReport, summaryLines } from './report.ts'
+import { restoreInto, restorePending, resumeRestore } from './restore-into-new.ts'
 import { ensureSecrets, parseRotations, randomSecret } from './secrets.ts'
 import { OpenBaoSession, type SetupDeps, type SetupOptions } from './session.ts'
 

@@ -19,7 +19,8 @@ import { generateIdentity } from '../age.ts'
 import { loadConfig } from '../config.ts'
 import { run } from '../exec.ts'
 import { writeEncrypted } from '../sops.ts'
-import { checkSecrets, type Finding, findPrivateKeys, sopsProblems } from './check.ts'
+import { checkSecrets, type Finding, sopsProblems } from './check.ts'
+import { findPrivateKeys } from './private-keys.ts'
 
 useSecretsFixtures()
 

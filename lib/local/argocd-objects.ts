@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  ApiextensionsV1Api,
+  type KubernetesObject,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node'
+import { parseAllDocuments } from 'yaml'
+import { BootstrapError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import { statusCode } from '../retry.ts'
+import { argocdCrdFiles as cachedArgocdCrdFiles } from '../tools/index.ts'
+import { versions } from '../versions.ts'
+import { waitFor } from '../wait.ts'
+import { applyObjects, type KubeApis, LOCAL_POLL } from './kube.ts'
+
+/**
+ * What the local cluster must hold before Argo CD's processes start, as the chart's install
+ * leaves it: Argo CD's CRDs, established; the `default` AppProject; and the caller's argocd-cm
+ * and argocd-secret, checked, because the controller exits at once without them.
+ */
+
+export const ARGOCD_CRDS = ['applications.argoproj.io', 'appprojects.argoproj.io'] as const
+
+/** Argo CD's own CRD manifests: the tools cache's copy, else the Go module cache's. */
+export function argocdCrdFiles(env: NodeJS.ProcessEnv = process.env): string[] {
+  try {
+    return cachedArgocdCrdFiles(env)
+  } catch (notCached) {
+    const gomodcache = env.GOMODCACHE || join(env.GOPATH || join(env.HOME ?? '', 'go'), 'pkg', 'mod')
+    const crds = join(
+      gomodcache,
+      'github.com',
+      'argoproj',
+      'argo-cd',
+      `v3@${versions.argocd}`,
+      'manifests',
+      'crds',
+    )
+    const files = ['application-crd.yaml', 'appproject-crd.yaml'].map((name) => join(crds, name))
+    if (files.every((file) => existsSync(file))) return files
+    throw notCached
+  }
+}
+
+/** Marks a CRD with the hash of the manifest file last applied, so an unchanged one is not parsed and sent again. */
+const CRD_HASH_ANNOTATION = 'platform-bootstrap.local/manifest-sha256'
+
+export async function applyCrds(
+  apis: KubeApis,
+  files: string[],
+  timeoutMs: number,
+  kubeconfig: string,
+): Promise<void> {
+  const ext = apis.kc.makeApiClient(ApiextensionsV1Api)
+  const established = (crd: V1CustomResourceDefinition) =>
+    crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false
+  const names: string[] = []
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8')
+    const hash = createHash('sha256').update(text).digest('hex')
+    // Parsing the 400 kB Application CRD takes most of a second: read its name and hash first.
+    const name = /^metadata:\n(?:[ \t]+.*\n)*?[ \t]{2}name:[ \t]*(\S+)/m.exec(text)?.[1]
+    if (name) {
+      names.push(name)
+      const current = await ext.readCustomResourceDefinition({ name }).catch((error: unknown) => {
+        if (statusCode(error) === 404) return undefined
+        throw error
+      })
+      if (current?.metadata?.annotations?.[CRD_HASH_ANNOTATION] === hash && established(current)) continue
+    }
+    const objects = parseAllDocuments(text)
+      .map((doc) => doc.toJS() as KubernetesObject | null)
+      .filter((object): object is KubernetesObject => object?.kind === 'CustomResourceDefinition')
+      .map((object) => ({
+        ...object,
+        metadata: {
+          ...object.metadata,
+          annotations: { ...object.metadata?.annotations, [CRD_HASH_ANNOTATION]: hash },
+        },
+      }))
+    await applyObjects(apis, objects)
+    for (const object of objects)
+      if (!names.includes(object.metadata.name ?? '')) names.push(object.metadata.name ?? '')
+  }
+  await waitFor(
+    `Argo CD CRDs established (${names.join(', ')})`,
+    async () => {
+      for (const name of names)
+        if (!established(await ext.readCustomResourceDefinition({ name }))) return false
+      return true
+    },
+    {
+      ...LOCAL_POLL,
+      timeoutMs,
+      hint: `their conditions say why: \`kubectl --kubeconfig ${kubeconfig} get crd ${names.join(' ')} -o yaml\``,
+    },
+  )
+}
+
+/**
+ * The `default` AppProject as argocd-server makes it at start (server/server.go): anything goes.
+ * argocd-server makes it too, but only once it runs, after the controller: made here first, so no
+ * Application ever meets a missing project (the controller then waits for its retry to look again).
+ */
+export async function ensureDefaultProject(apis: KubeApis, namespace: string, log: Logger) {
+  const project = {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'AppProject',
+    metadata: { name: 'default', namespace },
+    spec: {
+      sourceRepos: ['*'],
+      destinations: [{ server: '*', namespace: '*' }],
+      clusterResourceWhitelist: [{ group: '*', kind: '*' }],
+    },
+  }
+  try {
+    await apis.objects.create(project)
+    log.detail(`argocd: created AppProject ${namespace}/default`)
+  } catch (error) {
+    if (statusCode(error) !== 409) throw error
+  }
+}
+
+/**
+ * argocd-cm and argocd-secret are the caller's, but without them — or without the label Argo CD's
+ * informers select on (util/settings/settings.go: app.kubernetes.io/part-of=argocd) — the
+ * controller exits at once with `configmap "argocd-cm" not found`. Said here, plainly.
+ */
+export async function checkSettingsObjects(apis: KubeApis, namespace: string): Promise<void> {
+  const objects = [
+    {
+      kind: 'ConfigMap',
+      name: 'argocd-cm',
+      read: () => apis.core.readNamespacedConfigMap({ name: 'argocd-cm', namespace }),
+    },
+    {
+      kind: 'Secret',
+      name: 'argocd-secret',
+      read: () => apis.core.readNamespacedSecret({ name: 'argocd-secret', namespace }),
+    },
+  ]
+  for (const object of objects) {
+    let labels: Record<string, string> | undefined
+    try {
+      labels = (await object.read()).metadata?.labels
+    } catch (error) {
+      if (statusCode(error) !== 404) throw error
+      throw new BootstrapError(
+        `${object.kind} ${namespace}/${object.name} does not exist: Argo CD cannot start without it`,
+        {
+          hint: 'the runbook creates argocd-cm and argocd-secret before ensureArgoCD',
+        },
+      )
+    }
+    if (labels?.['app.kubernetes.io/part-of'] !== 'argocd') {
+      throw new BootstrapError(
+        `${object.kind} ${namespace}/${object.name} lacks the label app.kubernetes.io/part-of=argocd: Argo CD does not see it`,
+        {
+          hint: 'label it app.kubernetes.io/part-of: argocd (Argo CD only watches settings objects with that label)',
+        },
+      )
+    }
+  }
+}
