@@ -33,20 +33,24 @@ export async function publishCheckout(
   for (const [tenant, repo] of Object.entries(env.gitops.tenantRepos))
     rewrites.push([repo.url, urlFor(tenantRepoName(tenant))])
 
-  const revisions: Record<string, string> = {}
-  revisions[urlFor('platform')] = await snapshot(
-    join(env.root, 'gitops'),
-    join(reposDir, 'platform'),
-    'gitops',
-    rewrites,
-    run,
-  )
-  for (const tenant of Object.keys(env.gitops.tenantRepos)) {
-    const source = join(env.root, 'gitops', 'tenant-repos', tenant)
-    const name = tenantRepoName(tenant)
-    if (existsSync(source))
-      revisions[urlFor(name)] = await snapshot(source, join(reposDir, name), '.', rewrites, run)
-  }
+  // One repository each, so they are published side by side.
+  const published = await Promise.all([
+    snapshot(join(env.root, 'gitops'), join(reposDir, 'platform'), 'gitops', rewrites, run).then(
+      (revision) => [urlFor('platform'), revision] as const,
+    ),
+    ...Object.keys(env.gitops.tenantRepos)
+      .map((tenant) => ({
+        source: join(env.root, 'gitops', 'tenant-repos', tenant),
+        name: tenantRepoName(tenant),
+      }))
+      .filter(({ source }) => existsSync(source))
+      .map(({ source, name }) =>
+        snapshot(source, join(reposDir, name), '.', rewrites, run).then(
+          (revision) => [urlFor(name), revision] as const,
+        ),
+      ),
+  ])
+  const revisions: Record<string, string> = Object.fromEntries(published)
   return {
     platformURL: urlFor('platform'),
     tenantURLs: Object.fromEntries(

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { expBackoff } from 'zx'
 import { BootstrapError, errorMessage } from './errors.ts'
 
 /**
  * The one retry loop of the project: exponential backoff (zx's expBackoff), only for
  * failures `isTransient` says may pass, bounded by attempts and by a deadline.
- * zx's own `retry` prints each failure itself, past our redactor, so it is not used.
+ * zx's own `retry` prints each failure itself, past our redactor, so it is not used. zx is loaded
+ * at the first failure only: most runs never retry, and loading it costs a no-op create ~30 ms.
  * And the one reading of a failure every retry and wait goes by: its HTTP status, whether it got
  * an answer at all, whether it may pass on the next try. (Polling for a state is `waitFor`, wait.ts.)
  */
@@ -22,12 +22,13 @@ export interface RetryOptions {
 export async function retry<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const { attempts = 10, deadlineMs = 120_000, maxDelayMs = 5_000, firstDelayMs = 200 } = options
   const isTransient = options.isTransient ?? isTransientError
-  const delays = expBackoff(maxDelayMs, firstDelayMs)
+  let delays: Iterator<number> | undefined
   const deadline = Date.now() + deadlineMs
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn()
     } catch (error) {
+      delays ??= (await import('zx')).expBackoff(maxDelayMs, firstDelayMs)
       const delay = delays.next().value ?? maxDelayMs
       if (!isTransient(error) || attempt >= attempts || Date.now() + delay > deadline) throw error
       options.onRetry?.(error, attempt)

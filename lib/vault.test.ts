@@ -1,9 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type OpenBaoDev, startOpenBaoDev } from '../tests/helpers/openbao-dev.ts'
+import { silentServer } from '../tests/helpers/silent-server.ts'
 import { generateIdentity, writeKeyFile } from './age.ts'
 import { BootstrapError } from './errors.ts'
 import { run } from './exec.ts'
@@ -482,19 +482,3 @@ describe('leaks', () => {
     expect(all).not.toContain(bao.rootToken)
   })
 })
-
-/** A TCP port that accepts connections and never answers: a Vault that hangs. */
-async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets: Socket[] = []
-  const server: Server = createServer((socket) => {
-    sockets.push(socket)
-  })
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok))
-  return {
-    port: (server.address() as { port: number }).port,
-    close: async () => {
-      for (const socket of sockets) socket.destroy()
-      await new Promise((ok) => server.close(ok))
-    },
-  }
-}

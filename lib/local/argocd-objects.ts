@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml'
 import { BootstrapError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { statusCode } from '../retry.ts'
-import { argocdCrdFiles as cachedArgocdCrdFiles } from '../tools/index.ts'
+import { argocdCrdFiles as cachedArgocdCrdFiles } from '../tools/artifacts.ts'
 import { versions } from '../versions.ts'
 import { waitFor } from '../wait.ts'
 import { applyObjects, type KubeApis, LOCAL_POLL } from './kube.ts'
@@ -56,34 +56,38 @@ export async function applyCrds(
   const ext = apis.kc.makeApiClient(ApiextensionsV1Api)
   const established = (crd: V1CustomResourceDefinition) =>
     crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false
-  const names: string[] = []
-  for (const file of files) {
-    const text = readFileSync(file, 'utf8')
-    const hash = createHash('sha256').update(text).digest('hex')
-    // Parsing the 400 kB Application CRD takes most of a second: read its name and hash first.
-    const name = /^metadata:\n(?:[ \t]+.*\n)*?[ \t]{2}name:[ \t]*(\S+)/m.exec(text)?.[1]
-    if (name) {
-      names.push(name)
-      const current = await ext.readCustomResourceDefinition({ name }).catch((error: unknown) => {
-        if (statusCode(error) === 404) return undefined
-        throw error
-      })
-      if (current?.metadata?.annotations?.[CRD_HASH_ANNOTATION] === hash && established(current)) continue
-    }
-    const objects = parseAllDocuments(text)
-      .map((doc) => doc.toJS() as KubernetesObject | null)
-      .filter((object): object is KubernetesObject => object?.kind === 'CustomResourceDefinition')
-      .map((object) => ({
-        ...object,
-        metadata: {
-          ...object.metadata,
-          annotations: { ...object.metadata?.annotations, [CRD_HASH_ANNOTATION]: hash },
-        },
-      }))
-    await applyObjects(apis, objects)
-    for (const object of objects)
-      if (!names.includes(object.metadata.name ?? '')) names.push(object.metadata.name ?? '')
-  }
+  // The files side by side: each is a read of a large object, and none depends on another.
+  const outcomes = await Promise.all(
+    files.map(async (file): Promise<{ names: string[]; applied: boolean }> => {
+      const text = readFileSync(file, 'utf8')
+      const hash = createHash('sha256').update(text).digest('hex')
+      // Parsing the 400 kB Application CRD takes most of a second: read its name and hash first.
+      const name = /^metadata:\n(?:[ \t]+.*\n)*?[ \t]{2}name:[ \t]*(\S+)/m.exec(text)?.[1]
+      if (name) {
+        const current = await ext.readCustomResourceDefinition({ name }).catch((error: unknown) => {
+          if (statusCode(error) === 404) return undefined
+          throw error
+        })
+        if (current?.metadata?.annotations?.[CRD_HASH_ANNOTATION] === hash && established(current))
+          return { names: [name], applied: false }
+      }
+      const objects = parseAllDocuments(text)
+        .map((doc) => doc.toJS() as KubernetesObject | null)
+        .filter((object): object is KubernetesObject => object?.kind === 'CustomResourceDefinition')
+        .map((object) => ({
+          ...object,
+          metadata: {
+            ...object.metadata,
+            annotations: { ...object.metadata?.annotations, [CRD_HASH_ANNOTATION]: hash },
+          },
+        }))
+      await applyObjects(apis, objects)
+      return { names: objects.map((object) => object.metadata.name ?? ''), applied: true }
+    }),
+  )
+  const names = [...new Set(outcomes.flatMap((outcome) => outcome.names))]
+  // Every one unchanged was read Established just now: nothing to wait for.
+  if (!outcomes.some((outcome) => outcome.applied)) return
   await waitFor(
     `Argo CD CRDs established (${names.join(', ')})`,
     async () => {

@@ -78,13 +78,16 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
   const procs = new Processes(stateDir)
   const apis = kubeApis(options.kubeconfig)
 
-  await applyCrds(apis, options.crdFiles ?? argocdCrdFiles(), timeoutMs, options.kubeconfig)
-  await applyObjects(apis, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }])
-  await ensureDefaultProject(apis, namespace, log)
-  await checkSettingsObjects(apis, namespace)
-  log.detail(`argocd: CRDs, namespace and default project in ${formatMs(performance.now() - started)}`)
-
-  const runAs = await argocdRunAs(options.run ?? run, log)
+  // What does not depend on each other goes side by side: a no-op run is mostly these reads.
+  const cluster = async () => {
+    await Promise.all([
+      applyCrds(apis, options.crdFiles ?? argocdCrdFiles(), timeoutMs, options.kubeconfig),
+      applyObjects(apis, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }]),
+    ])
+    await Promise.all([ensureDefaultProject(apis, namespace, log), checkSettingsObjects(apis, namespace)])
+    log.detail(`argocd: CRDs, namespace and default project in ${formatMs(performance.now() - started)}`)
+  }
+  const [runAs] = await Promise.all([argocdRunAs(options.run ?? run, log), cluster()])
   const ports = {
     redis: await portsOf(procs, 'redis', ['port']),
     repo: await portsOf(procs, 'argocd-repo-server', ['grpc', 'metrics']),
@@ -107,28 +110,25 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
     throw new BootstrapError(`argocd-cmd-params-cm: no Argo CD process reads ${unread.join(', ')}`, {
       hint: 'check the key against lib/local/chart-env.ts (recorded from the argo-cd chart) and fix argocdCmdParams in lib/argocd-settings.ts',
     })
-  await applyObjects(apis, [argocdCmdParamsConfigMap(namespace, params)])
-  const redisPassword = await ensureRedisSecret(apis, namespace, log)
-  const maps = {
-    cm: await configMapData(apis, namespace, 'argocd-cm'),
-    params: await configMapData(apis, namespace, 'argocd-cmd-params-cm'),
-  }
+  const [redisPassword, cm, cmdParams] = await Promise.all([
+    ensureRedisSecret(apis, namespace, log),
+    configMapData(apis, namespace, 'argocd-cm'),
+    (async () => {
+      await applyObjects(apis, [argocdCmdParamsConfigMap(namespace, params)])
+      return configMapData(apis, namespace, 'argocd-cmd-params-cm')
+    })(),
+  ])
+  const maps = { cm, params: cmdParams }
 
-  const redis = await ensureComponent(procs, redisComponent(layout.redis, ports.redis, redisPassword), log)
-
-  // Each process's pod, as the chart's pod specs lay them out.
+  // Redis starts while each process's pod is laid out, as the chart's pod specs lay them out.
   mkdirSync(layout.node, { recursive: true, mode: 0o755 })
-  const pods = {
-    repo: await repoServerPod(apis, layout, namespace, runAs, options.ksopsStandin ?? ksopsStandin),
-    controller: await clusterClientPod(
-      layout,
-      'argocd-application-controller',
-      options.kubeconfig,
-      namespace,
-      runAs,
-    ),
-    server: await clusterClientPod(layout, 'argocd-server', options.kubeconfig, namespace, runAs),
-  }
+  const [redis, repoPod, controllerPod, serverPod] = await Promise.all([
+    ensureComponent(procs, redisComponent(layout.redis, ports.redis, redisPassword), log),
+    repoServerPod(apis, layout, namespace, runAs, options.ksopsStandin ?? ksopsStandin),
+    clusterClientPod(layout, 'argocd-application-controller', options.kubeconfig, namespace, runAs),
+    clusterClientPod(layout, 'argocd-server', options.kubeconfig, namespace, runAs),
+  ])
+  const pods = { repo: repoPod, controller: controllerPod, server: serverPod }
   // v3.6 runs git-verify-wrapper.sh for every revision; without it syncs fail "permission denied".
   const image = ensureImage(
     layout.node,

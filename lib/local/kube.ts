@@ -5,6 +5,8 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
 } from '@kubernetes/client-node'
+import { contains } from '../apply.ts'
+import { statusCode } from '../retry.ts'
 import type { WaitOptions } from '../wait.ts'
 
 /** The few API calls the local stack makes itself, through @kubernetes/client-node 1.4.0. */
@@ -22,8 +24,10 @@ export function kubeApis(kubeconfigFile: string): KubeApis {
 }
 
 /**
- * Server-side apply (forced: this manager owns what it sets). Its own field manager, apart from
- * the runbook's: applying a Namespace the runbook labelled must not take the runbook's labels away.
+ * Server-side apply (forced: this manager owns what it sets) of what is missing or differs; an
+ * object already as wanted is only read, so a run with nothing to change writes nothing. Its own
+ * field manager, apart from the runbook's: applying a Namespace the runbook labelled must not take
+ * the runbook's labels away.
  */
 export async function applyObjects(
   apis: KubeApis,
@@ -31,6 +35,13 @@ export async function applyObjects(
   fieldManager = 'platform-bootstrap-local',
 ): Promise<void> {
   for (const object of objects) {
+    const current = await apis.objects
+      .read(object as KubernetesObject & { metadata: { name: string } })
+      .catch((error: unknown) => {
+        if (statusCode(error) === 404) return undefined
+        throw error
+      })
+    if (current && contains(current, object)) continue
     await apis.objects.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply)
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { V1Node } from '@kubernetes/client-node'
 import { writeFileAtomicSync } from '../atomic-file.ts'
 import { run as defaultRun, type Run } from '../exec.ts'
-import { kwokStageFiles as cachedKwokStageFiles } from '../tools/index.ts'
+import { kwokStageFiles as cachedKwokStageFiles } from '../tools/artifacts.ts'
 import { versions } from '../versions.ts'
 
 /**

@@ -12,7 +12,7 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { BootstrapError, lastLines } from '../errors.ts'
-import { toolsPath } from '../tools/index.ts'
+import { toolsPath } from '../tools/catalogue.ts'
 import { waitFor } from '../wait.ts'
 import { localLayout } from './layout.ts'
 

@@ -2,6 +2,7 @@ import { applyAll } from '../apply.ts'
 import { envPath } from '../config.ts'
 import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
+import { systemClock } from '../wait.ts'
 import { ensurePolicy, ensureRole } from './access.ts'
 import { authenticate } from './admin-token.ts'
 import { loadSnapshot } from './backup.ts'
@@ -91,8 +92,12 @@ export async function reconcileOpenBao(options: SetupOptions, deps: SetupDeps): 
     }
   }
   const session = new OpenBaoSession(options, deps)
-  const status = await waitForAnswer(session)
-  await session.loadInitFile()
+  // sops decrypts the init file while OpenBao is asked how it is; an unreachable OpenBao is still
+  // the error reported first, as if one had been waited for before the other.
+  const [answer, loaded] = await Promise.allSettled([waitForAnswer(session), session.loadInitFile()])
+  if (answer.status === 'rejected') throw answer.reason
+  if (loaded.status === 'rejected') throw loaded.reason
+  const status = answer.value
   if (!status.initialized) {
     const restore = await options.snapshot?.()
     if (options.dryRun) await assumeFresh(session, restore)
@@ -126,8 +131,7 @@ function defaultSetupDeps(options: {
     call: nodeVaultCall(options.address),
     initStore: sopsInitStore(options.initFile, options.recipientsFrom),
     randomSecret,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    now: () => Date.now(),
+    ...systemClock,
     onEntry: options.onEntry,
   }
 }

@@ -16,7 +16,7 @@ import { podRepoServerPaths } from '../local/pod.ts'
 import { Processes } from '../local/processes.ts'
 import { stopStack } from '../local/stack.ts'
 import { argocdConfigMap, argocdServerSecret } from '../manifests.ts'
-import { type Tool, toolDir, tools } from '../tools/index.ts'
+import { type Tool, toolDir, tools } from '../tools/catalogue.ts'
 
 /**
  * The whole platform as processes on loopback: a real control plane with kwok nodes, Argo CD's

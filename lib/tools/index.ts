@@ -1,6 +1,8 @@
 /**
  * The pinned tools: what they are, where they live in the cache, how they are installed, and what
- * this machine has of them. The public API of lib/tools/; import it from here.
+ * this machine has of them. The public API of lib/tools/; import it from here. The runbook's own
+ * lookups (where a tool is, the files a tool brings) import catalogue.ts and artifacts.ts directly:
+ * this index loads the whole installer, which a `create` with every tool cached never needs.
  */
 export { argocdCrdFiles, kwokStageFiles } from './artifacts.ts'
 export { selectTools, type Tool, toolDir, toolLogFile, tools, toolsPath } from './catalogue.ts'

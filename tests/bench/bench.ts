@@ -28,7 +28,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer, type Server, type Socket } from 'node:net'
+import { connect } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { delimiter, isAbsolute, join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -61,6 +61,7 @@ import { step as repoCredentialsStep } from '../../scripts/04-repo-credentials.t
 import { step as bootstrapSecretsStep } from '../../scripts/05-bootstrap-secrets.ts'
 import { step as argocdStep } from '../../scripts/06-argocd.ts'
 import { step as rootAppStep } from '../../scripts/07-root-app.ts'
+import { silentServer } from '../helpers/silent-server.ts'
 import { makeWorkspace, type Workspace } from '../local/workspace.ts'
 import {
   describeTarget,
@@ -802,29 +803,6 @@ async function closedPort(): Promise<number> {
   return port
 }
 
-/** A TCP server that accepts every connection and never sends a byte: OpenBao hung, or a black hole. */
-async function silentServer(): Promise<{ server: Server; port: number; drop(): void }> {
-  const sockets = new Set<Socket>()
-  const server = createServer((socket) => {
-    sockets.add(socket)
-    socket.on('error', () => {})
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen({ host: LOOPBACK, port: 0 }, resolve)
-  })
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : 0
-  return {
-    server,
-    port,
-    drop: () => {
-      for (const socket of sockets) socket.destroy()
-    },
-  }
-}
-
 async function phaseFallback(b: Bench): Promise<void> {
   const ws = b.ws as Workspace
   const env = b.env as EnvConfig
@@ -895,8 +873,7 @@ async function phaseFallback(b: Bench): Promise<void> {
     )
     record('fallback.sops', '(4) reference: the SOPS file alone (no Vault configured)', 'ms', samples.sops)
   } finally {
-    silent.drop()
-    silent.server.close()
+    await silent.close()
   }
 }
 
