@@ -7,7 +7,13 @@ import { execaSync } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateIdentity } from '../age.ts'
 import { BootstrapError } from '../errors.ts'
-import { downloadSnapshot, readSnapshot, readSnapshotHeader, writeSnapshot } from './snapshot.ts'
+import {
+  downloadSnapshot,
+  readSnapshot,
+  readSnapshotHeader,
+  uploadSnapshot,
+  writeSnapshot,
+} from './snapshot.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'pb-snapshot-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -69,7 +75,7 @@ describe('the snapshot file', () => {
   })
 })
 
-describe('downloadSnapshot: the binary body, checked complete', () => {
+describe('downloadSnapshot and uploadSnapshot: the binary body, checked complete; refusals explained', () => {
   let server: Server
   let address = ''
   const answers: Record<string, Buffer> = {}
@@ -81,6 +87,10 @@ describe('downloadSnapshot: the binary body, checked complete', () => {
       if (which === 'denied') {
         response.statusCode = 403
         return response.end(JSON.stringify({ errors: ['permission denied'] }))
+      }
+      if (which === 'other-seal') {
+        response.statusCode = 500
+        return response.end(JSON.stringify({ errors: ['failed to verify hash'] }))
       }
       response.end(answers[which] ?? Buffer.from('not gzip'))
     })
@@ -98,6 +108,15 @@ describe('downloadSnapshot: the binary body, checked complete', () => {
       /incomplete snapshot \(no sealed checksums\)/,
     )
     await expect(downloadSnapshot(address, 'garbage')).rejects.toThrow(/not gzip/)
+  })
+
+  it('an upload OpenBao refuses says why, and a seal-key mismatch says what it means', async () => {
+    const error = (await uploadSnapshot(address, 'other-seal', Buffer.from('x')).catch(
+      (e: unknown) => e,
+    )) as BootstrapError
+    expect(error).toBeInstanceOf(BootstrapError)
+    expect(error.message).toContain('refused the snapshot: 500 failed to verify hash')
+    expect(error.hint).toContain('another seal key')
   })
 
   it('a 403 says the admin policy needs updating', async () => {

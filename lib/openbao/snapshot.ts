@@ -128,7 +128,7 @@ export async function downloadSnapshot(address: string, token: string): Promise<
   })
   if (!response.ok)
     throw new BootstrapError(
-      `OpenBao at ${address} refused a snapshot: ${response.status} ${await bodyErrors(response)}`,
+      `OpenBao at ${address} refused a snapshot: ${response.status} ${bodyErrors(await response.text().catch(() => ''))}`,
       {
         hint:
           response.status === 403
@@ -153,24 +153,21 @@ export async function uploadSnapshot(address: string, token: string, bytes: Buff
   }).catch((error: unknown) => {
     throw new BootstrapError(`OpenBao at ${address} did not answer the restore: ${errorMessage(error)}`)
   })
-  if (response.status !== 204 && response.status !== 200)
+  if (response.status !== 204 && response.status !== 200) {
+    // The body is read once: its errors for the message, its wording for the hint.
+    const text = await response.text().catch(() => '')
     throw new BootstrapError(
-      `OpenBao at ${address} refused the snapshot: ${response.status} ${await bodyErrors(response)}`,
+      `OpenBao at ${address} refused the snapshot: ${response.status} ${bodyErrors(text)}`,
       {
-        hint: /verify hash|unseal keys|autoseal/i.test(
-          await response
-            .clone()
-            .text()
-            .catch(() => ''),
-        )
+        hint: /verify hash|unseal keys|autoseal/i.test(text)
           ? "the snapshot was taken under another seal key than this OpenBao's (Secret openbao-unseal-key): it can only be restored with that key"
           : undefined,
       },
     )
+  }
 }
 
-async function bodyErrors(response: Response): Promise<string> {
-  const text = await response.text().catch(() => '')
+function bodyErrors(text: string): string {
   try {
     const errors = (JSON.parse(text) as { errors?: unknown }).errors
     return redactor.mask(Array.isArray(errors) ? errors.join('; ') : text.slice(0, 200))
