@@ -89,9 +89,13 @@ async function snapshot(
   await cp(source, target, { recursive: true })
   await rewriteUrls(target, rewrites)
   await git('add', '--all')
-  const { stdout } = await git('status', '--porcelain')
-  if (stdout.trim())
-    await git('commit', '--quiet', '--message', 'snapshot of the platform-bootstrap checkout')
+  // One status says both what changed and the commit HEAD is at (`# branch.oid`): a run with
+  // nothing new costs two git processes per repository.
+  const { stdout } = await git('status', '--porcelain=v2', '--branch')
+  const changed = stdout.split('\n').some((line) => line && !line.startsWith('#'))
+  const head = /^# branch\.oid ([0-9a-f]{40})$/m.exec(stdout)?.[1]
+  if (!changed && head) return head
+  await git('commit', '--quiet', '--message', 'snapshot of the platform-bootstrap checkout')
   return (await git('rev-parse', 'HEAD')).stdout.trim()
 }
 

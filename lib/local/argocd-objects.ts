@@ -119,6 +119,12 @@ export async function ensureDefaultProject(apis: KubeApis, namespace: string, lo
       clusterResourceWhitelist: [{ group: '*', kind: '*' }],
     },
   }
+  // Read first: a run with nothing to change sends no write, not even a create refused as a conflict.
+  const existing = await apis.objects.read(project).catch((error: unknown) => {
+    if (statusCode(error) === 404) return undefined
+    throw error
+  })
+  if (existing) return
   try {
     await apis.objects.create(project)
     log.detail(`argocd: created AppProject ${namespace}/default`)

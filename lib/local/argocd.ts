@@ -84,10 +84,19 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
       applyCrds(apis, options.crdFiles ?? argocdCrdFiles(), timeoutMs, options.kubeconfig),
       applyObjects(apis, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }]),
     ])
-    await Promise.all([ensureDefaultProject(apis, namespace, log), checkSettingsObjects(apis, namespace)])
-    log.detail(`argocd: CRDs, namespace and default project in ${formatMs(performance.now() - started)}`)
+    await checkSettingsObjects(apis, namespace)
+    log.detail(`argocd: CRDs and namespace in ${formatMs(performance.now() - started)}`)
   }
   const [runAs] = await Promise.all([argocdRunAs(options.run ?? run, log), cluster()])
+  // The first request for a resource of a new CRD makes the API server build that group's
+  // storage and schema models: ~2 s for Argo CD's (its Application CRD is 400 kB). The default
+  // project's create pays it while the processes start; it is awaited before this returns, so no
+  // Application (step 07 makes the first) ever meets a missing project. Settled, not left to
+  // reject on its own while the processes start.
+  const project = ensureDefaultProject(apis, namespace, log).then(
+    () => undefined,
+    (error: unknown) => ({ error }),
+  )
   const ports = {
     redis: await portsOf(procs, 'redis', ['port']),
     repo: await portsOf(procs, 'argocd-repo-server', ['grpc', 'metrics']),
@@ -212,6 +221,8 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
   )
 
   const components = await Promise.all([repo, controller, api])
+  const failed = await project
+  if (failed) throw failed.error
   const reused = [redis, ...components].every((c) => c.outcome === 'adopted')
   log.detail(`argocd: ${reused ? 'reused' : 'ready'} in ${formatMs(performance.now() - started)}`)
   return { namespace, repoServer, redis: redisAddress, server, runAs, reused }
