@@ -1,5 +1,10 @@
 import { join } from 'node:path'
-import { ConfigMap, Container, EnvVar, Volume, VolumeMount } from 'kubernetes-models/v1'
+// One module per kind (see manifests.ts).
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap'
+import { Container } from 'kubernetes-models/v1/Container'
+import { EnvVar } from 'kubernetes-models/v1/EnvVar'
+import { Volume } from 'kubernetes-models/v1/Volume'
+import { VolumeMount } from 'kubernetes-models/v1/VolumeMount'
 import { BootstrapError } from './errors.ts'
 import { repoRoot } from './paths.ts'
 import { versions } from './versions.ts'
