@@ -6,7 +6,7 @@ import {
   PatchStrategy,
 } from '@kubernetes/client-node'
 import { BootstrapError, errorMessage } from './errors.ts'
-import { retry, statusCode } from './retry.ts'
+import { retry, statusCode, unlessAbsent } from './retry.ts'
 import { waitFor } from './wait.ts'
 
 /** The field manager every apply of the runbook uses, so ownership is one name in managedFields. */
@@ -110,12 +110,7 @@ export function createKube(
   const get = async <T extends KObject>(ref: ObjectRef): Promise<T | undefined> =>
     withRetry(`read ${describeRef(ref)}`, async () => {
       requests.reads++
-      try {
-        return (await api.read(header(ref))) as T
-      } catch (error) {
-        if (statusCode(error) === 404) return undefined
-        throw error
-      }
+      return (await unlessAbsent(api.read(header(ref)))) as T | undefined
     })
 
   return {

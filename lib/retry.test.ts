@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { BootstrapError } from './errors.ts'
-import { isNetworkError, isTransientError, retry, statusCode } from './retry.ts'
+import { isNetworkError, isTransientError, retry, statusCode, unlessAbsent } from './retry.ts'
 
 const fast = { firstDelayMs: 1, maxDelayMs: 2 }
 const withCode = (code: number, message = `HTTP ${code}`) => Object.assign(new Error(message), { code })
@@ -118,5 +118,16 @@ describe('isTransientError', () => {
     expect(
       isTransientError(Object.assign(new Error('getaddrinfo EAI_AGAIN api'), { code: 'EAI_AGAIN' })),
     ).toBe(true)
+  })
+})
+
+describe('unlessAbsent', () => {
+  it('answers undefined for a 404 and passes every other failure on', async () => {
+    expect(await unlessAbsent(Promise.resolve('there'))).toBe('there')
+    expect(await unlessAbsent(Promise.reject(Object.assign(new Error('Not Found'), { code: 404 })))).toBe(
+      undefined,
+    )
+    const forbidden = Object.assign(new Error('Forbidden'), { code: 403 })
+    await expect(unlessAbsent(Promise.reject(forbidden))).rejects.toBe(forbidden)
   })
 })

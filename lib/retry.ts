@@ -28,9 +28,10 @@ export async function retry<T>(fn: () => Promise<T>, options: RetryOptions = {})
     try {
       return await fn()
     } catch (error) {
+      if (!isTransient(error) || attempt >= attempts) throw error
       delays ??= (await import('zx')).expBackoff(maxDelayMs, firstDelayMs)
       const delay = delays.next().value ?? maxDelayMs
-      if (!isTransient(error) || attempt >= attempts || Date.now() + delay > deadline) throw error
+      if (Date.now() + delay > deadline) throw error
       options.onRetry?.(error, attempt)
       await sleep(delay)
     }
@@ -54,6 +55,16 @@ export function statusCode(error: unknown): number | undefined {
   const e = error as { code?: unknown; statusCode?: unknown; response?: { statusCode?: unknown } }
   const status = [e?.code, e?.statusCode, e?.response?.statusCode].find((value) => typeof value === 'number')
   return status as number | undefined
+}
+
+/** A read whose 404 means "not there": undefined then; any other failure is thrown as it came. */
+export async function unlessAbsent<T>(request: Promise<T>): Promise<T | undefined> {
+  try {
+    return await request
+  } catch (error) {
+    if (statusCode(error) === 404) return undefined
+    throw error
+  }
 }
 
 /** The codes Node, undici and Bun give a request that got no answer. */

@@ -9,7 +9,7 @@ import {
 import { parseAllDocuments } from 'yaml'
 import { BootstrapError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { statusCode } from '../retry.ts'
+import { statusCode, unlessAbsent } from '../retry.ts'
 import { argocdCrdFiles as cachedArgocdCrdFiles } from '../tools/artifacts.ts'
 import { versions } from '../versions.ts'
 import { waitFor } from '../wait.ts'
@@ -64,10 +64,7 @@ export async function applyCrds(
       // Parsing the 400 kB Application CRD takes most of a second: read its name and hash first.
       const name = /^metadata:\n(?:[ \t]+.*\n)*?[ \t]{2}name:[ \t]*(\S+)/m.exec(text)?.[1]
       if (name) {
-        const current = await ext.readCustomResourceDefinition({ name }).catch((error: unknown) => {
-          if (statusCode(error) === 404) return undefined
-          throw error
-        })
+        const current = await unlessAbsent(ext.readCustomResourceDefinition({ name }))
         if (current?.metadata?.annotations?.[CRD_HASH_ANNOTATION] === hash && established(current))
           return { names: [name], applied: false }
       }
@@ -120,11 +117,7 @@ export async function ensureDefaultProject(apis: KubeApis, namespace: string, lo
     },
   }
   // Read first: a run with nothing to change sends no write, not even a create refused as a conflict.
-  const existing = await apis.objects.read(project).catch((error: unknown) => {
-    if (statusCode(error) === 404) return undefined
-    throw error
-  })
-  if (existing) return
+  if (await unlessAbsent(apis.objects.read(project))) return
   try {
     await apis.objects.create(project)
     log.detail(`argocd: created AppProject ${namespace}/default`)

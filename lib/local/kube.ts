@@ -6,7 +6,7 @@ import {
   PatchStrategy,
 } from '@kubernetes/client-node'
 import { contains } from '../apply.ts'
-import { statusCode } from '../retry.ts'
+import { unlessAbsent } from '../retry.ts'
 import type { WaitOptions } from '../wait.ts'
 
 /** The few API calls the local stack makes itself, through @kubernetes/client-node 1.4.0. */
@@ -35,12 +35,9 @@ export async function applyObjects(
   fieldManager = 'platform-bootstrap-local',
 ): Promise<void> {
   for (const object of objects) {
-    const current = await apis.objects
-      .read(object as KubernetesObject & { metadata: { name: string } })
-      .catch((error: unknown) => {
-        if (statusCode(error) === 404) return undefined
-        throw error
-      })
+    const current = await unlessAbsent(
+      apis.objects.read(object as KubernetesObject & { metadata: { name: string } }),
+    )
     if (current && contains(current, object)) continue
     await apis.objects.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply)
   }

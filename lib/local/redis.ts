@@ -5,7 +5,7 @@ import { writeFileAtomicSync } from '../atomic-file.ts'
 import { BootstrapError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { redactor } from '../redact.ts'
-import { statusCode } from '../retry.ts'
+import { statusCode, unlessAbsent } from '../retry.ts'
 import { localBinary } from './binaries.ts'
 import { REDIS_SECRET } from './chart-env.ts'
 import type { Component } from './component.ts'
@@ -21,12 +21,9 @@ import { tcpOpen } from './probe.ts'
 /** Secret argocd-redis / auth, made once when absent and never replaced, as the chart's redis-secret-init Job does. */
 export async function ensureRedisSecret(apis: KubeApis, namespace: string, log: Logger): Promise<string> {
   const read = async () =>
-    (
-      await apis.core.readNamespacedSecret({ name: REDIS_SECRET.name, namespace }).catch((error: unknown) => {
-        if (statusCode(error) === 404) return undefined
-        throw error
-      })
-    )?.data?.[REDIS_SECRET.key]
+    (await unlessAbsent(apis.core.readNamespacedSecret({ name: REDIS_SECRET.name, namespace })))?.data?.[
+      REDIS_SECRET.key
+    ]
   let auth = await read()
   if (!auth) {
     const password = randomBytes(24).toString('base64url')
