@@ -11,8 +11,11 @@ export default defineConfig({
             'scripts/**/*.test.ts',
             'tests/unit/**/*.test.ts',
             'tests/bench/**/*.test.ts',
+            // The stand-in charts rendered with helm from the tools cache (after the test command's tools phase).
+            'tests/standins/**/*.test.ts',
           ],
           testTimeout: 60_000,
+          hookTimeout: 300_000,
         },
       },
       {

@@ -14,6 +14,9 @@ import { Redactor } from './redact.ts'
  */
 class FakeKube implements Kube {
   readonly requests = { reads: 0, writes: 0 }
+  async podLog(): Promise<string> {
+    return ''
+  }
   readonly applied: {
     object: KObject
     options?: { dryRun?: boolean; force?: boolean; before?: KObject | null }

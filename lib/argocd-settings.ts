@@ -223,6 +223,12 @@ export function helmValues(opts: HelmValuesOptions = {}): Record<string, unknown
     // The chart's newest release ships an older Argo CD; the image tag pins the same Argo CD
     // the local tier runs as processes, so both tiers prove one version.
     global: { image: { tag: versions.argocd } },
+    // The chart enables dex, and Argo CD v3.6 then starts it: one more image to pull and one more pod
+    // that can fail, for SSO no environment configures. Off.
+    dex: { enabled: false },
+    // The chart's CRDs are its own appVersion's, older than versions.argocd (Application lacks fields
+    // the controller writes): step 06 applies the CRDs of the version that runs instead.
+    crds: { install: false },
     configs: {
       cm: { ...argocdCm },
       params: { ...argocdCmdParams, 'server.insecure': argocdCmdParams['server.insecure'] === 'true' },

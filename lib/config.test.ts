@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import { environmentsDir, listEnvironments, loadConfig, parseConfig } from './config.ts'
+import { environmentsDir, listEnvironments, loadConfig, OVERRIDE_VARIABLES, parseConfig } from './config.ts'
 import { BootstrapError } from './errors.ts'
+import { versions } from './versions.ts'
 
 const FILE = 'environments/local/config.yaml'
 
@@ -51,7 +52,10 @@ describe('parseConfig', () => {
       name: 'platform-local',
       context: undefined,
       nodes: 1,
+      nodeImage: versions.kindNodeImage,
     })
+    expect(config.charts).toEqual({ mirror: undefined })
+    expect(config.images).toEqual({ archives: undefined })
     expect(config.argocd).toEqual({ namespace: 'argocd', timeoutSeconds: 300 })
     expect(config.converge).toEqual({ timeoutSeconds: 300 })
     expect(config.openbao.initFile).toBe('environments/local/openbao.sops.yaml')
@@ -287,12 +291,44 @@ describe('parseConfig', () => {
     )
   })
 
+  it('air-gap settings: a URL mirror, a folder mirror and archives from the checkout, an image by name', () => {
+    const raw = base()
+    raw.charts = { mirror: 'https://charts.internal.example/helm/' }
+    raw.images = { archives: 'images' }
+    raw.cluster.nodeImage = 'registry.internal.example/kindest/node:v1.36.4'
+    const config = parseConfig(raw, 'local', FILE, '/checkout')
+    expect(config.charts.mirror).toEqual({ kind: 'url', url: 'https://charts.internal.example/helm' })
+    expect(config.images.archives).toBe('/checkout/images')
+    expect(config.cluster.nodeImage).toBe('registry.internal.example/kindest/node:v1.36.4')
+    raw.charts = { mirror: '/srv/charts' }
+    expect(parseConfig(raw, 'local', FILE, '/checkout').charts.mirror).toEqual({
+      kind: 'folder',
+      path: '/srv/charts',
+    })
+    expect(caught(() => parseConfig({ ...raw, charts: { mirorr: 'x' } }, 'local', FILE)).message).toContain(
+      'unknown field "charts.mirorr" — did you mean "mirror"?',
+    )
+  })
+
+  it('the environment variables override the air-gap settings for one run', () => {
+    const raw = base()
+    raw.charts = { mirror: 'https://charts.internal.example' }
+    const config = parseConfig(raw, 'local', FILE, '/checkout', {
+      [OVERRIDE_VARIABLES.chartsMirror]: 'mirror',
+      [OVERRIDE_VARIABLES.imageArchives]: '/tmp/archives',
+      [OVERRIDE_VARIABLES.nodeImage]: 'platform-bootstrap/kind-node:v1.36.4',
+    })
+    expect(config.charts.mirror).toEqual({ kind: 'folder', path: '/checkout/mirror' })
+    expect(config.images.archives).toBe('/tmp/archives')
+    expect(config.cluster.nodeImage).toBe('platform-bootstrap/kind-node:v1.36.4')
+  })
+
   it('names no guess for an unknown key like none of the known ones', () => {
     const raw = base()
     raw.cluster.flavour = 'vanilla'
     const error = caught(() => parseConfig(raw, 'local', FILE))
     expect(error.message).toBe(`${FILE}: unknown field "cluster.flavour"`)
-    expect(error.hint).toBe('the fields of cluster are: provider, name, context, nodes')
+    expect(error.hint).toBe('the fields of cluster are: provider, name, context, nodes, nodeImage')
   })
 
   it('refuses a name that does not match the folder', () => {

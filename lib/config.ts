@@ -5,6 +5,7 @@ import { parse } from 'yaml'
 import { Fields } from './config-fields.ts'
 import { BootstrapError } from './errors.ts'
 import { repoRoot } from './paths.ts'
+import { versions } from './versions.ts'
 
 /**
  * An environment's config: `environments/<env>/config.yaml`, validated once when loaded.
@@ -49,6 +50,17 @@ export interface EnvConfig {
     context?: string
     /** kind: the kubeconfig context is kind-<name>. local: number of kwok fake nodes. */
     nodes: number
+    /** kind: the node image (default: the digest pinned in lib/versions.ts). */
+    nodeImage: string
+  }
+  /** Air-gapped installs: where charts and images come from instead of their upstream registries. */
+  charts: {
+    /** A Helm repository URL or a local folder of chart packages (`<name>-<version>.tgz`). */
+    mirror?: ChartMirror
+  }
+  images: {
+    /** kind: a folder of image archives (`docker save` tarballs) loaded into the nodes before step 06. */
+    archives?: string
   }
   gitops: {
     platformRepo: RepoConfig
@@ -88,6 +100,19 @@ export interface EnvConfig {
   }
 }
 
+/** Where charts come from instead of their upstream repositories. */
+export type ChartMirror = { kind: 'url'; url: string } | { kind: 'folder'; path: string }
+
+/**
+ * Per-run overrides of the air-gap settings, from the environment: they win over the config file,
+ * so one checkout can run against a mirror without editing a committed file.
+ */
+export const OVERRIDE_VARIABLES = {
+  chartsMirror: 'PLATFORM_CHARTS_MIRROR',
+  imageArchives: 'PLATFORM_IMAGE_ARCHIVES',
+  nodeImage: 'PLATFORM_KIND_NODE_IMAGE',
+} as const
+
 export const environmentsDir = join(repoRoot, 'environments')
 
 /** A path from an environment's config: `~/` is the home folder, a relative path is from its checkout. */
@@ -104,7 +129,11 @@ export function listEnvironments(dir = environmentsDir): string[] {
     .sort()
 }
 
-export function loadConfig(envName: string, dir = environmentsDir): EnvConfig {
+export function loadConfig(
+  envName: string,
+  dir = environmentsDir,
+  variables: NodeJS.ProcessEnv = process.env,
+): EnvConfig {
   const root = dirname(resolve(dir))
   const file = join(dir, envName, 'config.yaml')
   if (!existsSync(file)) {
@@ -125,20 +154,26 @@ export function loadConfig(envName: string, dir = environmentsDir): EnvConfig {
       },
     )
   }
-  return parseConfig(raw, envName, file, root)
+  return parseConfig(raw, envName, file, root, variables)
 }
 
 /** Validates a parsed config document; `file` only names the source in errors. */
-export function parseConfig(raw: unknown, envName: string, file: string, root = repoRoot): EnvConfig {
+export function parseConfig(
+  raw: unknown,
+  envName: string,
+  file: string,
+  root = repoRoot,
+  variables: NodeJS.ProcessEnv = {},
+): EnvConfig {
   const at = new Fields(display(file))
   const doc = at.object(raw, '', [
     ...['name', 'generateMissingSecrets', 'cluster', 'gitops', 'secrets', 'ageKey', 'namespaces'],
-    ...['bootstrapSecrets', 'argocd', 'converge', 'openbao'],
+    ...['bootstrapSecrets', 'argocd', 'converge', 'openbao', 'charts', 'images'],
   ])
   const name = at.string(doc, 'name', { pattern: DNS_LABEL })
   if (name !== envName) at.fail('name', `"${envName}" (the folder it is in)`, name)
 
-  const cluster = at.object(doc.cluster, 'cluster', ['provider', 'name', 'context', 'nodes'])
+  const cluster = at.object(doc.cluster, 'cluster', ['provider', 'name', 'context', 'nodes', 'nodeImage'])
   const provider = at.oneOf(cluster, 'cluster.provider', ['kind', 'existing', 'local'] as const)
   const context = at.optionalString(cluster, 'cluster.context')
   if (provider === 'existing' && !context)
@@ -156,6 +191,9 @@ export function parseConfig(raw: unknown, envName: string, file: string, root = 
   const ageKey = at.object(doc.ageKey, 'ageKey', ['field', 'backupFile'])
   const argocd = at.object(doc.argocd ?? {}, 'argocd', ['namespace', 'timeoutSeconds'])
   const converge = at.object(doc.converge ?? {}, 'converge', ['timeoutSeconds'])
+  const charts = at.object(doc.charts ?? {}, 'charts', ['mirror'])
+  const images = at.object(doc.images ?? {}, 'images', ['archives'])
+  const override = (name: string) => variables[name]?.trim() || undefined
   const openbao = at.object(doc.openbao ?? {}, 'openbao', [
     'namespace',
     'address',
@@ -174,6 +212,22 @@ export function parseConfig(raw: unknown, envName: string, file: string, root = 
       name: at.string(cluster, 'cluster.name', { pattern: DNS_LABEL }),
       context,
       nodes: at.integer(cluster, 'cluster.nodes', { min: 1, max: 50, fallback: 1 }),
+      nodeImage:
+        override(OVERRIDE_VARIABLES.nodeImage) ??
+        at.optionalString(cluster, 'cluster.nodeImage') ??
+        versions.kindNodeImage,
+    },
+    charts: {
+      mirror: chartMirror(
+        root,
+        override(OVERRIDE_VARIABLES.chartsMirror) ?? at.optionalString(charts, 'charts.mirror'),
+      ),
+    },
+    images: {
+      archives: pathFrom(
+        root,
+        override(OVERRIDE_VARIABLES.imageArchives) ?? at.optionalString(images, 'images.archives'),
+      ),
     },
     gitops: {
       platformRepo: repo(at, gitops.platformRepo, 'gitops.platformRepo'),
@@ -239,6 +293,18 @@ export function parseConfig(raw: unknown, envName: string, file: string, root = 
   }
   crossCheck(at, config)
   return config
+}
+
+/** An http(s) URL is a Helm repository; anything else a folder of chart packages (from the checkout when relative). */
+function chartMirror(root: string, value: string | undefined): ChartMirror | undefined {
+  if (!value) return undefined
+  if (/^https?:\/\//.test(value)) return { kind: 'url', url: value.replace(/\/+$/, '') }
+  return { kind: 'folder', path: pathFrom(root, value) as string }
+}
+
+function pathFrom(root: string, value: string | undefined): string | undefined {
+  if (!value) return undefined
+  return envPath({ root }, value)
 }
 
 function repo(at: Fields, raw: unknown, path: string): RepoConfig {

@@ -3,10 +3,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { upstreamChartRepos } from './chart-mirror.ts'
 import type { EnvConfig } from './config.ts'
 import { run } from './exec.ts'
 import { publishCheckout } from './gitops-source.ts'
 import { repoRoot } from './paths.ts'
+import { versions } from './versions.ts'
 
 const PLATFORM = 'https://github.com/example-org/platform-gitops.git'
 const TENANT = 'https://github.com/example-tenant/tenant-gitops.git'
@@ -115,3 +117,27 @@ function filesIn(dir: string): string[] {
     .filter((file) => statSync(join(dir, file)).isFile())
     .sort()
 }
+
+describe('publishCheckout with a charts mirror', () => {
+  it('names the mirror wherever an Application or AppProject names an upstream chart repository, and leaves gitops/ as it is', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gitops-source-mirror-'))
+    try {
+      const mirror = 'http://chart-mirror.argocd.svc.cluster.local:8080'
+      await publishCheckout(env, dir, served, run, { chartRepoURL: mirror })
+      const published = join(dir, 'platform', 'gitops')
+      const named = upstreamChartRepos().filter(
+        (upstream) => yamlNaming(join(repoRoot, 'gitops'), upstream).length,
+      )
+      // The Argo CD chart is installed by step 06, not by an Application: the tree names the other two.
+      expect(named).toEqual([versions.charts.openbao.repo, versions.charts.secretsStoreCsiDriver.repo])
+      for (const upstream of named) expect(yamlNaming(published, upstream), upstream).toEqual([])
+      expect(yamlNaming(published, mirror)).toEqual([
+        'apps/runtime-secrets/openbao.yaml',
+        'apps/runtime-secrets/secrets-store-csi-driver.yaml',
+        'platform/default-project.yaml',
+      ])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { upstreamChartRepos } from './chart-mirror.ts'
 import type { EnvConfig } from './config.ts'
 import type { Run } from './exec.ts'
 
@@ -21,17 +22,25 @@ export interface GitopsSource {
  * committed there; each tenant repo comes from `gitops/tenant-repos/<tenant>/`. The committed
  * manifests name the canonical repository URLs; in the snapshot they are rewritten to the
  * served ones, so the AppProject locks are enforced against the URLs Argo CD really pulls.
- * An unchanged checkout makes no new commit, so the revision Argo CD sees does not move.
+ * With a charts mirror, the upstream chart repositories the Applications and AppProjects name are
+ * rewritten to it the same way. An unchanged checkout makes no new commit, so the revision Argo CD
+ * sees does not move.
  */
 export async function publishCheckout(
   env: EnvConfig,
   reposDir: string,
   urlFor: (repoName: string) => string,
   run: Run,
+  options: {
+    /** charts.mirror as Argo CD reaches it: every upstream chart repository the tree names becomes it. */
+    chartRepoURL?: string
+  } = {},
 ): Promise<GitopsSource> {
   const rewrites: [string, string][] = [[env.gitops.platformRepo.url, urlFor('platform')]]
   for (const [tenant, repo] of Object.entries(env.gitops.tenantRepos))
     rewrites.push([repo.url, urlFor(tenantRepoName(tenant))])
+  if (options.chartRepoURL)
+    for (const upstream of upstreamChartRepos()) rewrites.push([upstream, options.chartRepoURL])
 
   // One repository each, so they are published side by side.
   const published = await Promise.all([

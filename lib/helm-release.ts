@@ -24,6 +24,8 @@ export async function ensureRelease(
   options: {
     /** Before a first install (no release yet, no --force): throws when what the chart makes is there already. */
     whenAbsent?: () => Promise<void>
+    /** helm waits for the release's workloads (default); false when the caller watches them itself. */
+    wait?: boolean
   } = {},
 ): Promise<ReleasePlan> {
   const label = `helm release ${release.namespace}/${release.name} (${release.chart.name} ${release.chart.version})`
@@ -55,7 +57,11 @@ export async function ensureRelease(
         ? `taking over revision ${plan.revision} (--force)`
         : `upgrading revision ${plan.revision}: ${plan.changes.join('; ')}`
   ctx.log.detail(`${label}: ${why}`)
-  await helmUpgrade(ctx.run, release, { takeOwnership: ctx.flags.force })
+  await helmUpgrade(ctx.run, release, { takeOwnership: ctx.flags.force, wait: options.wait })
+  const now = (await deployedRelease(ctx.run, release))?.revision
+  ctx.log.detail(
+    `${label}: ${plan.action === 'install' ? 'installed' : 'upgraded to'} revision ${now ?? '(unknown: `helm list` does not show it)'}`,
+  )
   return plan
 }
 

@@ -163,7 +163,7 @@ describe('deployedRelease + planRelease, on recorded helm outputs', () => {
     expect(plan).toEqual({
       action: 'upgrade',
       revision: 4,
-      changes: ['values configs.params.server.insecure, extra'],
+      changes: ['values configs.params."server.insecure", extra'],
     })
     expect(JSON.stringify(plan)).not.toContain('s3cret-value')
   })

@@ -14,6 +14,8 @@ export interface HelmRelease {
   name: string
   namespace: string
   chart: { repo: string; name: string; version: string }
+  /** The chart as helm is given it, when not `<name> --repo <repo> --version <version>` (a mirror's package file). */
+  source?: string[]
   values: Record<string, unknown>
   kubeconfig: string
   context?: string
@@ -49,11 +51,13 @@ export function helmUpgradeArgs(release: HelmRelease, options: UpgradeOptions = 
     'upgrade',
     '--install',
     release.name,
-    release.chart.name,
-    '--repo',
-    release.chart.repo,
-    '--version',
-    release.chart.version,
+    ...(release.source ?? [
+      release.chart.name,
+      '--repo',
+      release.chart.repo,
+      '--version',
+      release.chart.version,
+    ]),
     ...target(release),
     '--labels',
     `${RELEASE_LABEL.key}=${RELEASE_LABEL.value}`,
@@ -152,7 +156,11 @@ export function changedPaths(before: unknown, after: unknown, path = ''): string
     !!v && typeof v === 'object' && !Array.isArray(v)
   if (isMap(before) && isMap(after)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()
-    return keys.flatMap((key) => changedPaths(before[key], after[key], path ? `${path}.${key}` : key))
+    return keys.flatMap((key) => {
+      // A key with a dot in it (`kustomize.buildOptions`) quoted, so the path reads one way only.
+      const shown = key.includes('.') ? `"${key}"` : key
+      return changedPaths(before[key], after[key], path ? `${path}.${shown}` : shown)
+    })
   }
   return isDeepStrictEqual(before, after) ? [] : [path || '(all values)']
 }

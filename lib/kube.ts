@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util'
 import {
+  CoreV1Api,
   KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
@@ -53,6 +54,11 @@ export interface Kube {
    * clears (Argo CD's refresh annotation, an operation's termination), which an apply would claim.
    */
   mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<void>
+  /** The last lines a container printed (`previous`: its last run, for one that keeps restarting). */
+  podLog(
+    ref: { namespace: string; pod: string; container: string },
+    options: { tailLines: number; previous?: boolean },
+  ): Promise<string>
   /** Counts of API requests made, for benchmarks. */
   readonly requests: { reads: number; writes: number }
 }
@@ -165,6 +171,14 @@ export function createKube(
           PatchStrategy.MergePatch,
         )
       })
+    },
+    async podLog({ namespace, pod, container }, { tailLines, previous = false }) {
+      requests.reads++
+      return String(
+        await kc
+          .makeApiClient(CoreV1Api)
+          .readNamespacedPodLog({ namespace, name: pod, container, tailLines, previous }),
+      )
     },
     async delete(ref) {
       return withRetry(`delete ${describeRef(ref)}`, async () => {

@@ -1,8 +1,11 @@
 // One module per kind, not the group's index: loading all of v1 costs every run ~20 ms.
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application'
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap'
 import { Namespace } from 'kubernetes-models/v1/Namespace'
 import { Secret } from 'kubernetes-models/v1/Secret'
+import { parseAllDocuments } from 'yaml'
 import { argocdCm } from './argocd-settings.ts'
 import type { BootstrapSecretConfig, EnvConfig, RepoConfig } from './config.ts'
 import type { GitopsSource } from './gitops-source.ts'
@@ -155,6 +158,27 @@ export function selectedAppFiles(include: string[], files: string[]): string[] {
   return include.length ? files.filter((rel) => include.some((glob) => includeMatches(glob, rel))) : files
 }
 
+/** The Applications the environment's root App of Apps creates: its gitops.include over the apps tree. */
+export function selectedApplications(env: EnvConfig): KObject[] {
+  const dir = join(env.root, env.gitops.rootPath)
+  if (!existsSync(dir)) return []
+  const files = (readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[])
+    .filter((rel) => /\.ya?ml$/.test(rel))
+    .sort()
+  return selectedAppFiles(env.gitops.include, files).flatMap((rel) =>
+    parseAllDocuments(readFileSync(join(dir, rel), 'utf8'))
+      .map((doc) => doc.toJSON() as KObject | null)
+      .filter((doc): doc is KObject => doc?.kind === 'Application'),
+  )
+}
+
+/** Whether one of those Applications deploys the openbao chart. */
+export function deploysOpenBao(env: EnvConfig): boolean {
+  return selectedApplications(env).some(
+    (app) => (app.spec as { source?: { chart?: string } } | undefined)?.source?.chart === 'openbao',
+  )
+}
+
 /** The root App of Apps: directory recursion over the apps tree, automated prune and selfHeal. */
 export function rootApplication(env: EnvConfig, repoURL: string): KObject {
   const include = env.gitops.include.length > 1 ? `{${env.gitops.include.join(',')}}` : env.gitops.include[0]
@@ -178,6 +202,23 @@ export function rootApplication(env: EnvConfig, repoURL: string): KObject {
       },
     }),
   )
+}
+
+type AppSource = Record<string, unknown>
+
+export function sourceOf(app: KObject): AppSource {
+  return ((app.spec as { source?: AppSource } | undefined)?.source ?? {}) as AppSource
+}
+
+/** The fields of an Application source that differ, by name (repoURL, path, targetRevision, directory.include, …). */
+export function changedSourceFields(current: AppSource, wanted: AppSource): string[] {
+  const keys = [...new Set([...Object.keys(current), ...Object.keys(wanted)])].sort()
+  return keys.flatMap((key) => {
+    const [a, b] = [current[key], wanted[key]]
+    if (key === 'directory' && a && b && typeof a === 'object' && typeof b === 'object')
+      return changedSourceFields(a as AppSource, b as AppSource).map((sub) => `directory.${sub}`)
+    return JSON.stringify(a ?? null) === JSON.stringify(b ?? null) ? [] : [key]
+  })
 }
 
 function validated(model: { validate(): void; toJSON(): unknown }): KObject {

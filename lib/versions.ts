@@ -30,10 +30,11 @@ export const versions = {
       version: '1.5.4',
     },
   },
-  /** Images used on kind only. */
+  /** Images the runbook itself names on kind and existing clusters (the charts name the rest). */
   images: {
     ksopsInit: 'viaductoss/ksops:v4.5.1',
-    openbaoCsiProvider: 'quay.io/openbao/openbao-csi-provider:2.0.0',
+    /** The charts mirror's HTTP server (lib/chart-mirror.ts) and the example secret consumers. */
+    busybox: 'busybox:1.37.0',
   },
   /** Go toolchain needed by modules that require Go 1.27 (fetched by the go command from the module proxy). */
   goToolchain: 'go1.27.3',

@@ -1,35 +1,34 @@
 import { main } from '../lib/cli.ts'
-import { BootstrapError } from '../lib/errors.ts'
 import { refOf } from '../lib/kube.ts'
-import { rootApplication } from '../lib/manifests.ts'
+import { changedSourceFields, rootApplication, sourceOf } from '../lib/manifests.ts'
 import { defineStep } from '../lib/step.ts'
 
 /**
- * The root App of Apps, applied once. From then on Argo CD owns it (selfHeal), so a later
- * create leaves it alone instead of fighting Argo CD over it (a one-way handoff).
+ * The root App of Apps. What create owns in it — its source: the repository, path, revision and
+ * the environment's gitops.include — follows the config on every run; the rest (sync policy, and
+ * whatever a person changed through Argo CD) is left as it is, so a later create does not fight
+ * Argo CD or its users over it.
  */
 export const step = defineStep({
   id: '07',
   name: 'root-app',
-  summary: 'the root Application exists and Argo CD owns it',
+  summary: "the root Application exists, its source is the config's, and Argo CD owns the rest",
   async objects(ctx) {
     const source = await ctx.source()
     const root = rootApplication(ctx.env, source.platformURL)
     const existing = await (await ctx.kube()).get(refOf(root))
-    if (existing) {
-      const pulls = (existing.spec as { source?: { repoURL?: string } } | undefined)?.source?.repoURL
-      // A served checkout moved (a new layout, another user): Argo CD would keep syncing the old copy.
-      if (ctx.env.gitops.serveCheckout && pulls !== source.platformURL)
-        throw new BootstrapError(
-          `Application root pulls from ${pulls}, but this run serves the checkout at ${source.platformURL}`,
-          {
-            hint: `the cluster was made by another version or user of this tool: \`just destroy ${ctx.env.name}\`, then \`just create ${ctx.env.name}\``,
-          },
-        )
-      ctx.log.detail('Application/root exists: Argo CD owns it now, not touched')
+    if (!existing) return [root]
+    const wanted = sourceOf(root)
+    const changed = changedSourceFields(sourceOf(existing), wanted)
+    if (changed.length === 0) {
+      ctx.log.detail("Application/root: its source is as configured; the rest is Argo CD's, not touched")
       return []
     }
-    return [root]
+    ctx.log.detail(
+      `Application/root: ${changed.join(', ')} ${changed.length === 1 ? 'differs' : 'differ'} from the config`,
+    )
+    // Only the source is asserted anew; every other field is given back as the cluster has it.
+    return [{ ...root, spec: { ...(existing.spec as object), source: wanted } }]
   },
 })
 

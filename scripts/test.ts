@@ -41,12 +41,16 @@ const phases: Phase[] = [
   { name: 'workflows', command: ['actionlint'], when: () => existsSync(join(repoRoot, '.github/workflows')) },
   { name: 'unit', command: vitest('unit') },
   { name: 'local', command: vitest('local') },
+  // The e2e harness on a real kind cluster, offline; skipped with one line where no Docker engine
+  // (with the egress guard) is there — CI installs one (.ci/docker-engine.sh).
+  { name: 'kind', command: ['bun', 'tests/e2e/kind-phase.ts'] },
   // Last: what a newcomer does next, on a copy of the checkout as the phases above left it.
   { name: 'readme-order', command: vitest('readme') },
 ]
 
 const only = process.argv[2]
-const selected = only === 'unit' ? phases.filter((p) => !['local', 'readme-order'].includes(p.name)) : phases
+const selected =
+  only === 'unit' ? phases.filter((p) => !['local', 'kind', 'readme-order'].includes(p.name)) : phases
 const times: [string, number][] = []
 const started = performance.now()
 let failed: string | undefined
@@ -94,6 +98,13 @@ for (const project of ['unit', 'local', 'readme']) {
   const json = JSON.parse(readFileSync(file, 'utf8')) as { numPassedTests: number; numFailedTests: number }
   passed += json.numPassedTests
   failedTests += json.numFailedTests
+}
+// The kind phase's assertions, counted as the harness counted them.
+const kind = join(reports, 'kind-e2e.json')
+if (existsSync(kind)) {
+  const json = JSON.parse(readFileSync(kind, 'utf8')) as { passed: number; failed: number }
+  passed += json.passed
+  failedTests += json.failed
 }
 if (failed) process.stdout.write(`\nphase ${failed} failed\n`)
 process.stdout.write(`${passed} passed, ${failedTests} failed\n`)

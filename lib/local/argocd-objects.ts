@@ -25,8 +25,9 @@ export const ARGOCD_CRDS = ['applications.argoproj.io', 'appprojects.argoproj.io
 
 /** Argo CD's own CRD manifests: the tools cache's copy, else the Go module cache's. */
 export function argocdCrdFiles(env: NodeJS.ProcessEnv = process.env): string[] {
+  const names = ['application-crd.yaml', 'appproject-crd.yaml']
   try {
-    return cachedArgocdCrdFiles(env)
+    return cachedArgocdCrdFiles(env, names)
   } catch (notCached) {
     const gomodcache = env.GOMODCACHE || join(env.GOPATH || join(env.HOME ?? '', 'go'), 'pkg', 'mod')
     const crds = join(
@@ -38,7 +39,7 @@ export function argocdCrdFiles(env: NodeJS.ProcessEnv = process.env): string[] {
       'manifests',
       'crds',
     )
-    const files = ['application-crd.yaml', 'appproject-crd.yaml'].map((name) => join(crds, name))
+    const files = names.map((name) => join(crds, name))
     if (files.every((file) => existsSync(file))) return files
     throw notCached
   }

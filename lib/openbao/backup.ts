@@ -7,6 +7,7 @@ import { personalAgeKeyFile } from '../paths.ts'
 import { decrypt, recipientsOf, writeEncrypted } from '../sops.ts'
 import { waitFor } from '../wait.ts'
 import { nodeVaultCall } from './client.ts'
+import { noOpenBaoLine, openbaoDeployed } from './endpoint.ts'
 import { GENERATED_PREFIX, INIT_KEYS } from './init-store.ts'
 import {
   downloadSnapshot,
@@ -75,6 +76,7 @@ export async function takeSnapshot(ctx: Context): Promise<TakenSnapshot | undefi
 export async function snapshotBeforeDestroy(ctx: Context): Promise<void> {
   const file = ctx.env.openbao.snapshotFile
   if (!(await ctx.provider.hasCluster(ctx))) return ctx.log.detail('no cluster: no OpenBao to keep')
+  if (!openbaoDeployed(ctx)) return ctx.log.detail(noOpenBaoLine(ctx))
   if (ctx.flags.dryRun) return ctx.log.detail(`OpenBao snapshot: would be taken into ${file}`)
   let taken: TakenSnapshot | undefined
   try {

@@ -1,3 +1,6 @@
+import type { Context } from '../context.ts'
+import { deploysOpenBao } from '../manifests.ts'
+
 /**
  * An OpenBao the runbook can talk to for as long as it needs; close() ends any port-forward.
  * Each provider makes one its own way (a port-forward to the pod, or the local process); setup,
@@ -16,4 +19,17 @@ export interface OpenBaoEndpoint {
   /** PEM of the CA that signed kubernetesHost's serving certificate; unset in a pod. */
   kubernetesCaCert?: string
   close(): Promise<void>
+}
+
+/**
+ * Whether the environment has an OpenBao to set up, back up or restore: the local stack always
+ * runs one; on a cluster, one is given by address or deployed by an Application the environment
+ * includes. Without one, setup, backup and destroy's snapshot have nothing to do.
+ */
+export function openbaoDeployed(ctx: Pick<Context, 'env' | 'provider'>): boolean {
+  return ctx.provider.name === 'local' || !!ctx.env.openbao.address || deploysOpenBao(ctx.env)
+}
+
+export function noOpenBaoLine(ctx: Pick<Context, 'env'>): string {
+  return `no OpenBao in environment ${ctx.env.name} (its gitops.include deploys no openbao chart, and openbao.address is unset): nothing to do`
 }

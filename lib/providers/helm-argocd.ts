@@ -1,11 +1,18 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { parseAllDocuments } from 'yaml'
 import { helmValues } from '../argocd-settings.ts'
+import { chartMirrorObjects, chartSource, helmChartArgs } from '../chart-mirror.ts'
 import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
 import { helmUninstall } from '../helm.ts'
 import { ensureRelease } from '../helm-release.ts'
-import { type ClusterAccess, type KObject, type Kube, waitForObject } from '../kube.ts'
+import type { ClusterAccess, KObject, Kube } from '../kube.ts'
 import { MANAGED_BY } from '../manifests.ts'
+import { describePodFailure, podFailureHint, podFailures } from '../pod-failures.ts'
+import { argocdCrdFiles } from '../tools/artifacts.ts'
 import { versions } from '../versions.ts'
+import { waitFor } from '../wait.ts'
 
 const RELEASE = 'argocd'
 
@@ -20,29 +27,108 @@ export async function installArgoCDChart(
   extra: Parameters<typeof helmValues>[0] = {},
 ): Promise<void> {
   const namespace = ctx.env.argocd.namespace
+  const chart = versions.charts.argocd
+  ctx.log.detail(`chart ${chart.name} ${chart.version} from ${chartSource(ctx.env, chart)}`)
   const release = {
     name: RELEASE,
     namespace,
-    chart: versions.charts.argocd,
+    chart,
+    source: helmChartArgs(ctx.env, chart),
     values: helmValues({ namespace, ...extra }),
     kubeconfig: access.kubeconfig,
     context: access.context,
     timeoutSeconds: ctx.env.argocd.timeoutSeconds,
   }
   const kube = await ctx.kube()
-  await ensureRelease(ctx, release, { whenAbsent: () => refuseForeignArgoCD(kube, namespace) })
+  await ensureRelease(ctx, release, {
+    whenAbsent: () => refuseForeignArgoCD(kube, namespace),
+    wait: false,
+  })
   if (ctx.flags.dryRun) return
-  for (const name of ['argocd-server', 'argocd-repo-server']) {
-    await waitForObject<KObject>(
-      kube,
-      { apiVersion: 'apps/v1', kind: 'Deployment', name, namespace },
-      'Available',
-      (deployment) =>
-        ((deployment.status as { availableReplicas?: number } | undefined)?.availableReplicas ?? 0) > 0,
-      ctx.env.argocd.timeoutSeconds * 1000,
-    )
-    ctx.log.detail(`Deployment/${namespace}/${name}: Available`)
-  }
+  await waitForWorkloads(ctx, kube, namespace)
+}
+
+interface Workload extends KObject {
+  metadata: KObject['metadata'] & { generation?: number }
+  spec?: { replicas?: number }
+  status?: { observedGeneration?: number; readyReplicas?: number; updatedReplicas?: number }
+}
+
+/**
+ * Every Deployment and StatefulSet in Argo CD's namespace rolled out and ready. A pod that waiting
+ * will not bring up (crashing, no image, a missing Secret) stops the wait at once, naming it, with
+ * its last log lines — not after the timeout.
+ */
+export async function waitForWorkloads(ctx: Context, kube: Kube, namespace: string): Promise<void> {
+  let pending: string[] = []
+  const ready = (w: Workload) =>
+    (w.status?.observedGeneration ?? 0) >= (w.metadata.generation ?? 1) &&
+    (w.status?.readyReplicas ?? 0) >= (w.spec?.replicas ?? 1) &&
+    (w.status?.updatedReplicas ?? 0) >= (w.spec?.replicas ?? 1)
+  await waitFor(
+    `Argo CD's workloads in namespace ${namespace} to be ready`,
+    async () => {
+      const [deployments, statefulSets, pods] = await Promise.all([
+        kube.list<Workload>('apps/v1', 'Deployment', namespace),
+        kube.list<Workload>('apps/v1', 'StatefulSet', namespace),
+        kube.list('v1', 'Pod', namespace),
+      ])
+      const [failure] = podFailures(pods)
+      if (failure)
+        throw new BootstrapError(`Argo CD cannot start: ${await describePodFailure(kube, failure)}`, {
+          hint: podFailureHint(failure),
+        })
+      const workloads = [...deployments, ...statefulSets]
+      pending = workloads.filter((w) => !ready(w)).map((w) => `${w.kind}/${w.metadata.name}`)
+      return workloads.length > 0 && pending.length === 0 ? workloads : undefined
+    },
+    {
+      timeoutMs: ctx.env.argocd.timeoutSeconds * 1000,
+      intervalMs: 1000,
+      describeLast: () => `not ready: ${pending.join(', ') || 'no workloads yet'}`,
+      hint: `\`kubectl -n ${namespace} get pods\` and \`kubectl -n ${namespace} describe pod <name>\` say why`,
+    },
+  )
+  ctx.log.detail(`Argo CD's Deployments and StatefulSets in ${namespace}: ready`)
+}
+
+/** A CRD file's manifest hash, kept on the CRD, so an unchanged one is neither parsed nor sent again. */
+const CRD_HASH_ANNOTATION = 'platform-bootstrap/manifest-sha256'
+
+/**
+ * Step 06's objects on kind and existing clusters, applied before the chart: the charts mirror's
+ * server (a mirror folder), and the CRDs of the Argo CD version that runs — the chart ships an
+ * older version's (its values say crds.install: false). Labelled, so destroy knows this runbook
+ * installed them.
+ */
+export async function chartInstallObjects(ctx: Context): Promise<KObject[]> {
+  const kube = await ctx.kube()
+  const crds = await Promise.all(
+    argocdCrdFiles().map(async (file) => {
+      const text = readFileSync(file, 'utf8')
+      const hash = createHash('sha256').update(text).digest('hex')
+      const name = /^metadata:\n(?:[ \t]+.*\n)*?[ \t]{2}name:[ \t]*(\S+)/m.exec(text)?.[1]
+      const current = name
+        ? await kube.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name })
+        : undefined
+      if (current?.metadata.annotations?.[CRD_HASH_ANNOTATION] === hash) {
+        ctx.log.detail(`CustomResourceDefinition/${name}: unchanged`)
+        return []
+      }
+      return parseAllDocuments(text)
+        .map((doc) => doc.toJS() as KObject | null)
+        .filter((object): object is KObject => object?.kind === 'CustomResourceDefinition')
+        .map((object) => ({
+          ...object,
+          metadata: {
+            ...object.metadata,
+            labels: { ...object.metadata.labels, ...MANAGED_BY },
+            annotations: { ...object.metadata.annotations, [CRD_HASH_ANNOTATION]: hash },
+          },
+        }))
+    }),
+  )
+  return [...(await chartMirrorObjects(ctx.env)), ...crds.flat()]
 }
 
 /** No release of ours, but Argo CD's workloads in the namespace: someone else runs this Argo CD. */

@@ -1,11 +1,13 @@
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
 import { loadConfig } from '../config.ts'
 import type { Context } from '../context.ts'
-import { BootstrapError } from '../errors.ts'
+import { BootstrapError, ProcessError } from '../errors.ts'
 import type { RunOptions } from '../exec.ts'
+import { NODE_IMAGE_LABELS } from '../kind.ts'
 import type { KObject, Kube } from '../kube.ts'
 import { Logger, memorySink } from '../log.ts'
 import { versions } from '../versions.ts'
@@ -26,8 +28,18 @@ const readyNode = {
   status: { conditions: [{ type: 'Ready', status: 'True' }] },
 } as unknown as KObject
 
-/** A context whose `kind` binary is a recording fake with the given clusters. */
-function fakeContext(clusters: string[], flags: Partial<Context['flags']> = {}) {
+interface Host {
+  cgroupVersion?: number
+  /** Labels of the node image in the engine; undefined: the engine does not have it. */
+  nodeImageLabels?: Record<string, string>
+  /** Archive file name → image names in its manifest. */
+  archives?: Record<string, string[]>
+  /** Images the node's containerd already holds (as containerd names them). */
+  nodeImages?: string[]
+}
+
+/** A context whose `kind`, `docker` and `tar` binaries are recording fakes with the given clusters. */
+function fakeContext(clusters: string[], flags: Partial<Context['flags']> = {}, host: Host = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), 'pb-kind-'))
   const calls: Call[] = []
   const sink = memorySink()
@@ -45,6 +57,20 @@ function fakeContext(clusters: string[], flags: Partial<Context['flags']> = {}) 
       if (args[0] === 'get' && args[1] === 'clusters') return { stdout: clusters.join('\n'), stderr: '' }
       if (args[0] === 'get' && args[1] === 'kubeconfig')
         return { stdout: 'apiVersion: v1\nkind: Config\n', stderr: '' }
+      if (command === 'kind' && args[0] === 'get' && args[1] === 'nodes')
+        return { stdout: 'platform-dev-control-plane\n', stderr: '' }
+      if (command === 'docker' && args[0] === 'info')
+        return { stdout: `${host.cgroupVersion ?? 2}\n`, stderr: '' }
+      if (command === 'docker' && args[0] === 'image') {
+        if (!host.nodeImageLabels) throw new ProcessError('docker image', 1, 'Error: No such image')
+        return { stdout: `${JSON.stringify(host.nodeImageLabels)}\n`, stderr: '' }
+      }
+      if (command === 'docker' && args[0] === 'exec')
+        return { stdout: (host.nodeImages ?? []).join('\n'), stderr: '' }
+      if (command === 'tar') {
+        const images = host.archives?.[basename(args[1] ?? '')] ?? []
+        return { stdout: JSON.stringify([{ RepoTags: images }]), stderr: '' }
+      }
       return { stdout: '', stderr: '' }
     },
   } as unknown as Context
@@ -63,11 +89,85 @@ describe('kind provider', () => {
     await kindProvider.ensureCluster(ctx)
     const create = calls.find((call) => call.args[0] === 'create')
     expect(create?.args).toEqual(
-      expect.arrayContaining(['cluster', '--name', 'platform-dev', '--config', '/dev/stdin']),
+      expect.arrayContaining(['cluster', '--name', 'platform-dev', '--config', '-']),
     )
     expect(create?.input).toContain(`image: ${versions.kindNodeImage}`)
     expect(create?.input).toContain('containerPath: /gitops-repos')
     expect(existsSync(join(stateDir, 'created-by-platform-bootstrap'))).toBe(true)
+  })
+
+  it('configures what the host and node image need, and says so', async () => {
+    const { ctx, calls, sink } = fakeContext(
+      [],
+      {},
+      {
+        cgroupVersion: 1,
+        nodeImageLabels: {
+          [NODE_IMAGE_LABELS.cni]: 'static',
+          [NODE_IMAGE_LABELS.resolvConf]: '/kind/pod-resolv.conf',
+        },
+      },
+    )
+    ctx.env.cluster.nodeImage = 'platform-bootstrap/kind-node:v1.36.4'
+    await kindProvider.ensureCluster(ctx)
+    const config = parse(calls.find((call) => call.args[0] === 'create')?.input ?? '')
+    expect(config.nodes[0].image).toBe('platform-bootstrap/kind-node:v1.36.4')
+    expect(config.networking).toEqual({ disableDefaultCNI: true })
+    expect(parse(config.kubeadmConfigPatches[0])).toMatchObject({
+      failCgroupV1: false,
+      resolvConf: '/kind/pod-resolv.conf',
+    })
+    const said = sink.lines.join('\n')
+    expect(said).toMatch(/cgroup v1: the kubelet is configured with failCgroupV1: false/)
+    expect(said).toMatch(/brings its own pod network/)
+  })
+
+  it('refuses more than one node with a node image whose pod network is single-node, before creating anything', async () => {
+    const { ctx, calls } = fakeContext([], {}, { nodeImageLabels: { [NODE_IMAGE_LABELS.cni]: 'static' } })
+    ctx.env.cluster.nodes = 2
+    const error = await kindProvider.ensureCluster(ctx).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(BootstrapError)
+    expect((error as BootstrapError).message).toMatch(/single-node pod network/)
+    expect((error as BootstrapError).hint).toMatch(/cluster.nodes: 1/)
+    expect(calls.some((call) => call.args[0] === 'create')).toBe(false)
+  })
+
+  it('loads the image archives whose images the node lacks, and only those; a second run loads none', async () => {
+    const archives = mkdtempSync(join(tmpdir(), 'pb-archives-'))
+    dirs.push(archives)
+    for (const file of ['argocd.tar', 'busybox.tar']) writeFileSync(join(archives, file), '')
+    const host = {
+      archives: { 'argocd.tar': ['quay.io/argoproj/argocd:v3.6.1'], 'busybox.tar': ['busybox:1.37.0'] },
+      nodeImages: ['docker.io/library/busybox:1.37.0'],
+    }
+    const { ctx, calls, sink } = fakeContext(['platform-dev'], {}, host)
+    ctx.env.images.archives = archives
+    await kindProvider.ensureCluster(ctx)
+    const loads = calls.filter((call) => call.args[0] === 'load')
+    expect(loads.map((call) => call.args)).toEqual([
+      ['load', 'image-archive', join(archives, 'argocd.tar'), '--name', 'platform-dev'],
+    ])
+    expect(sink.lines.join('\n')).toMatch(/1 loaded, 1 already in the nodes/)
+
+    const again = fakeContext(
+      ['platform-dev'],
+      {},
+      {
+        ...host,
+        nodeImages: ['quay.io/argoproj/argocd:v3.6.1', 'docker.io/library/busybox:1.37.0'],
+      },
+    )
+    again.ctx.env.images.archives = archives
+    await kindProvider.ensureCluster(again.ctx)
+    expect(again.calls.some((call) => call.args[0] === 'load')).toBe(false)
+  })
+
+  it('a missing images.archives folder is named, before anything is loaded', async () => {
+    const { ctx } = fakeContext(['platform-dev'])
+    ctx.env.images.archives = '/nonexistent/archives'
+    await expect(kindProvider.ensureCluster(ctx)).rejects.toThrow(
+      /images.archives \/nonexistent\/archives does not exist/,
+    )
   })
 
   it('makes the served-repos folder as the user before kind bind-mounts it (Docker would make it as root)', async () => {

@@ -2,20 +2,32 @@ import { existsSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { repoServerPaths } from '../argocd-settings.ts'
-import type { ClusterProvider } from '../context.ts'
+import { chartRepoURL } from '../chart-mirror.ts'
+import type { ClusterProvider, Context } from '../context.ts'
+import { dockerCgroupVersion, dockerImageLabels, imageArchives, nodeImages } from '../docker.ts'
 import { BootstrapError } from '../errors.ts'
 import { publishCheckout, servedRepoNames } from '../gitops-source.ts'
-import { kindClusters, kindCreate, kindDelete, kindKubeconfig } from '../kind.ts'
+import {
+  type KindNeeds,
+  kindClusters,
+  kindCreate,
+  kindDelete,
+  kindKubeconfig,
+  kindLoadArchive,
+  kindNodes,
+  nodeImageNeeds,
+} from '../kind.ts'
 import { isNodeReady } from '../kube.ts'
 import { waitFor } from '../wait.ts'
-import { argocdUiHints, installArgoCDChart } from './helm-argocd.ts'
+import { argocdUiHints, chartInstallObjects, installArgoCDChart } from './helm-argocd.ts'
 import { portForwardOpenBao } from './port-forward.ts'
 
 /**
- * kind for dev: the cluster is made from a generated config with the pinned node image, and
- * the checkout is served to the repo-server through a host mount, so no pushed repository
- * or token is needed. A marker in the state folder records that this tool made the cluster:
- * destroy deletes only clusters it made.
+ * kind for dev: the cluster is made from a generated config with the pinned node image (or the
+ * environment's cluster.nodeImage), and the checkout is served to the repo-server through a host
+ * mount, so no pushed repository or token is needed. Image archives the environment names
+ * (images.archives) are loaded into the nodes before Argo CD is installed. A marker in the state
+ * folder records that this tool made the cluster: destroy deletes only clusters it made.
  */
 export const kindProvider: ClusterProvider = {
   name: 'kind',
@@ -33,12 +45,17 @@ export const kindProvider: ClusterProvider = {
       // Docker makes a missing bind-mount source as root, and publishCheckout (run as the user)
       // could then never write the served repositories into it: the folder must exist first.
       await mkdir(reposDir(ctx.stateDir), { recursive: true })
-      ctx.log.detail(`kind cluster ${name}: creating (node image pinned in lib/versions.ts)`)
+      const image = ctx.env.cluster.nodeImage
+      const workers = Math.max(0, ctx.env.cluster.nodes - 1)
+      const needs = await clusterNeeds(ctx, image, workers)
+      ctx.log.detail(`kind cluster ${name}: creating from node image ${image}`)
       await kindCreate(
         ctx.run,
         {
           name,
-          workers: Math.max(0, ctx.env.cluster.nodes - 1),
+          image,
+          workers,
+          needs,
           extraMounts: [
             { hostPath: reposDir(ctx.stateDir), containerPath: repoServerPaths.servedRepos, readOnly: true },
           ],
@@ -60,6 +77,7 @@ export const kindProvider: ClusterProvider = {
         hint: `their conditions say why: \`kubectl --kubeconfig ${kubeconfig} describe nodes\`; \`just doctor\` checks Docker and kind`,
       },
     )
+    await loadImageArchives(ctx)
   },
 
   access: (ctx) => ({
@@ -81,8 +99,11 @@ export const kindProvider: ClusterProvider = {
       reposDir(ctx.stateDir),
       (repo) => `file://${repoServerPaths.servedRepos}/${repo}`,
       ctx.run,
+      { chartRepoURL: chartRepoURL(ctx.env) },
     )
   },
+
+  argocdObjects: (ctx) => chartInstallObjects(ctx),
 
   installArgoCD: (ctx) =>
     installArgoCDChart(
@@ -115,6 +136,61 @@ export const kindProvider: ClusterProvider = {
     await rm(join(ctx.stateDir, 'kubeconfig'), { force: true })
     ctx.log.detail(`kind cluster ${name}: deleted (keys and secrets files are kept)`)
   },
+}
+
+/**
+ * What this host and node image need of the kind config, each said once: a cgroup v1 host (the
+ * kubelet refuses it otherwise), a node image that brings its own pod network and DNS upstream
+ * (one built offline by `just tools`; its labels say so).
+ */
+async function clusterNeeds(ctx: Context, image: string, workers: number): Promise<KindNeeds> {
+  const labels = await dockerImageLabels(ctx.run, image)
+  const needs: KindNeeds = { ...nodeImageNeeds(labels) }
+  if ((await dockerCgroupVersion(ctx.run)) === 1) {
+    needs.cgroupV1 = true
+    ctx.log.detail('the Docker host runs cgroup v1: the kubelet is configured with failCgroupV1: false')
+  }
+  if (needs.ownCni) {
+    if (workers > 0)
+      throw new BootstrapError(
+        `node image ${image} brings a single-node pod network (no kindnetd), but cluster.nodes is ${workers + 1}`,
+        {
+          hint: `set cluster.nodes: 1 in ${ctx.env.file}, or use a node image with kind's own network (the pinned kindest/node)`,
+          exitCode: 2,
+        },
+      )
+    ctx.log.detail(`node image ${image} brings its own pod network: kind's default CNI is left out`)
+  }
+  if (needs.resolvConf) ctx.log.detail(`pods' upstream DNS: ${needs.resolvConf} in the node image`)
+  return needs
+}
+
+/** images.archives: each archive whose images a node lacks is loaded into the cluster (once: a later run finds them). */
+async function loadImageArchives(ctx: Context): Promise<void> {
+  const folder = ctx.env.images.archives
+  if (!folder) return
+  if (!existsSync(folder))
+    throw new BootstrapError(`images.archives ${folder} does not exist`, {
+      hint: 'make it, and put `docker save` archives of the images the platform runs in it (or unset images.archives / $PLATFORM_IMAGE_ARCHIVES)',
+      exitCode: 2,
+    })
+  const name = ctx.env.cluster.name
+  const [archives, nodes] = await Promise.all([imageArchives(ctx.run, folder), kindNodes(ctx.run, name)])
+  const present = await Promise.all(nodes.map((node) => nodeImages(ctx.run, node)))
+  const missing = archives.filter((archive) =>
+    archive.images.some((image) => present.some((images) => !images.has(image))),
+  )
+  if (ctx.flags.dryRun) {
+    for (const archive of missing) ctx.log.detail(`image archive ${archive.file}: would be loaded`)
+    return
+  }
+  for (const archive of missing) {
+    await kindLoadArchive(ctx.run, name, archive.file)
+    ctx.log.detail(`loaded ${archive.images.join(', ')} (${archive.file})`)
+  }
+  ctx.log.detail(
+    `images.archives ${folder}: ${missing.length} loaded, ${archives.length - missing.length} already in the nodes`,
+  )
 }
 
 const reposDir = (stateDir: string) => join(stateDir, 'repos')

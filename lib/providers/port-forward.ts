@@ -1,4 +1,4 @@
-import { createServer } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import { PortForward } from '@kubernetes/client-node'
 import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
@@ -24,15 +24,41 @@ export async function portForwardOpenBao(ctx: Context): Promise<OpenBaoEndpoint>
   }
   const access = ctx.provider.access(ctx)
   const forward = new PortForward(loadKubeConfig(access.kubeconfig, access.context))
-  const server = createServer((socket) => {
+  const server = await loopbackServer((socket) => {
     forward
       .portForward(namespace, pod.metadata.name, [8200], socket, null, socket)
+      .then((ws) => {
+        // The socket ends with close(): its websocket to the API server must end with it.
+        const closeWs = () => (ws as { close?: () => void }).close?.()
+        if (socket.destroyed) closeWs()
+        else socket.once('close', closeWs)
+      })
       .catch(() => socket.destroy())
   })
+  return { address: `http://127.0.0.1:${server.port}`, close: server.close }
+}
+
+/**
+ * A TCP server on 127.0.0.1 whose close() ends the connections still open instead of waiting for
+ * them: server.close() alone waits, and an HTTP client's keep-alive connection (node-vault's
+ * agent keeps one) would hold a destroy or a setup for minutes after its work is done.
+ */
+export async function loopbackServer(
+  onSocket: (socket: Socket) => void,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server = createServer((socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    onSocket(socket)
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
   return {
-    address: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    port: (server.address() as { port: number }).port,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve())
+        for (const socket of sockets) socket.destroy()
+      }),
   }
 }

@@ -5,10 +5,13 @@ import { ARGOCD_CRDS, selectTools, type Tool, toolDir } from './catalogue.ts'
 
 /** Files besides binaries that other modules take from the tools cache. */
 
-/** Argo CD's Application and AppProject CRDs, from the pinned release's own manifests. */
-export function argocdCrdFiles(env: NodeJS.ProcessEnv = process.env): string[] {
+/** Argo CD's CRDs (all, or the named files), from the pinned release's own manifests. */
+export function argocdCrdFiles(
+  env: NodeJS.ProcessEnv = process.env,
+  crds: readonly string[] = ARGOCD_CRDS,
+): string[] {
   const tool = selectTools(['argocd'])[0] as Tool
-  const files = ARGOCD_CRDS.map((crd) => join(toolDir(tool, env), 'crds', crd))
+  const files = crds.map((crd) => join(toolDir(tool, env), 'crds', crd))
   const missing = files.filter((file) => !existsSync(file))
   if (missing.length > 0) {
     throw new BootstrapError(`Argo CD's CRDs are not in the tools cache (${missing.join(', ')})`, {

@@ -45,8 +45,11 @@ export const tools: Tool[] = [
 /** The Kubernetes commands the kubernetes tool provides (downloaded or built one by one). */
 export const K8S_CMDS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl']
 
-/** Argo CD's CRDs, kept in its tool folder under crds/. */
-export const ARGOCD_CRDS = ['application-crd.yaml', 'appproject-crd.yaml']
+/**
+ * Argo CD's CRDs, kept in its tool folder under crds/: on kind and existing clusters step 06 applies
+ * all three (the chart's are an older version's); the local stack runs no ApplicationSet controller.
+ */
+export const ARGOCD_CRDS = ['application-crd.yaml', 'appproject-crd.yaml', 'applicationset-crd.yaml']
 
 /** `<cache>/<name>/<version>`: one folder per tool and version, holding its binaries. */
 export function toolDir(tool: Pick<Tool, 'name' | 'version'>, env: NodeJS.ProcessEnv = process.env): string {

@@ -6,7 +6,8 @@ import { type Artifact, recipeOf } from './recipes.ts'
 
 /** Official release downloads (only where the release host answers within a few seconds), checksum-verified. */
 
-const PROBE_TIMEOUT_MS = 3000
+/** A host that has not answered a HEAD request in this long is taken as out of reach. */
+export const PROBE_TIMEOUT_MS = 3000
 
 export async function tryDownload(job: Job, unreachable: Set<string>): Promise<string | undefined> {
   const os = job.deps.platform === 'darwin' ? 'darwin' : job.deps.platform === 'linux' ? 'linux' : undefined

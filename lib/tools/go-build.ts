@@ -18,7 +18,7 @@ function goEnv(toolchain?: string): NodeJS.ProcessEnv {
   return { CGO_ENABLED: '0', GOWORK: 'off', ...(toolchain ? { GOTOOLCHAIN: toolchain } : {}) }
 }
 
-async function requireGo(job: Job): Promise<void> {
+export async function requireGo(job: Job): Promise<void> {
   const result = await job.deps.run('go', ['version'], { env: job.deps.env })
   appendLog(job, `$ go version\n${result.stdout}${result.stderr}`)
   if (result.exitCode === 0) return
@@ -52,7 +52,11 @@ interface ModuleInfo {
 }
 
 /** Puts a module's zip in the Go module cache and says where its go.mod and files are. */
-async function downloadModule(job: Job, moduleAtVersion: string, toolchain?: string): Promise<ModuleInfo> {
+export async function downloadModule(
+  job: Job,
+  moduleAtVersion: string,
+  toolchain?: string,
+): Promise<ModuleInfo> {
   const result = await step(job, 'go', ['mod', 'download', '-json', moduleAtVersion], {
     env: goEnv(toolchain),
   })
@@ -67,7 +71,7 @@ async function downloadModule(job: Job, moduleAtVersion: string, toolchain?: str
 }
 
 /** A scratch module whose only job is to pin another module's dependencies and build its commands. */
-async function initWrapperModule(job: Job, toolchain?: string): Promise<string> {
+export async function initWrapperModule(job: Job, toolchain?: string): Promise<string> {
   const dir = join(job.work, 'module')
   mkdirSync(dir, { recursive: true })
   await step(job, 'go', ['mod', 'init', `platform-bootstrap.local/build/${job.tool.name}`], {
@@ -82,6 +86,15 @@ function buildDate(job: Job): string {
 }
 
 export async function buildKubernetes(job: Job): Promise<string> {
+  return buildKubernetesCommands(job, K8S_CMDS, job.stage)
+}
+
+/**
+ * Kubernetes commands at `job.tool.version` into `outDir`: the control plane for the tools cache,
+ * kubeadm/kubelet/kube-proxy for the offline kind node image (lib/tools/kind-images). One wrapper
+ * module recipe, so the Go build cache serves both.
+ */
+export async function buildKubernetesCommands(job: Job, cmds: string[], outDir: string): Promise<string> {
   await requireGo(job)
   const version = job.tool.version
   const mod = await initWrapperModule(job)
@@ -89,7 +102,7 @@ export async function buildKubernetes(job: Job): Promise<string> {
   // k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with in-repo paths.
   const replaces = kubernetesReplaceArgs(readFileSync(info.GoMod, 'utf8'), version)
   await step(job, 'go', ['mod', 'edit', ...replaces], { cwd: mod, env: goEnv() })
-  const pkgs = K8S_CMDS.map((cmd) => `k8s.io/kubernetes/cmd/${cmd}`)
+  const pkgs = cmds.map((cmd) => `k8s.io/kubernetes/cmd/${cmd}`)
   await step(job, 'go', ['get', ...pkgs.map((pkg) => `${pkg}@${version}`)], { cwd: mod, env: goEnv() })
   const [major = '1', minor = '0'] = version.replace(/^v/, '').split('.')
   // The same stamps as upstream's hack/lib/version.sh, so `--version` and the user agent say v1.x.y.
@@ -107,7 +120,7 @@ export async function buildKubernetes(job: Job): Promise<string> {
   await step(
     job,
     'go',
-    ['build', '-trimpath', `-ldflags=${ldflags.join(' ')}`, '-o', `${job.stage}/`, ...pkgs],
+    ['build', '-trimpath', `-ldflags=${ldflags.join(' ')}`, '-o', `${outDir}/`, ...pkgs],
     {
       cwd: mod,
       env: goEnv(),

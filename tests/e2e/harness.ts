@@ -12,7 +12,7 @@ import { deployedRelease } from '../../lib/helm.ts'
 import { kindClusters } from '../../lib/kind.ts'
 import { type KObject, type Kube, loadKubeConfig, type ObjectRef } from '../../lib/kube.ts'
 import { Logger } from '../../lib/log.ts'
-import { selectedAppFiles } from '../../lib/manifests.ts'
+import { deploysOpenBao, selectedAppFiles, selectedApplications } from '../../lib/manifests.ts'
 import { type BaoCall, nodeVaultCall } from '../../lib/openbao/client.ts'
 import { INIT_KEYS } from '../../lib/openbao/init-store.ts'
 import { envStateDir, personalAgeKeyFile, repoRoot } from '../../lib/paths.ts'
@@ -36,7 +36,14 @@ import {
   secretHolds,
   type Verdict,
 } from '../shared/assertions.ts'
-import { EXIT, type PreflightProbes, preflight, realProbes, refuseUnlessKind } from './preflight.ts'
+import {
+  EXIT,
+  internetTargets,
+  type PreflightProbes,
+  preflight,
+  realProbes,
+  refuseUnlessKind,
+} from './preflight.ts'
 import { collectDiagnostics, type DiagnosticsSource, E2EReport } from './report.ts'
 
 /**
@@ -123,7 +130,10 @@ export interface HarnessDeps {
   /** The revision of the Argo CD Helm release (helm list), none when there is no release. */
   helmRevision(): Promise<number | undefined>
   expectedApps: string[]
-  consumers: Consumers
+  /** The secret consumers of patterns A and B, when the environment's include deploys them. */
+  consumers?: Consumers
+  /** Whether the environment deploys OpenBao (its include selects the openbao chart). */
+  openbao: boolean
   reportDir: string
   now(): number
   sleep(ms: number): Promise<void>
@@ -139,8 +149,19 @@ interface FirstRound {
   byHand: Record<string, string>
 }
 
+/** How a run ended: its exit code, and its assertions counted (the steps apart). */
+export interface E2EOutcome {
+  code: number
+  passed: number
+  failed: number
+}
+
 /** The rounds, the report, the diagnostics. Returns the exit code. */
 export async function runE2E(deps: HarnessDeps): Promise<number> {
+  return (await runE2ERounds(deps)).code
+}
+
+export async function runE2ERounds(deps: HarnessDeps): Promise<E2EOutcome> {
   const report = new E2EReport({
     env: deps.env.name,
     now: deps.now,
@@ -193,7 +214,13 @@ export async function runE2E(deps: HarnessDeps): Promise<number> {
   deps.log(
     `\ne2e ${code === EXIT.passed ? 'passed' : `FAILED (${report.failed.length} failed)`}: report ${file}${diagnosticsDir ? `, diagnostics ${diagnosticsDir}` : ''}`,
   )
-  return code
+  const assertions = report.entries.filter((entry) => entry.type === 'assertion')
+  return {
+    code,
+    passed: assertions.filter((entry) => entry.ok).length,
+    // A failed step counts too: what it would have let the assertions judge was not judged.
+    failed: report.failed.length,
+  }
 }
 
 /**
@@ -285,35 +312,43 @@ async function assertRound(
     return allOf('KSOPS', verdicts)
   })
 
-  await check('OpenBao initialised and unsealed', async () => openbaoUnsealed(await sealStatus(cluster)))
   let values: Values = {}
-  await check('OpenBao values readable with the admin token', async () => {
-    values = await readOpenBaoValues(cluster, await deps.adminToken(), env, deps.redactor)
-    const count = Object.values(values).reduce((n, fields) => n + Object.keys(fields).length, 0)
-    return {
-      name: 'OpenBao values',
-      ok: count > 0,
-      message: `${count} values under ${Object.keys(values)
-        .map((app) => `secret/data/${app}`)
-        .join(', ')}`,
-    }
-  })
+  if (deps.openbao) {
+    await check('OpenBao initialised and unsealed', async () => openbaoUnsealed(await sealStatus(cluster)))
+    await check('OpenBao values readable with the admin token', async () => {
+      values = await readOpenBaoValues(cluster, await deps.adminToken(), env, deps.redactor)
+      const count = Object.values(values).reduce((n, fields) => n + Object.keys(fields).length, 0)
+      return {
+        name: 'OpenBao values',
+        ok: count > 0,
+        message: `${count} values under ${Object.keys(values)
+          .map((app) => `secret/data/${app}`)
+          .join(', ')}`,
+      }
+    })
+  }
 
-  const a = consumers.patternA
-  await check(
-    `pattern A: a probe pod reads secret/data/${a.app} ${a.field} from ${a.mountPath}/${a.objectName}`,
-    () => probePatternA(kube, deps, round, values[a.app]?.[a.field]),
-  )
-  const b = consumers.patternB
-  await check(
-    `pattern B: Secret ${b.namespace}/${b.secretName} holds secret/data/${b.app} ${b.field}`,
-    async () => {
-      const expected = values[b.app]?.[b.field]
-      if (expected === undefined)
-        return { name: 'pattern B', ok: false, message: `OpenBao has no ${b.field} at secret/data/${b.app}` }
-      return within(deps, 120_000, () => secretHolds(kube, b.namespace, b.secretName, b.key, expected))
-    },
-  )
+  if (consumers) {
+    const a = consumers.patternA
+    await check(
+      `pattern A: a probe pod reads secret/data/${a.app} ${a.field} from ${a.mountPath}/${a.objectName}`,
+      () => probePatternA(kube, deps, consumers, round, values[a.app]?.[a.field]),
+    )
+    const b = consumers.patternB
+    await check(
+      `pattern B: Secret ${b.namespace}/${b.secretName} holds secret/data/${b.app} ${b.field}`,
+      async () => {
+        const expected = values[b.app]?.[b.field]
+        if (expected === undefined)
+          return {
+            name: 'pattern B',
+            ok: false,
+            message: `OpenBao has no ${b.field} at secret/data/${b.app}`,
+          }
+        return within(deps, 120_000, () => secretHolds(kube, b.namespace, b.secretName, b.key, expected))
+      },
+    )
+  }
 
   await check('the tenant AppProject refuses an Application targeting kube-system', () =>
     tenantEscapeRefused(kube, deps),
@@ -327,6 +362,7 @@ async function assertRound(
     ),
   )
 
+  if (!deps.openbao) return first ?? { identity, values, byHand: {} }
   await openbaoRestart(round, cluster, deps, report, budgetMs)
 
   if (first) {
@@ -343,22 +379,25 @@ async function assertRound(
   }
   // What only the snapshot can bring back: a value at a path no setup knows, and a changed generated one.
   const byHand = { note: `written-by-hand-${Math.random().toString(36).slice(2)}` }
+  // A generated value the consumers read when they are deployed, else the first app's first one.
+  const app = consumers?.patternA.app ?? env.openbao.apps[0]?.name ?? ''
+  const field = consumers?.patternA.field ?? Object.keys(env.openbao.apps[0]?.secrets ?? {})[0] ?? ''
   const changed = {
-    ...values[a.app],
-    [a.field]: `changed-by-hand-${Math.random().toString(36).slice(2)}-0123456789`,
+    ...values[app],
+    [field]: `changed-by-hand-${Math.random().toString(36).slice(2)}-0123456789`,
   }
-  deps.redactor.addAll([byHand.note, changed[a.field]])
+  deps.redactor.addAll([byHand.note, changed[field] ?? ''])
   await check('a value written by hand, and a generated one changed, before the recreate', async () => {
     const token = await deps.adminToken()
     await writeKv(cluster, token, BY_HAND, byHand)
-    await writeKv(cluster, token, a.app, changed)
+    await writeKv(cluster, token, app, changed)
     return {
       name: 'written',
       ok: true,
-      message: `secret/data/${BY_HAND} and secret/data/${a.app} ${a.field}`,
+      message: `secret/data/${BY_HAND} and secret/data/${app} ${field}`,
     }
   })
-  return { identity, values: { ...values, [a.app]: changed }, byHand }
+  return { identity, values: { ...values, [app]: changed }, byHand }
 }
 
 /** A path no setup writes: only OpenBao's snapshot can bring it back after a recreate. */
@@ -555,16 +594,17 @@ export function probePod(consumers: Consumers, name: string): KObject {
 async function probePatternA(
   kube: Kube,
   deps: HarnessDeps,
+  consumers: Consumers,
   round: number,
   expected: string | undefined,
 ): Promise<Verdict> {
-  const a = deps.consumers.patternA
+  const a = consumers.patternA
   if (expected === undefined)
     return { name: 'pattern A', ok: false, message: `OpenBao has no ${a.field} at secret/data/${a.app}` }
   const name = `e2e-pattern-a-probe-${round}`
   const ref: ObjectRef = { apiVersion: 'v1', kind: 'Pod', name, namespace: a.namespace }
   await removed(kube, deps, ref)
-  await kube.apply(probePod(deps.consumers, name))
+  await kube.apply(probePod(consumers, name))
   try {
     const finished = await poll(deps, 300_000, async () => {
       const pod = await kube.get(ref)
@@ -802,7 +842,7 @@ function runCli(
 ): Promise<CliResult> {
   const bun = process.versions.bun ? process.execPath : 'bun'
   const child = spawn(bun, [SCRIPTS[step], '--env', env.name], {
-    cwd: repoRoot,
+    cwd: env.root,
     env: { ...process.env, FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -856,7 +896,7 @@ async function connectKind(env: EnvConfig, log: Logger): Promise<Cluster> {
 
 /** The Secrets the overlay's KSOPS generator lists, decrypted with the personal key (values registered, never printed). */
 async function readOverlaySecrets(env: EnvConfig, redactor: Redactor): Promise<OverlaySecret[]> {
-  const overlay = join(repoRoot, 'gitops', 'overlays', env.name)
+  const overlay = join(env.root, 'gitops', 'overlays', env.name)
   const generator = parseYaml(readFileSync(join(overlay, 'secret-generator.yaml'), 'utf8')) as {
     files?: string[]
   }
@@ -897,7 +937,16 @@ async function readOverlaySecrets(env: EnvConfig, redactor: Redactor): Promise<O
   return secrets
 }
 
-export function realDeps(env: EnvConfig): HarnessDeps {
+/** The folder of the example secret consumers, and whether an Application the environment includes deploys it. */
+const CONSUMERS = join('gitops', 'runtime-secrets', 'consumers')
+
+export function deploysConsumers(env: EnvConfig): boolean {
+  return selectedApplications(env).some(
+    (app) => (app.spec as { source?: { path?: string } } | undefined)?.source?.path === CONSUMERS,
+  )
+}
+
+export function realDeps(env: EnvConfig, reportsRoot = join(repoRoot, 'reports')): HarnessDeps {
   const log = new Logger()
   const print = (line: string) => process.stdout.write(`${processRedactor.mask(line)}\n`)
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
@@ -920,9 +969,10 @@ export function realDeps(env: EnvConfig): HarnessDeps {
           context: `kind-${env.cluster.name}`,
         })
       )?.revision,
-    expectedApps: expectedApplications(env),
-    consumers: consumersOf(),
-    reportDir: join(repoRoot, 'reports', 'e2e', stamp),
+    expectedApps: expectedApplications(env, env.root),
+    consumers: deploysConsumers(env) ? consumersOf(join(env.root, CONSUMERS)) : undefined,
+    openbao: deploysOpenBao(env),
+    reportDir: join(reportsRoot, 'e2e', stamp),
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     log: print,
@@ -968,7 +1018,7 @@ export async function main(argv: string[], deps: MainDeps): Promise<number> {
     deps.err(refused.message)
     return refused.code
   }
-  const ready = await preflight(deps.probes)
+  const ready = await preflight(deps.probes, await internetTargets(env, deps.probes))
   if (!ready.ok) {
     deps.err(ready.message)
     return ready.code

@@ -27,10 +27,12 @@ export interface ProbeResult {
   detail: string
 }
 
-/** The two questions preflight asks the machine; tests answer them without Docker or a network. */
+/** The questions preflight asks the machine; tests answer them without Docker or a network. */
 export interface PreflightProbes {
   docker(): Promise<ProbeResult>
   reach(url: string, timeoutMs: number): Promise<ProbeResult>
+  /** Whether the Docker engine already has an image (then kind needs no registry for it). */
+  hasImage(image: string): Promise<boolean>
 }
 
 export interface Target {
@@ -48,21 +50,31 @@ export function registryURL(image: string): string {
   return `https://${isHost ? first : 'registry-1.docker.io'}/v2/`
 }
 
-export function internetTargets(): Target[] {
-  return [
-    {
-      what: `the kind node image registry (${versions.kindNodeImage})`,
-      url: registryURL(versions.kindNodeImage),
-    },
-    { what: 'the Argo CD Helm repository', url: `${versions.charts.argocd.repo}/index.yaml` },
-  ]
+/**
+ * What the environment would fetch from the internet: the node image unless the engine has it, the
+ * Argo CD chart unless charts.mirror serves it, the Argo CD image unless images.archives brings it.
+ * None at all for an environment whose charts and images are all local: no probe leaves the machine.
+ */
+export async function internetTargets(
+  env: EnvConfig,
+  probes: Pick<PreflightProbes, 'hasImage'>,
+): Promise<Target[]> {
+  const image = env.cluster.nodeImage
+  const targets: Target[] = []
+  if (!(await probes.hasImage(image)))
+    targets.push({ what: `the kind node image registry (${image})`, url: registryURL(image) })
+  if (!env.charts.mirror)
+    targets.push({ what: 'the Argo CD Helm repository', url: `${versions.charts.argocd.repo}/index.yaml` })
+  if (!env.images.archives)
+    targets.push({
+      what: 'the Argo CD image registry',
+      url: registryURL(`quay.io/argoproj/argocd:${versions.argocd}`),
+    })
+  return targets
 }
 
 /** Docker first: without it nothing else matters, and the answer is immediate. */
-export async function preflight(
-  probes: PreflightProbes,
-  targets: Target[] = internetTargets(),
-): Promise<PreflightVerdict> {
+export async function preflight(probes: PreflightProbes, targets: Target[]): Promise<PreflightVerdict> {
   const docker = await probes.docker()
   if (!docker.ok) {
     return {
@@ -87,7 +99,11 @@ export async function preflight(
   }
   return {
     ok: true,
-    message: `e2e preflight: Docker ${docker.detail}; ${answers.map(({ target, result }) => `${target.url} ${result.detail}`).join(', ')}`,
+    message: `e2e preflight: Docker ${docker.detail}; ${
+      answers.length
+        ? answers.map(({ target, result }) => `${target.url} ${result.detail}`).join(', ')
+        : 'node image, charts and images all local: nothing fetched from the internet'
+    }`,
   }
 }
 
@@ -130,6 +146,13 @@ export function dockerProbe(command = 'docker'): PreflightProbes['docker'] {
 
 export const realProbes: PreflightProbes = {
   docker: dockerProbe(),
+  async hasImage(image) {
+    const result = await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', image], {
+      reject: false,
+      timeout: DOCKER_TIMEOUT_MS,
+    })
+    return result.exitCode === 0
+  },
   async reach(url, timeoutMs) {
     try {
       // Any HTTP status is an answer: a registry's /v2/ says 401 to anonymous callers.

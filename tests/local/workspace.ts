@@ -1,9 +1,19 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execa, execaSync } from 'execa'
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { generateIdentity, writeKeyFile } from '../../lib/age.ts'
 import { writeDemoOverlaySecret } from '../../lib/bootstrap.ts'
 import { type EnvConfig, loadConfig } from '../../lib/config.ts'
@@ -24,6 +34,8 @@ export interface Workspace {
   stateDir: string
   keyFile: string
   env: EnvConfig
+  /** The variables every run gets (state folder, personal key, and the caller's). */
+  variables: NodeJS.ProcessEnv
   /** Every value the test planted: none may appear in any output, annotation, ConfigMap or log. */
   planted: Record<string, string>
   clusterIdentity: string
@@ -45,12 +57,28 @@ export interface CliResult {
   output: string
 }
 
-export async function makeWorkspace(): Promise<Workspace> {
+export interface WorkspaceOptions {
+  /** The environment the runbook runs (default local). */
+  envName?: string
+  /** Edits the copy's environment config (a YAML document) before anything reads it. */
+  configure?: (config: Record<string, unknown>) => void
+  /** More variables for every run (the air-gap overrides, say). */
+  variables?: Record<string, string>
+}
+
+export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Workspace> {
+  const envName = options.envName ?? 'local'
   const root = mkdtempSync(join(tmpdir(), 'pb-runbook-'))
   const dir = join(root, 'repo')
   const stateDir = join(root, 'state')
   const keyFile = join(root, 'keys', 'keys.txt')
   copyCheckout(dir)
+  if (options.configure) {
+    const file = join(dir, 'environments', envName, 'config.yaml')
+    const config = parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown>
+    options.configure(config)
+    writeFileSync(file, stringifyYaml(config))
+  }
   // A test run killed half way must not leave the stack running: kill it when this process exits.
   const killOnExit = () => killStackSync(join(stateDir, 'local'))
   process.once('exit', killOnExit)
@@ -60,6 +88,7 @@ export async function makeWorkspace(): Promise<Workspace> {
     PLATFORM_STATE_DIR: stateDir,
     SOPS_AGE_KEY_FILE: keyFile,
     FORCE_COLOR: '0',
+    ...options.variables,
   }
 
   const personal = await generateIdentity()
@@ -73,19 +102,19 @@ export async function makeWorkspace(): Promise<Workspace> {
     openbao_unseal_key: randomBytes(32).toString('base64'),
     cloudflare_api_token: `planted-cloudflare-${tag}`,
   }
-  const env = loadConfig('local', join(dir, 'environments'))
+  const env = loadConfig(envName, join(dir, 'environments'), processEnv)
   const recipients = [personal.recipient, cluster.recipient]
   await writeEncrypted(join(dir, env.secrets.sopsFile), planted, recipients)
   const demoPassword = `planted-demo-${tag}`
   await writeDemoOverlaySecret(
-    join(dir, 'gitops/overlays/local/secrets/demo-credentials.secret.yaml'),
+    join(dir, `gitops/overlays/${envName}/secrets/demo-credentials.secret.yaml`),
     recipients,
     demoPassword,
   )
 
   const transcript: string[] = []
   const spawnCli = (script: string, args: string[] = []) => {
-    const child = spawn(join(repoRoot, 'node_modules/.bin/bun'), [script, '--env', 'local', ...args], {
+    const child = spawn(join(repoRoot, 'node_modules/.bin/bun'), [script, '--env', envName, ...args], {
       cwd: dir,
       env: processEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -106,6 +135,7 @@ export async function makeWorkspace(): Promise<Workspace> {
     stateDir,
     keyFile,
     env,
+    variables: processEnv,
     planted: { ...planted, demo_password: demoPassword },
     clusterIdentity: cluster.identity,
     demoPassword,
@@ -114,7 +144,7 @@ export async function makeWorkspace(): Promise<Workspace> {
       if (options.env) {
         const result = await execa(
           join(repoRoot, 'node_modules/.bin/bun'),
-          [script, '--env', 'local', ...args],
+          [script, '--env', envName, ...args],
           {
             cwd: dir,
             env: { ...processEnv, ...options.env },

@@ -66,6 +66,9 @@ const keyOf = (apiVersion: string, kind: string, namespace: string | undefined, 
 
 class FakeKube implements Kube {
   readonly requests = { reads: 0, writes: 0 }
+  async podLog(): Promise<string> {
+    return ''
+  }
   private readonly store = new Map<string, KObject>()
   private serial = 0
   onApply: (object: KObject) => KObject = (object) => object
@@ -1152,6 +1155,7 @@ class SimKind {
       helmRevision: async () => this.helmRevision,
       expectedApps: expectedApplications(this.env),
       consumers: consumersOf(),
+      openbao: true,
       reportDir,
       now: () => this.now,
       sleep: async (ms) => {

@@ -45,8 +45,16 @@ function probes(
       asked.push(`${url} ${timeoutMs}`)
       return reach(url)
     },
+    hasImage: async () => false,
   }
 }
+
+/** The targets of the committed dev environment on an engine without its node image. */
+const devTargets = () => internetTargets(loadConfig('dev'), { hasImage: async () => false })
+const TWO = [
+  { what: 'the kind node image registry', url: 'https://registry-1.docker.io/v2/' },
+  { what: 'the Argo CD Helm repository', url: 'https://argoproj.github.io/argo-helm/index.yaml' },
+]
 
 const DOCKER_OK: ProbeResult = { ok: true, detail: 'server 28.2.2' }
 const NO_DAEMON: ProbeResult = {
@@ -58,7 +66,7 @@ const NO_DAEMON: ProbeResult = {
 describe('preflight', () => {
   it('no Docker: code 77 and one line saying Docker, without asking the network', async () => {
     const recorded = probes(NO_DAEMON)
-    const verdict = await preflight(recorded)
+    const verdict = await preflight(recorded, TWO)
     expect(verdict).toMatchObject({ ok: false, code: 77 })
     expect(EXIT.dockerMissing).toBe(77)
     expect(verdict.message).toMatch(
@@ -70,7 +78,7 @@ describe('preflight', () => {
 
   it('no internet: code 78, naming each unanswered address, each asked with the 5 s timeout', async () => {
     const recorded = probes(DOCKER_OK, () => ({ ok: false, detail: 'ENOTFOUND' }))
-    const verdict = await preflight(recorded)
+    const verdict = await preflight(recorded, TWO)
     expect(verdict).toMatchObject({ ok: false, code: 78 })
     expect(EXIT.noInternet).toBe(78)
     expect(verdict.message).toMatch(/^e2e: no internet: no answer within 5 s from /)
@@ -78,7 +86,7 @@ describe('preflight', () => {
     expect(verdict.message).toContain('https://argoproj.github.io/argo-helm/index.yaml (ENOTFOUND)')
     expect(verdict.message).not.toContain('\n')
     expect(REACH_TIMEOUT_MS).toBe(5000)
-    expect(recorded.asked.slice(1)).toEqual(internetTargets().map((t) => `${t.url} 5000`))
+    expect(recorded.asked.slice(1)).toEqual(TWO.map((t) => `${t.url} 5000`))
   })
 
   it('one of the two unreachable is enough for 78, and only that one is named', async () => {
@@ -86,6 +94,7 @@ describe('preflight', () => {
       probes(DOCKER_OK, (url) =>
         url.includes('argo-helm') ? { ok: false, detail: 'timed out' } : { ok: true, detail: 'HTTP 401' },
       ),
+      TWO,
     )
     expect(verdict).toMatchObject({ ok: false, code: 78 })
     expect(verdict.message).toContain(
@@ -95,21 +104,47 @@ describe('preflight', () => {
   })
 
   it('both fine: ok, saying what answered', async () => {
-    const verdict = await preflight(probes(DOCKER_OK, () => ({ ok: true, detail: 'HTTP 401' })))
+    const verdict = await preflight(
+      probes(DOCKER_OK, () => ({ ok: true, detail: 'HTTP 401' })),
+      TWO,
+    )
     expect(verdict.ok).toBe(true)
     expect(verdict.message).toContain('Docker server 28.2.2')
     expect(verdict.message).toContain('https://registry-1.docker.io/v2/ HTTP 401')
   })
 
-  it('asks the registry of the pinned kind node image and the pinned Argo CD chart repository', () => {
-    expect(internetTargets().map((t) => t.url)).toEqual([
+  it('asks the registry of the pinned kind node image, the pinned Argo CD chart repository and image registry', async () => {
+    expect((await devTargets()).map((t) => t.url)).toEqual([
       'https://registry-1.docker.io/v2/',
       'https://argoproj.github.io/argo-helm/index.yaml',
+      'https://quay.io/v2/',
     ])
     expect(registryURL(versions.kindNodeImage)).toBe('https://registry-1.docker.io/v2/')
     expect(registryURL('busybox:1.37.0')).toBe('https://registry-1.docker.io/v2/')
     expect(registryURL('quay.io/openbao/openbao-csi-provider:2.0.0')).toBe('https://quay.io/v2/')
     expect(registryURL('localhost:5000/node:v1')).toBe('https://localhost:5000/v2/')
+  })
+})
+
+describe('an environment whose node image, charts and images are local', () => {
+  it('asks nothing of the internet, and says so', async () => {
+    const env = loadConfig('dev')
+    env.charts.mirror = { kind: 'folder', path: '/mirror' }
+    env.images.archives = '/archives'
+    const asked: string[] = []
+    const targets = await internetTargets(env, {
+      hasImage: async (image) => {
+        asked.push(image)
+        return true
+      },
+    })
+    expect(asked).toEqual([env.cluster.nodeImage])
+    expect(targets).toEqual([])
+    const recorded = probes(DOCKER_OK)
+    const verdict = await preflight(recorded, targets)
+    expect(verdict).toMatchObject({ ok: true })
+    expect(verdict.message).toContain('all local: nothing fetched from the internet')
+    expect(recorded.asked).toEqual(['docker'])
   })
 })
 

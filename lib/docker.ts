@@ -1,0 +1,93 @@
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ProcessError } from './errors.ts'
+import type { Run, RunStatus } from './exec.ts'
+
+/** What the kind provider asks of the Docker engine kind runs on: the docker CLI, typed. */
+
+const HINT = 'is Docker running? `docker info` says; `just doctor` checks it'
+
+/** The engine's cgroup version (`docker info`): 1 or 2. */
+export async function dockerCgroupVersion(run: Run): Promise<number> {
+  const { stdout } = await run('docker', ['info', '--format', '{{.CgroupVersion}}'], { hint: HINT })
+  const version = Number.parseInt(stdout.trim(), 10)
+  return Number.isNaN(version) ? 2 : version
+}
+
+/** An image's labels, or undefined when the engine does not have the image (kind pulls it then). */
+export async function dockerImageLabels(
+  run: Run,
+  image: string,
+): Promise<Record<string, string> | undefined> {
+  try {
+    const { stdout } = await run(
+      'docker',
+      ['image', 'inspect', '--format', '{{json .Config.Labels}}', image],
+      {
+        hint: HINT,
+      },
+    )
+    return (JSON.parse(stdout.trim() || 'null') ?? {}) as Record<string, string>
+  } catch (error) {
+    if (error instanceof ProcessError) return undefined
+    throw error
+  }
+}
+
+/** Whether an engine answers at all. */
+export async function dockerAnswers(runStatus: RunStatus): Promise<boolean> {
+  return (
+    (await runStatus('docker', ['info', '--format', '{{.ServerVersion}}'], { timeoutMs: 10_000 }))
+      .exitCode === 0
+  )
+}
+
+/** The images one node's containerd holds (kind's nodes keep the Kubernetes ones in namespace k8s.io). */
+export async function nodeImages(run: Run, node: string): Promise<Set<string>> {
+  const { stdout } = await run(
+    'docker',
+    ['exec', node, 'ctr', '--namespace', 'k8s.io', 'images', 'list', '--quiet'],
+    {
+      hint: HINT,
+    },
+  )
+  return new Set(
+    stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .map(normalImageName),
+  )
+}
+
+/** An archive of `docker save`: the file and the images it holds (its manifest.json's RepoTags). */
+export interface ImageArchive {
+  file: string
+  images: string[]
+}
+
+/** Every `*.tar` of a folder with the image names its manifest lists. */
+export async function imageArchives(run: Run, folder: string): Promise<ImageArchive[]> {
+  const files = (await readdir(folder)).filter((name) => name.endsWith('.tar')).sort()
+  return Promise.all(
+    files.map(async (name) => {
+      const file = join(folder, name)
+      const { stdout } = await run('tar', ['-xOf', file, 'manifest.json'], {
+        hint: `${file} is not an image archive made by \`docker save\` (no manifest.json in it)`,
+      })
+      const manifest = JSON.parse(stdout) as { RepoTags?: string[] | null }[]
+      return { file, images: manifest.flatMap((entry) => entry.RepoTags ?? []).map(normalImageName) }
+    }),
+  )
+}
+
+/**
+ * One spelling per image: Docker Hub's short names in full (`busybox:1` → `docker.io/library/busybox:1`),
+ * as containerd lists them.
+ */
+export function normalImageName(name: string): string {
+  const [first = '', ...rest] = name.split('/')
+  const hasRegistry = rest.length > 0 && (first.includes('.') || first.includes(':') || first === 'localhost')
+  if (hasRegistry) return name
+  return rest.length ? `docker.io/${name}` : `docker.io/library/${name}`
+}
