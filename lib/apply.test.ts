@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { applyAll, contains } from './apply.ts'
 import type { Context } from './context.ts'
+import { BootstrapError } from './errors.ts'
 import type { ApplyOutcome, KObject, Kube, ObjectRef } from './kube.ts'
 import { refOf } from './kube.ts'
 import { Logger, memorySink } from './log.ts'
@@ -200,6 +201,26 @@ describe('applyAll', () => {
       '    Namespace/openbao: unchanged',
       '    Secret/openbao/openbao-unseal-key: would be created',
     ])
+  })
+})
+
+describe('applyAll: an object being deleted', () => {
+  it('is not "unchanged": the run stops at once, naming it, since when, what holds it, and writes nothing', async () => {
+    const kube = new FakeKube()
+    const { ctx } = context(kube)
+    await applyAll(ctx, objects())
+    const ns = kube.stored({ apiVersion: 'v1', kind: 'Namespace', name: 'openbao' }) as KObject
+    ns.metadata = { ...ns.metadata, deletionTimestamp: '2026-12-05T10:00:00Z' } as unknown as KObject['metadata']
+    const writes = kube.requests.writes
+    const error = await applyAll(ctx, objects()).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(BootstrapError)
+    expect((error as BootstrapError).message).toBe(
+      'Namespace/openbao is being deleted (since 2026-12-05T10:00:00Z; held by kubernetes): it cannot be applied until it is gone',
+    )
+    expect((error as BootstrapError).hint).toContain(
+      '`kubectl get namespace openbao -o yaml` shows what holds it',
+    )
+    expect(kube.requests.writes).toBe(writes)
   })
 })
 

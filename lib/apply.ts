@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util'
 import type { Context } from './context.ts'
+import { BootstrapError } from './errors.ts'
 import { type ApplyResult, describeRef, type KObject, type Kube, refOf } from './kube.ts'
 
 /**
@@ -15,6 +16,7 @@ import { type ApplyResult, describeRef, type KObject, type Kube, refOf } from '.
 export async function applyAll(ctx: Context, objects: KObject[]): Promise<ApplyResult[]> {
   const kube = await ctx.kube()
   const existing = await readAll(kube, objects)
+  refuseTerminating(objects, existing)
   const results: ApplyResult[] = new Array(objects.length)
   const applyAt = async (i: number) => {
     const object = objects[i] as KObject
@@ -34,6 +36,36 @@ export async function applyAll(ctx: Context, objects: KObject[]): Promise<ApplyR
     ctx.log.detail(`${describeRef(refOf(object))}: ${verb}`)
   })
   return results
+}
+
+/**
+ * An object with a deletionTimestamp is going away, not in place: applying to it would report it
+ * unchanged, or be refused (nothing can be created in a namespace being deleted). Said at once,
+ * naming each, since when, and what holds it.
+ */
+function refuseTerminating(objects: KObject[], existing: (KObject | undefined)[]): void {
+  const going = objects.flatMap((object, i) => {
+    const found = existing[i]
+    const since = (found?.metadata as { deletionTimestamp?: string } | undefined)?.deletionTimestamp
+    if (!found || !since) return []
+    const finalizers = [
+      ...((found.metadata as { finalizers?: string[] }).finalizers ?? []),
+      ...((found.spec as { finalizers?: string[] } | undefined)?.finalizers ?? []),
+    ]
+    return [
+      `${describeRef(refOf(object))} is being deleted (since ${since}${finalizers.length ? `; held by ${finalizers.join(', ')}` : ''})`,
+    ]
+  })
+  if (going.length === 0) return
+  const first = objects.find(
+    (_, i) => (existing[i]?.metadata as { deletionTimestamp?: string } | undefined)?.deletionTimestamp,
+  )
+  const ref = first ? refOf(first) : undefined
+  throw new BootstrapError(`${going.join('; ')}: it cannot be applied until it is gone`, {
+    hint: ref
+      ? `wait until it is gone, then run again; \`kubectl get ${ref.kind.toLowerCase()} ${ref.name}${ref.namespace ? ` -n ${ref.namespace}` : ''} -o yaml\` shows what holds it (a namespace's status.conditions name what is left in it; a finalizer whose controller was removed never clears by itself)`
+      : undefined,
+  })
 }
 
 /** What other objects may be created in: it has to exist first. */

@@ -6,6 +6,8 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
 } from '@kubernetes/client-node'
+// Not in the package's index: the serializer its KubernetesObjectApi uses (registerModel, one registry).
+import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js'
 import { BootstrapError, errorMessage } from './errors.ts'
 import { retry, statusCode, unlessAbsent } from './retry.ts'
 import { waitFor } from './wait.ts'
@@ -104,6 +106,30 @@ export function loadKubeConfig(kubeconfigPath: string, context?: string): KubeCo
  * say created / configured / unchanged: a no-op apply does not move resourceVersion.
  * Transient failures (connection refused while an apiserver restarts, 429, 5xx) are retried.
  */
+/**
+ * Objects pass through client-node as the API server's JSON, byte for byte. Its typed models
+ * rename fields (`ingress[].from` is `_from`, `x-kubernetes-preserve-unknown-fields` is camelCase)
+ * and drop what they do not know when they serialize a plain object: a comparison with a chart's
+ * render then sees fields missing, and a dry-run apply sends an object without them. Registering a
+ * pass-through model for each kind the runbook touches (and its List) turns that off.
+ */
+const passThrough = { serialize: (data: unknown) => data, deserialize: (data: unknown) => data }
+const registered = new Set<string>()
+function asJson(apiVersion: string, kind: string): void {
+  for (const k of [kind, `${kind}List`]) {
+    const key = `${apiVersion}/${k}`
+    if (registered.has(key)) continue
+    registered.add(key)
+    const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion]
+    const gvk = { group: group as string, version: version as string, kind: k }
+    try {
+      ObjectSerializer.registerModel(gvk, passThrough)
+    } catch {
+      // Registered already (another client in this process): it passes JSON through the same way.
+    }
+  }
+}
+
 export function createKube(
   kc: KubeConfig,
   options: { onRetry?: (what: string, error: unknown) => void } = {},
@@ -111,10 +137,15 @@ export function createKube(
   const api = KubernetesObjectApi.makeApiClient(kc)
   const requests = { reads: 0, writes: 0 }
   const withRetry = <T>(what: string, fn: () => Promise<T>) =>
-    retry(fn, { onRetry: (error) => options.onRetry?.(what, error), deadlineMs: 90_000, attempts: 30 })
+    retry(fn, { onRetry: (error) => options.onRetry?.(what, error), deadlineMs: 90_000, attempts: 30 }).catch(
+      (error: unknown) => {
+        throw refusal(what, error)
+      },
+    )
 
   const get = async <T extends KObject>(ref: ObjectRef): Promise<T | undefined> =>
     withRetry(`read ${describeRef(ref)}`, async () => {
+      asJson(ref.apiVersion, ref.kind)
       requests.reads++
       return (await unlessAbsent(api.read(header(ref)))) as T | undefined
     })
@@ -129,6 +160,7 @@ export function createKube(
       labelSelector?: string,
     ) {
       return withRetry(`list ${kind}`, async () => {
+        asJson(apiVersion, kind)
         requests.reads++
         const result = await api.list(
           apiVersion,
@@ -146,6 +178,7 @@ export function createKube(
     async apply(object, { dryRun = false, force = false, before: known } = {}) {
       const ref = refOf(object)
       const before = known === undefined ? await get(ref) : (known ?? undefined)
+      asJson(ref.apiVersion, ref.kind)
       const applied = await withRetry(`apply ${describeRef(ref)}`, async () => {
         if (!dryRun) requests.writes++
         return (await api.patch(
@@ -193,6 +226,54 @@ export function createKube(
       })
     },
   }
+}
+
+/**
+ * An answer of the API server that is not a success: the cluster's word, not a bug of the runbook.
+ * It names the request and carries the server's own message and status (statusCode() reads it).
+ */
+export class ApiRefusal extends BootstrapError {
+  readonly statusCode: number
+  constructor(what: string, statusCode: number, message: string, cause: unknown) {
+    super(`the API server refused to ${what} (HTTP ${statusCode}): ${message}`, {
+      hint: refusalHint(statusCode, message),
+      cause,
+    })
+    this.name = 'ApiRefusal'
+    this.statusCode = statusCode
+  }
+}
+
+function refusal(what: string, error: unknown): unknown {
+  const status = statusCode(error)
+  if (status === undefined || error instanceof BootstrapError) return error
+  return new ApiRefusal(what, status, serverMessage(error), error)
+}
+
+/** The `message` of the Status the server answered with; client-node keeps the body as text. */
+function serverMessage(error: unknown): string {
+  const body = (error as { body?: unknown }).body
+  let parsed: unknown = body
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body)
+    } catch {
+      return body.split('\n')[0]?.slice(0, 300) ?? ''
+    }
+  }
+  const message = (parsed as { message?: unknown } | undefined)?.message
+  return typeof message === 'string' ? message : (errorMessage(error).split('\n')[0] ?? '')
+}
+
+function refusalHint(status: number, message: string): string {
+  if (/being terminated/.test(message))
+    return 'the namespace is being deleted: wait until it is gone (`kubectl get namespace <name> -o yaml` shows what holds it), then run again'
+  if (status === 401 || status === 403)
+    return 'the account in the kubeconfig may not do this: `kubectl auth can-i --list` shows what it may; the README lists the permissions the runbook needs'
+  if (status === 409)
+    return 'another manager owns the field or the object changed meanwhile: run again; if it repeats, `kubectl get -o yaml --show-managed-fields` shows who owns what'
+  if (status === 422) return 'the object is invalid for this cluster: the message names the field'
+  return "this is the cluster's answer: read it, fix what it names, and run again"
 }
 
 function applyResult(before: KObject | undefined, after: KObject, dryRun: boolean): ApplyResult {

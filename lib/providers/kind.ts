@@ -40,7 +40,9 @@ export const kindProvider: ClusterProvider = {
       ctx.log.detail(`kind cluster ${name}: exists, reused`)
       await writeFile(kubeconfig, await kindKubeconfig(ctx.run, name), { mode: 0o600 })
     } else if (ctx.flags.dryRun) {
-      return ctx.log.detail(`kind cluster ${name}: would be created`)
+      return ctx.log.detail(
+        `kind cluster ${name}: would be created from node image ${ctx.env.cluster.nodeImage}`,
+      )
     } else {
       // Docker makes a missing bind-mount source as root, and publishCheckout (run as the user)
       // could then never write the served repositories into it: the folder must exist first.

@@ -29,17 +29,19 @@ export interface ImageInfo {
 }
 
 export async function inspectImage(deps: ToolDeps, image: string): Promise<ImageInfo | undefined> {
-  const format = '{{json .Id}} {{json .Config.Labels}} {{json .Created}} {{json .Size}}'
-  const result = await deps.run('docker', ['image', 'inspect', '--format', format, image], {
+  const result = await deps.run('docker', ['image', 'inspect', image], {
     env: deps.env,
     timeoutMs: PROBE_TIMEOUT_MS,
   })
   if (result.exitCode !== 0) return undefined
-  const [id, labels, created, size] = result.stdout
-    .trim()
-    .split(' ')
-    .map((part) => JSON.parse(part))
-  return { id, labels: labels ?? {}, created, size }
+  const [found] = JSON.parse(result.stdout) as {
+    Id: string
+    Created: string
+    Size: number
+    Config?: { Labels?: Record<string, string> | null }
+  }[]
+  if (!found) return undefined
+  return { id: found.Id, labels: found.Config?.Labels ?? {}, created: found.Created, size: found.Size }
 }
 
 /** `docker import` of a root filesystem tarball, with Dockerfile-style changes (ENV, USER, LABEL...). */

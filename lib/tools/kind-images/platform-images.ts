@@ -10,10 +10,11 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
+import { BootstrapError } from '../../errors.ts'
 import { versions } from '../../versions.ts'
 import { selectTools, toolDir } from '../catalogue.ts'
 import { downloadModule } from '../go-build.ts'
-import { type Job, StepFailed } from '../job.ts'
+import type { Job } from '../job.ts'
 import { archiveImage, busyboxRoot, installBinary } from './images.ts'
 import { type ArchiveEntry, archiveFileName } from './manifest.ts'
 import { ARGOCD_LINKS, FILES_DIR, type PlatformImage, platformImages } from './recipe.ts'
@@ -33,13 +34,11 @@ const NOTE = 'platform-bootstrap.image.note'
 
 function tool(name: string): string {
   const found = selectTools([name])[0]
-  if (!found) throw new StepFailed(`no tool ${name}`, 1)
-  const dir = toolDir(found)
-  if (!existsSync(join(dir, found.binaries[0] ?? name))) {
-    throw new StepFailed(
-      `${name} ${found.version} is not in the tools cache (${dir}): run \`just tools ${name}\``,
-      1,
-    )
+  const dir = found ? toolDir(found) : ''
+  if (!found || !existsSync(join(dir, found.binaries[0] ?? name))) {
+    throw new BootstrapError(`${name} ${found?.version ?? ''} is not in the tools cache (${dir})`, {
+      hint: `the platform image archives are made from the cached tools: run \`just tools ${name}\`, then \`just tools kind-images\``,
+    })
   }
   return dir
 }
