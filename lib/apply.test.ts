@@ -210,7 +210,10 @@ describe('applyAll: an object being deleted', () => {
     const { ctx } = context(kube)
     await applyAll(ctx, objects())
     const ns = kube.stored({ apiVersion: 'v1', kind: 'Namespace', name: 'openbao' }) as KObject
-    ns.metadata = { ...ns.metadata, deletionTimestamp: '2026-12-05T10:00:00Z' } as unknown as KObject['metadata']
+    ns.metadata = {
+      ...ns.metadata,
+      deletionTimestamp: '2026-12-05T10:00:00Z',
+    } as unknown as KObject['metadata']
     const writes = kube.requests.writes
     const error = await applyAll(ctx, objects()).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(BootstrapError)

@@ -20,11 +20,18 @@ import { decrypt, encryptYaml, recipientsOf, writeEncrypted } from './sops.ts'
 export interface FirstRunResult {
   madePersonalKey: boolean
   generatedFields: string[]
+  /** A dry run's bootstrap values, made in memory where the file does not exist yet: never written. */
+  inMemory?: Record<string, string>
 }
 
-export async function ensureFirstRunSecrets(env: EnvConfig, log: Logger): Promise<FirstRunResult> {
+export async function ensureFirstRunSecrets(
+  env: EnvConfig,
+  log: Logger,
+  options: { dryRun?: boolean } = {},
+): Promise<FirstRunResult> {
   const result: FirstRunResult = { madePersonalKey: false, generatedFields: [] }
   if (!env.generateMissingSecrets) return result
+  const dryRun = options.dryRun === true
 
   const keyFile = personalAgeKeyFile()
   let personal: string
@@ -32,6 +39,9 @@ export async function ensureFirstRunSecrets(env: EnvConfig, log: Logger): Promis
     const file = await readKeyFile(keyFile)
     if (file.warning) log.warn(file.warning)
     personal = file.keys[0]?.recipient ?? ''
+  } else if (dryRun) {
+    personal = (await generateIdentity()).recipient
+    log.info(`    would make your personal age key at ${keyFile}`)
   } else {
     const made = await generateIdentity()
     await writeKeyFile(keyFile, made.identity)
@@ -42,28 +52,41 @@ export async function ensureFirstRunSecrets(env: EnvConfig, log: Logger): Promis
     )
   }
 
-  result.generatedFields = await ensureBootstrapFields(env, personal, log)
-  await ensureDemoOverlaySecret(env, log)
+  const fields = await ensureBootstrapFields(env, personal, log, dryRun)
+  result.generatedFields = fields.generated
+  if (dryRun && fields.generated.length) result.inMemory = fields.values
+  await ensureDemoOverlaySecret(env, log, dryRun)
   return result
 }
 
-async function ensureBootstrapFields(env: EnvConfig, personal: string, log: Logger): Promise<string[]> {
+async function ensureBootstrapFields(
+  env: EnvConfig,
+  personal: string,
+  log: Logger,
+  dryRun: boolean,
+): Promise<{ generated: string[]; values: Record<string, string> }> {
   const sopsFile = envPath(env, env.secrets.sopsFile)
   const current = existsSync(sopsFile) ? await decrypt(sopsFile) : {}
   const missing = env.secrets.fields.filter((field) => !(field in current))
-  if (missing.length === 0) return []
+  if (missing.length === 0) return { generated: [], values: current }
 
   const values = { ...current }
   for (const field of missing)
     values[field] =
       field === env.ageKey.field ? await clusterKeyForNewFile(env, log) : await generateField(field, env)
+  if (dryRun) {
+    log.info(
+      `    would generate ${env.secrets.sopsFile} with ${missing.length} fields (${missing.join(', ')}); this dry run uses values made in memory`,
+    )
+    return { generated: missing, values }
+  }
   const clusterRecipient = await clusterRecipientOf(values[env.ageKey.field] ?? '')
   const recipients = existsSync(sopsFile) ? await recipientsOf(sopsFile) : [personal, clusterRecipient]
   await writeEncrypted(sopsFile, values, recipients)
   log.info(
     `    generated ${missing.join(', ')} into ${env.secrets.sopsFile} (encrypted to ${recipients.length} age keys)`,
   )
-  return missing
+  return { generated: missing, values }
 }
 
 /**
@@ -71,10 +94,11 @@ async function ensureBootstrapFields(env: EnvConfig, personal: string, log: Logg
  * once per machine and encrypted to the same two keys as the bootstrap file, so the cluster's
  * KSOPS decrypts it with the cluster key. Only `stringData` is encrypted, as KSOPS expects.
  */
-async function ensureDemoOverlaySecret(env: EnvConfig, log: Logger): Promise<void> {
+async function ensureDemoOverlaySecret(env: EnvConfig, log: Logger, dryRun: boolean): Promise<void> {
   const relative = join('gitops', 'overlays', env.name, 'secrets', 'demo-credentials.secret.yaml')
   const file = join(env.root, relative)
   if (existsSync(file) || !existsSync(dirname(dirname(file)))) return
+  if (dryRun) return log.info(`    would generate ${relative}`)
   const recipients = await recipientsOf(envPath(env, env.secrets.sopsFile))
   await writeDemoOverlaySecret(file, recipients, randomBytes(18).toString('base64url'))
   log.info(`    generated ${relative} (encrypted to ${recipients.length} age keys)`)

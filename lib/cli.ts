@@ -11,6 +11,7 @@ import { Logger } from './log.ts'
 import { envStateDir } from './paths.ts'
 import { providerFor } from './providers/index.ts'
 import { runStep, type Step } from './step.ts'
+import { missingTools, toolsFor } from './tools/catalogue.ts'
 import { resolveBootstrapSecrets } from './vault.ts'
 
 /** Command-line options shared by every entry point: `--env`, `--from`, `--dry-run`, … */
@@ -54,7 +55,15 @@ export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Con
     provider,
     stateDir: envStateDir(env.name),
     secrets: memo(async () => {
-      await ensureFirstRunSecrets(env, log)
+      const firstRun = await ensureFirstRunSecrets(env, log, { dryRun: flags.dryRun })
+      if (firstRun.inMemory)
+        return {
+          values: firstRun.inMemory,
+          sources: Object.fromEntries(
+            Object.keys(firstRun.inMemory).map((field) => [field, 'sops' as const]),
+          ),
+          warnings: [],
+        }
       // Every value it resolves is registered with the redactor before it returns.
       return resolveBootstrapSecrets(
         {
@@ -105,17 +114,31 @@ export async function runSteps(
   steps: Step[],
   log = new Logger(),
   afterSuccess?: (ctx: Context) => void,
+  options: { installTools?: boolean } = {},
 ): Promise<number> {
   let release: (() => void) | undefined
   let current: Step | undefined
   try {
     const env = loadConfig(cli.envName)
-    release = acquireLock(join(envStateDir(env.name), 'run.lock'), `environment ${env.name}`)
+    // A dry run changes nothing, so it needs no lock, and makes no state folder for one.
+    if (!cli.flags.dryRun)
+      release = acquireLock(join(envStateDir(env.name), 'run.lock'), `environment ${env.name}`)
     const ctx = createContext(env, cli.flags, log)
     log.info(
       `platform-bootstrap: environment ${env.name} (provider ${env.cluster.provider})${cli.flags.dryRun ? ' — dry run, nothing is changed' : ''}`,
     )
+    if (options.installTools) await installMissingTools(env, cli.flags, log)
+    let clusterChecked = false
     for (const step of selectSteps(steps, cli)) {
+      // A dry run before the cluster exists: what the later steps own would all be created, and
+      // there is nothing to compare it with.
+      if (cli.flags.dryRun && !clusterChecked && !['00', '01'].includes(step.id)) {
+        clusterChecked = true
+        if (!(await ctx.provider.hasCluster(ctx))) {
+          log.info(`no cluster yet: step ${step.id} and the steps after it would create everything they own`)
+          break
+        }
+      }
       current = step
       await log.step(step.id, step.name, () => runStep(ctx, step))
     }
@@ -131,12 +154,36 @@ export async function runSteps(
   }
 }
 
+/**
+ * `create` installs the tools its provider runs when one is missing (a first run on a fresh
+ * machine), with the installer's progress; the installer is loaded only then, so a run with
+ * everything installed pays for a few file checks. A dry run says what it would install.
+ */
+async function installMissingTools(env: EnvConfig, flags: RunFlags, log: Logger): Promise<void> {
+  const missing = missingTools(toolsFor(env.cluster.provider))
+  if (missing.length === 0) return
+  const names = missing.map((tool) => `${tool.name} ${tool.version}`).join(', ')
+  if (flags.dryRun) return log.info(`would install ${names} into the tools cache first (\`just tools\`)`)
+  log.info(
+    `installing what this machine lacks first: ${names} (\`just tools\` does the same; the first build takes minutes)`,
+  )
+  const { ensureTools } = await import('./tools/install.ts')
+  await ensureTools(
+    missing.map((tool) => tool.name),
+    { deps: { log: (line) => log.info(line) } },
+  )
+}
+
 /** Entry point of a script: parse argv, run, exit with the code. */
 export async function main(
   steps: Step[],
-  options: { afterSuccess?: (ctx: Context) => void } = {},
+  options: { afterSuccess?: (ctx: Context) => void; installTools?: boolean } = {},
 ): Promise<never> {
-  return runScript((log) => runSteps(parseCli(process.argv.slice(2)), steps, log, options.afterSuccess))
+  return runScript((log) =>
+    runSteps(parseCli(process.argv.slice(2)), steps, log, options.afterSuccess, {
+      installTools: options.installTools,
+    }),
+  )
 }
 
 /** Entry point of a script: runs `body`, prints a failure with its hint, exits with its code. */

@@ -34,8 +34,14 @@ export async function publishCheckout(
   options: {
     /** charts.mirror as Argo CD reaches it: every upstream chart repository the tree names becomes it. */
     chartRepoURL?: string
+    /** The URLs only: nothing is copied or committed (a dry run writes nothing). */
+    dryRun?: boolean
   } = {},
 ): Promise<GitopsSource> {
+  const tenantURLs = Object.fromEntries(
+    Object.keys(env.gitops.tenantRepos).map((tenant) => [tenant, urlFor(tenantRepoName(tenant))]),
+  )
+  if (options.dryRun) return { platformURL: urlFor('platform'), tenantURLs }
   const rewrites: [string, string][] = [[env.gitops.platformRepo.url, urlFor('platform')]]
   for (const [tenant, repo] of Object.entries(env.gitops.tenantRepos))
     rewrites.push([repo.url, urlFor(tenantRepoName(tenant))])
@@ -60,13 +66,7 @@ export async function publishCheckout(
       ),
   ])
   const revisions: Record<string, string> = Object.fromEntries(published)
-  return {
-    platformURL: urlFor('platform'),
-    tenantURLs: Object.fromEntries(
-      Object.keys(env.gitops.tenantRepos).map((tenant) => [tenant, urlFor(tenantRepoName(tenant))]),
-    ),
-    revisions,
-  }
+  return { platformURL: urlFor('platform'), tenantURLs, revisions }
 }
 
 /** The repositories publishCheckout serves, by folder name: the platform's and one per tenant. */

@@ -35,10 +35,13 @@ export const kindProvider: ClusterProvider = {
   async ensureCluster(ctx) {
     const name = ctx.env.cluster.name
     const kubeconfig = kindProvider.access(ctx).kubeconfig
-    await mkdir(ctx.stateDir, { recursive: true, mode: 0o700 })
     if ((await kindClusters(ctx.run)).includes(name)) {
       ctx.log.detail(`kind cluster ${name}: exists, reused`)
-      await writeFile(kubeconfig, await kindKubeconfig(ctx.run, name), { mode: 0o600 })
+      // A dry run writes nothing it can do without: the kubeconfig only when there is none to read.
+      if (!ctx.flags.dryRun || !existsSync(kubeconfig)) {
+        await mkdir(ctx.stateDir, { recursive: true, mode: 0o700 })
+        await writeFile(kubeconfig, await kindKubeconfig(ctx.run, name), { mode: 0o600 })
+      }
     } else if (ctx.flags.dryRun) {
       return ctx.log.detail(
         `kind cluster ${name}: would be created from node image ${ctx.env.cluster.nodeImage}`,
@@ -46,6 +49,7 @@ export const kindProvider: ClusterProvider = {
     } else {
       // Docker makes a missing bind-mount source as root, and publishCheckout (run as the user)
       // could then never write the served repositories into it: the folder must exist first.
+      await mkdir(ctx.stateDir, { recursive: true, mode: 0o700 })
       await mkdir(reposDir(ctx.stateDir), { recursive: true })
       const image = ctx.env.cluster.nodeImage
       const workers = Math.max(0, ctx.env.cluster.nodes - 1)
@@ -95,13 +99,13 @@ export const kindProvider: ClusterProvider = {
         tenantURLs: Object.fromEntries(Object.entries(tenantRepos).map(([t, r]) => [t, r.url])),
       }
     }
-    await mkdir(reposDir(ctx.stateDir), { recursive: true })
+    if (!ctx.flags.dryRun) await mkdir(reposDir(ctx.stateDir), { recursive: true })
     return publishCheckout(
       ctx.env,
       reposDir(ctx.stateDir),
       (repo) => `file://${repoServerPaths.servedRepos}/${repo}`,
       ctx.run,
-      { chartRepoURL: chartRepoURL(ctx.env) },
+      { chartRepoURL: chartRepoURL(ctx.env), dryRun: ctx.flags.dryRun },
     )
   },
 

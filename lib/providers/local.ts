@@ -49,8 +49,10 @@ export const localProvider: ClusterProvider = {
     }
     // Where the kind node has the served checkout; the repo-server reads it from there.
     const reposDir = servedReposDir(localLayout(ctx.stateDir))
-    await mkdir(reposDir, { recursive: true, mode: 0o755 })
-    return publishCheckout(ctx.env, reposDir, (repo) => `file://${join(reposDir, repo)}`, ctx.run)
+    if (!ctx.flags.dryRun) await mkdir(reposDir, { recursive: true, mode: 0o755 })
+    return publishCheckout(ctx.env, reposDir, (repo) => `file://${join(reposDir, repo)}`, ctx.run, {
+      dryRun: ctx.flags.dryRun,
+    })
   },
 
   async argocdObjects(ctx) {

@@ -42,6 +42,31 @@ export const tools: Tool[] = [
   },
 ]
 
+/** The tools `create` runs for each provider: what it installs itself when one is missing. */
+const PROVIDER_TOOLS: Record<'kind' | 'existing' | 'local', string[]> = {
+  local: ['kubernetes', 'etcd', 'kwok', 'kustomize', 'helm', 'sops', 'age', 'openbao', 'argocd', 'redis'],
+  kind: ['kind', 'helm', 'sops', 'age'],
+  existing: ['helm', 'sops', 'age'],
+}
+
+export function toolsFor(provider: keyof typeof PROVIDER_TOOLS): Tool[] {
+  return selectTools(PROVIDER_TOOLS[provider])
+}
+
+/**
+ * The tools whose binaries are neither in their cache folder nor on PATH: file checks only, no
+ * process is started, so a run with everything installed pays nothing for asking.
+ */
+export function missingTools(wanted: Tool[], env: NodeJS.ProcessEnv = process.env): Tool[] {
+  const path = (env.PATH ?? '').split(delimiter).filter(Boolean)
+  return wanted.filter(
+    (tool) =>
+      !tool.binaries.every(
+        (bin) => existsSync(join(toolDir(tool, env), bin)) || path.some((dir) => existsSync(join(dir, bin))),
+      ),
+  )
+}
+
 /** The Kubernetes commands the kubernetes tool provides (downloaded or built one by one). */
 export const K8S_CMDS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl']
 

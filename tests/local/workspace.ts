@@ -64,6 +64,8 @@ export interface WorkspaceOptions {
   configure?: (config: Record<string, unknown>) => void
   /** More variables for every run (the air-gap overrides, say). */
   variables?: Record<string, string>
+  /** As a fresh clone on a new machine: no personal key, no bootstrap file, no overlay Secret planted. */
+  fresh?: boolean
 }
 
 export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Workspace> {
@@ -92,7 +94,7 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
   }
 
   const personal = await generateIdentity()
-  await writeKeyFile(keyFile, personal.identity)
+  if (!options.fresh) await writeKeyFile(keyFile, personal.identity)
   const cluster = await generateIdentity()
   const tag = randomBytes(4).toString('hex')
   const planted: Record<string, string> = {
@@ -104,13 +106,15 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
   }
   const env = loadConfig(envName, join(dir, 'environments'), processEnv)
   const recipients = [personal.recipient, cluster.recipient]
-  await writeEncrypted(join(dir, env.secrets.sopsFile), planted, recipients)
   const demoPassword = `planted-demo-${tag}`
-  await writeDemoOverlaySecret(
-    join(dir, `gitops/overlays/${envName}/secrets/demo-credentials.secret.yaml`),
-    recipients,
-    demoPassword,
-  )
+  if (!options.fresh) {
+    await writeEncrypted(join(dir, env.secrets.sopsFile), planted, recipients)
+    await writeDemoOverlaySecret(
+      join(dir, `gitops/overlays/${envName}/secrets/demo-credentials.secret.yaml`),
+      recipients,
+      demoPassword,
+    )
+  }
 
   const transcript: string[] = []
   const spawnCli = (script: string, args: string[] = []) => {

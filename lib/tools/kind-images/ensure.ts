@@ -16,9 +16,9 @@ import {
   localPathPart,
   pausePart,
 } from './binaries.ts'
-import { componentImagesPart } from './component-images.ts'
+import { componentImagesList, componentImagesPart } from './component-images.ts'
 import { type KindImagesContext, kindImagesRoot, log, proxyOnly } from './context.ts'
-import { dockerEngine, inspectImage } from './docker.ts'
+import { dockerEngine, inspectImage, removeImages } from './docker.ts'
 import { builtFrom } from './labels.ts'
 import { type ArchiveEntry, missingImages, readManifest, writeManifest } from './manifest.ts'
 import { buildNodeImage, kindModuleDir } from './node-image.ts'
@@ -107,9 +107,12 @@ export async function ensureKindImages(options: KindImagesOptions = {}): Promise
       log(ctx, 'skipped: the image registries answer, kind pulls the official images')
       return { action: 'skipped', reason: 'the official images can be pulled', seconds: 0, parts: [] }
     }
-    log(ctx, `${unreachable.join(', ')} not reachable: building the kind images offline (Docker ${engine})`)
+    log(
+      ctx,
+      `${unreachable.join(', ')} not reachable: the kind images come from the offline route (Docker ${engine})`,
+    )
   } else {
-    log(ctx, `--offline: building the kind images offline (Docker ${engine})`)
+    log(ctx, `--offline: the kind images come from the offline route (Docker ${engine})`)
   }
   mkdirSync(ctx.root, { recursive: true })
 
@@ -190,8 +193,11 @@ export async function ensureKindImages(options: KindImagesOptions = {}): Promise
           componentImages: components.dir,
         },
         recipeKey: nodeKey,
+        expectedImages: componentImagesList(storage.images).flat(),
       })
       appendLog(job, `\npreloaded into the node's containerd:\n${images.join('\n')}\n`)
+      // The image it replaces would stay behind untagged.
+      if (present) await removeImages(job, [present.id])
       log(ctx, `node image ${NODE_IMAGE}: done in ${Math.round((ctx.deps.now() - started) / 1000)} s`)
       nodeAction = 'built'
     } catch (error) {

@@ -26,6 +26,7 @@ export async function archiveImage(job: Job, spec: ImageSpec, file: string): Pro
   for (const other of others) await step(job, 'docker', ['tag', first, other])
   try {
     await saveImage(job, spec.names, file)
+    chmodSync(file, 0o644) // docker save writes 0600: kind load, run by anyone, reads it
   } finally {
     await removeImages(job, spec.names)
     await step(job, 'rm', ['-f', tarball])

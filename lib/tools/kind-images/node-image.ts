@@ -40,6 +40,8 @@ export interface NodeInputs {
     componentImages: string
   }
   recipeKey: string
+  /** Every image name the node's containerd must hold after the preload. */
+  expectedImages: string[]
 }
 
 const GUARD_UNIT = 'platform-bootstrap-service-guard.service'
@@ -255,6 +257,9 @@ async function preloadAndCommit(
       '--quiet',
     ])
     const images = listed.stdout.split('\n').filter((line) => line && !line.startsWith('sha256:'))
+    const missing = inputs.expectedImages.filter((image) => !images.includes(image))
+    if (missing.length > 0)
+      throw new StepFailed(`not in the node's containerd after the preload: ${missing.join(', ')}`, 1)
     await step(job, 'docker', ['exec', container, 'pkill', 'containerd'])
     await step(job, 'sh', ['-c', 'sleep 2'])
     await step(job, 'docker', [
