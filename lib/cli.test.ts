@@ -157,9 +157,9 @@ describe('runSteps', () => {
       },
     })
     const { log, lines } = logger()
-    expect(await runSteps(parseCli(['local', '--from', '02', '--dry-run']), steps, log)).toBe(0)
+    expect(await runSteps(parseCli(['local', '--from', '02']), steps, log)).toBe(0)
     expect(ran).toEqual(['02', '03', '04', '05', '06'])
-    expect(seen).toEqual([{ env: 'local', dryRun: true, lockHeld: true, stateDir: join(stateDir, 'local') }])
+    expect(seen).toEqual([{ env: 'local', dryRun: false, lockHeld: true, stateDir: join(stateDir, 'local') }])
     expect(log.records.map((r) => `${r.id}:${r.status}`)).toEqual([
       '02:ok',
       '03:ok',
@@ -167,11 +167,21 @@ describe('runSteps', () => {
       '05:ok',
       '06:ok',
     ])
+    expect(lines[0]).toBe('platform-bootstrap: environment local (provider local)')
+    expect(lines).toContain('\nsummary')
+    expect(existsSync(lockFile())).toBe(false)
+  })
+
+  it('a dry run takes no lock, and before a cluster exists stops at the first step that needs one, exit 0', async () => {
+    const ran: string[] = []
+    const { log, lines } = logger()
+    expect(await runSteps(parseCli(['local', '--from', '02', '--dry-run']), fakeSteps(ran), log)).toBe(0)
+    expect(ran).toEqual([])
     expect(lines[0]).toBe(
       'platform-bootstrap: environment local (provider local) — dry run, nothing is changed',
     )
-    expect(lines).toContain('\nsummary')
-    expect(existsSync(lockFile())).toBe(false)
+    expect(lines).toContain('no cluster yet: step 02 and the steps after it would create everything they own')
+    expect(existsSync(join(stateDir, 'local'))).toBe(false)
   })
 
   it('stops at a failing step: non-zero, names the step, later steps do not run, earlier ones stay done', async () => {
