@@ -36,7 +36,8 @@ const DETERMINISTIC: [Cause, RegExp][] = [
   ],
   [
     'project',
-    /not permitted in project|do(?:es)? not match any of the allowed destinations|referencing project \S+ which does not exist/i,
+    // Not "referencing project X which does not exist": a wave's sync may be about to make it.
+    /not permitted in project|do(?:es)? not match any of the allowed destinations/i,
   ],
   [
     'rejected',

@@ -101,17 +101,39 @@ export const ksopsStandin = join(repoRoot, 'lib', 'local', 'ksops-standin.sh')
 export const argocdCm: Readonly<Record<string, string>> = {
   'kustomize.buildOptions': '--enable-alpha-plugins --enable-exec',
   // Argo CD 1.8 dropped the health of Application objects. Without it the root App of Apps does
-  // not wait for one wave's child Applications to be Healthy before the next wave, and the sync
-  // waves in gitops/apps would order nothing but the creation of Application objects.
+  // not wait for one wave's child Applications before the next wave, and the sync waves in
+  // gitops/apps would order nothing but the creation of Application objects. A child counts as
+  // done only when Synced, Healthy and with no operation requested or running: Healthy alone let
+  // the next wave start while a child was still syncing (an Application created before the
+  // AppProject its predecessor was about to make).
   'resource.customizations.health.argoproj.io_Application': [
     'hs = {}',
     'hs.status = "Progressing"',
     'hs.message = ""',
-    'if obj.status ~= nil and obj.status.health ~= nil then',
+    'if obj.operation ~= nil then',
+    '  hs.message = "an operation is requested"',
+    '  return hs',
+    'end',
+    'if obj.status == nil then',
+    '  return hs',
+    'end',
+    'if obj.status.operationState ~= nil and obj.status.operationState.phase == "Running" then',
+    '  hs.message = "an operation is running"',
+    '  return hs',
+    'end',
+    'if obj.status.health ~= nil and obj.status.health.status ~= "Healthy" then',
     '  hs.status = obj.status.health.status',
     '  if obj.status.health.message ~= nil then',
     '    hs.message = obj.status.health.message',
     '  end',
+    '  return hs',
+    'end',
+    'if obj.status.sync == nil or obj.status.sync.status ~= "Synced" then',
+    '  hs.message = "not synced to its target yet"',
+    '  return hs',
+    'end',
+    'if obj.status.health ~= nil then',
+    '  hs.status = obj.status.health.status',
     'end',
     'return hs',
     '',

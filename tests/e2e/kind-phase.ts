@@ -13,18 +13,22 @@
  * Writes reports/kind-e2e.json ({ passed, failed, skipped }) for the test command's totals.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { OVERRIDE_VARIABLES } from '../../lib/config.ts'
 import { errorMessage } from '../../lib/errors.ts'
 import { repoRoot } from '../../lib/paths.ts'
+import { toolsPath } from '../../lib/tools/catalogue.ts'
 import { ensureKindImages } from '../../lib/tools/kind-images/index.ts'
 import { makeWorkspace, type Workspace } from '../local/workspace.ts'
 import { buildStandinCharts } from '../standins/chart-mirror.ts'
 import { ROUNDS, realDeps, runE2ERounds } from './harness.ts'
 
 const reports = join(repoRoot, 'reports')
+// kind, helm and the rest from the tools cache first, as every run of the runbook finds them.
+process.env.PATH = toolsPath(process.env.PATH)
 const say = (line: string) => process.stdout.write(`${line}\n`)
 
 interface Outcome {
@@ -75,13 +79,17 @@ async function main(): Promise<Outcome> {
 
   const name = `pb-e2e-${randomBytes(3).toString('hex')}`
   let ws: Workspace | undefined
+  const scratch: string[] = []
   const cleanup = async () => {
     await execa('kind', ['delete', 'cluster', '--name', name], { reject: false, timeout: 120_000 })
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true })
   }
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)))
   process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)))
   try {
     const mirror = join(reports, 'kind-chart-mirror')
+    const helmHome = mkdtempSync(join(tmpdir(), 'pb-kind-helm-'))
+    scratch.push(helmHome)
     say(
       'kind phase: the stand-in charts (argo-cd from Argo CD v3.6.1 install.yaml, openbao) into a mirror folder',
     )
@@ -100,6 +108,10 @@ async function main(): Promise<Outcome> {
         ]
       },
       variables: {
+        // helm's cache and config: the workspace's, never the user's.
+        HELM_CACHE_HOME: join(helmHome, 'cache'),
+        HELM_CONFIG_HOME: join(helmHome, 'config'),
+        HELM_DATA_HOME: join(helmHome, 'data'),
         [OVERRIDE_VARIABLES.chartsMirror]: mirror,
         [OVERRIDE_VARIABLES.imageArchives]: images.archiveDir,
         [OVERRIDE_VARIABLES.nodeImage]: images.nodeImage,
