@@ -165,6 +165,39 @@ describe('convergence, leaving Applications for openbao-setup (as recorded on de
     expect(state.deferred.map((v) => v.name).sort()).toEqual(['root', 'secret-consumers'])
   })
 
+  it("Argo CD 3 (resource health kept out of the Application): the root's children and its health causes say it", () => {
+    // As recorded on the local tier with v3.6.1: no health on the root's resources, its operation
+    // done, its health caused by the labelled child alone.
+    const noHealth = childResources('Progressing').map(({ health: _h, ...r }) => r)
+    const rootV3 = application('root', {
+      sync: { status: 'Synced' },
+      health: { status: 'Progressing', message: 'Caused by argoproj.io/Application:argocd/secret-consumers' },
+      operationState: { phase: 'Succeeded', message: 'successfully synced (all tasks run)' },
+      resources: noHealth,
+    })
+    const state = convergence([rootV3, healthy, openbao, consumers], 'openbao-setup')
+    expect(state.converged).toBe(true)
+    expect(state.deferred.map((v) => v.name).sort()).toEqual(['root', 'secret-consumers'])
+    // A cause that is not left for the step keeps the root pending.
+    const openbaoStarting = application('openbao', {
+      sync: { status: 'Synced' },
+      health: { status: 'Progressing' },
+    })
+    const rootOnBoth = application('root', {
+      ...(rootV3.status as object),
+      health: {
+        status: 'Progressing',
+        message:
+          'Caused by argoproj.io/Application:argocd/openbao, argoproj.io/Application:argocd/secret-consumers',
+      },
+    })
+    expect(
+      convergence([rootOnBoth, healthy, openbaoStarting, consumers], 'openbao-setup').pending.map(
+        (v) => v.name,
+      ),
+    ).toEqual(['root', 'openbao'])
+  })
+
   it('without a step to leave them for, they are pending', () => {
     const state = convergence([root, healthy, openbao, consumers])
     expect(state.converged).toBe(false)

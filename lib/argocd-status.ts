@@ -106,7 +106,7 @@ export function deferredApplications(apps: KObject[], step: string): Set<string>
     grew = false
     for (const app of apps) {
       if (deferred.has(app.metadata.name) || appVerdict(app).converged) continue
-      if (waitsOnlyOn(app, deferred)) {
+      if (waitsOnlyOn(app, deferred, apps)) {
         deferred.add(app.metadata.name)
         grew = true
       }
@@ -115,14 +115,29 @@ export function deferredApplications(apps: KObject[], step: string): Set<string>
   return deferred
 }
 
-/** Synced, and every resource not Synced/Healthy is one of the given Applications. */
-function waitsOnlyOn(app: KObject, names: Set<string>): boolean {
+/**
+ * Synced, and what it still waits for is only among the given Applications. Argo CD 3 keeps its
+ * resources' health out of the Application (in its resource tree): a resource's own health is read
+ * where it is persisted, a child Application's from that Application, and the causes Argo CD names
+ * in the app's health message ("Caused by argoproj.io/Application:argocd/x, …") must all be deferred.
+ */
+function waitsOnlyOn(app: KObject, names: Set<string>, apps: KObject[]): boolean {
   const status = (app.status ?? {}) as AppStatus
   if (status.sync?.status !== 'Synced') return false
-  const unfinished = (status.resources ?? []).filter(
-    (r) => r.status !== 'Synced' || (r.health !== undefined && r.health.status !== 'Healthy'),
-  )
-  return unfinished.length > 0 && unfinished.every((r) => r.kind === 'Application' && names.has(r.name))
+  const resources = status.resources ?? []
+  const isDeferredApp = (r: { kind: string; name: string }) => r.kind === 'Application' && names.has(r.name)
+  const child = (name: string) => apps.find((a) => a.metadata.name === name)
+  const unfinished = resources.filter((r) => {
+    if (r.status !== 'Synced') return true
+    if (r.health !== undefined) return r.health.status !== 'Healthy'
+    if (r.kind !== 'Application') return false
+    const found = child(r.name)
+    return !found || !appVerdict(found).converged
+  })
+  const causes = [
+    ...(status.health?.message ?? '').matchAll(/([\w.]*)\/(\w+):(?:[^/,\s]*\/)?([^,\s]+)/g),
+  ].map((m) => ({ kind: m[2] ?? '', name: m[3] ?? '' }))
+  return unfinished.length > 0 && unfinished.every(isDeferredApp) && causes.every(isDeferredApp)
 }
 
 /** What a person needs to see of an Application: sync/health, conditions, operation, every resource not Synced/Healthy. */

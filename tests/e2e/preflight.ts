@@ -4,10 +4,10 @@ import { errorMessage } from '../../lib/errors.ts'
 import { versions } from '../../lib/versions.ts'
 
 /**
- * What the kind e2e needs before it touches anything: a Docker daemon that answers and the
- * internet (the node image, the charts, the images). Each missing one stops the run at once
- * with one line and its own exit code, so CI and a person can tell a missing prerequisite
- * from a failed assertion (1) or a refused environment (2).
+ * What the kind e2e needs before it touches anything: a Docker daemon that answers and, for what
+ * the environment does not have locally (the node image, the charts, the images), the internet.
+ * Each missing one stops the run at once with one line and its own exit code, so CI and a person
+ * can tell a missing prerequisite from a failed assertion (1) or a refused environment (2).
  */
 export const EXIT = {
   passed: 0,
