@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { KObject, Kube } from './kube.ts'
-import { describePodFailure, podFailureHint, podFailures } from './pod-failures.ts'
+import { describePodFailure, GRACE_MS, podFailureHint, podFailures, stuckFilter } from './pod-failures.ts'
 
 function pod(name: string, containers: object[], init: object[] = []): KObject {
   return {
@@ -75,5 +75,24 @@ describe('podFailures', () => {
     const [failure] = podFailures([pod('p', [waiting('c', 'ErrImagePull')])])
     if (!failure) throw new Error('no failure found')
     expect(podFailureHint(failure)).toMatch(/images\.archives/)
+  })
+})
+
+describe('stuckFilter', () => {
+  it('a crash or a pull that fails is stuck at once; a missing Secret only once it has lasted the grace', () => {
+    let now = 0
+    const stuck = stuckFilter(GRACE_MS, () => now)
+    const missing = podFailures([
+      pod('c-0', [
+        waiting('application-controller', 'CreateContainerConfigError', 0, 'secret "argocd-redis" not found'),
+      ]),
+    ])
+    expect(stuck(missing)).toBeUndefined()
+    now = GRACE_MS - 1
+    expect(stuck(missing)).toBeUndefined()
+    now = GRACE_MS
+    expect(stuck(missing)?.reason).toBe('CreateContainerConfigError')
+    const crashing = podFailures([pod('s-1', [waiting('server', 'CrashLoopBackOff', 2)])])
+    expect(stuckFilter(GRACE_MS, () => 0)(crashing)?.reason).toBe('CrashLoopBackOff')
   })
 })

@@ -16,6 +16,27 @@ export const STUCK_REASONS = new Set([
   'CreateContainerError',
 ])
 
+/**
+ * Reasons that can pass by themselves within seconds: a Secret or ConfigMap another component of
+ * the same release makes at start (Argo CD's redis password, made by an init container). They
+ * count as stuck only once they have lasted this long.
+ */
+const GRACE_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError'])
+export const GRACE_MS = 30_000
+
+/** Remembers when each failure was first seen; returns the first that is stuck for good. */
+export function stuckFilter(graceMs = GRACE_MS, now: () => number = Date.now) {
+  const firstSeen = new Map<string, number>()
+  return (failures: PodFailure[]): PodFailure | undefined =>
+    failures.find((failure) => {
+      if (!GRACE_REASONS.has(failure.reason)) return true
+      const key = `${failure.namespace}/${failure.pod}/${failure.container}/${failure.reason}`
+      const first = firstSeen.get(key) ?? now()
+      firstSeen.set(key, first)
+      return now() - first >= graceMs
+    })
+}
+
 export interface PodFailure {
   namespace: string
   pod: string

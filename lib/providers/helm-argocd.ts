@@ -9,7 +9,7 @@ import { helmUninstall } from '../helm.ts'
 import { ensureRelease } from '../helm-release.ts'
 import type { ClusterAccess, KObject, Kube } from '../kube.ts'
 import { MANAGED_BY } from '../manifests.ts'
-import { describePodFailure, podFailureHint, podFailures } from '../pod-failures.ts'
+import { describePodFailure, podFailureHint, podFailures, stuckFilter } from '../pod-failures.ts'
 import { argocdCrdFiles } from '../tools/artifacts.ts'
 import { versions } from '../versions.ts'
 import { waitFor } from '../wait.ts'
@@ -61,6 +61,7 @@ interface Workload extends KObject {
  */
 export async function waitForWorkloads(ctx: Context, kube: Kube, namespace: string): Promise<void> {
   let pending: string[] = []
+  const stuck = stuckFilter()
   const ready = (w: Workload) =>
     (w.status?.observedGeneration ?? 0) >= (w.metadata.generation ?? 1) &&
     (w.status?.readyReplicas ?? 0) >= (w.spec?.replicas ?? 1) &&
@@ -73,7 +74,7 @@ export async function waitForWorkloads(ctx: Context, kube: Kube, namespace: stri
         kube.list<Workload>('apps/v1', 'StatefulSet', namespace),
         kube.list('v1', 'Pod', namespace),
       ])
-      const [failure] = podFailures(pods)
+      const failure = stuck(podFailures(pods))
       if (failure)
         throw new BootstrapError(`Argo CD cannot start: ${await describePodFailure(kube, failure)}`, {
           hint: podFailureHint(failure),
