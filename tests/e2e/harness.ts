@@ -25,6 +25,7 @@ import {
   bootstrapSecretsExist,
   helmRevisionKept,
   kindClusterExists,
+  managedVersions,
   mountedFileHolds,
   namespacesExist,
   nodesReady,
@@ -32,6 +33,7 @@ import {
   openbaoValuesKept,
   podReplaced,
   refusedByProject,
+  resourceVersionsKept,
   rootApplicationExists,
   secretHolds,
   type Verdict,
@@ -191,13 +193,19 @@ export async function runE2ERounds(deps: HarnessDeps): Promise<E2EOutcome> {
     await report.measure(
       round,
       'assertion',
-      'a second create writes no new Argo CD Helm revision',
+      'a second create writes nothing: no new Argo CD Helm revision, no resourceVersion moved',
       async () => {
         const before = await deps.helmRevision()
+        const versions = cluster ? await managedVersions(cluster.kube, deps.env) : {}
         const again = await deps.cli('create')
         outputs[`round-${round}-create-again`] = again.output
         if (again.code !== 0) return stepVerdict('create', again)
-        return helmRevisionKept('argocd', before, await deps.helmRevision())
+        const helm = helmRevisionKept('argocd', before, await deps.helmRevision())
+        const kept = resourceVersionsKept(
+          versions,
+          cluster ? await managedVersions(cluster.kube, deps.env) : {},
+        )
+        return { name: 'second create', ok: helm.ok && kept.ok, message: `${helm.message}; ${kept.message}` }
       },
     )
   }

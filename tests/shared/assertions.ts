@@ -206,6 +206,49 @@ export function helmRevisionKept(
   )
 }
 
+/**
+ * The resourceVersion of every object the runbook itself applies (labelled managed-by
+ * platform-bootstrap), by kind/namespace/name: what a create that writes nothing leaves as it was.
+ */
+export async function managedVersions(kube: Kube, env: EnvConfig): Promise<Record<string, string>> {
+  const selector = 'app.kubernetes.io/managed-by=platform-bootstrap'
+  const lists = await Promise.all([
+    kube.list('v1', 'Namespace', undefined, selector),
+    kube.list('apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, selector),
+    ...env.namespaces.flatMap((ns) => [
+      kube.list('v1', 'Secret', ns, selector),
+      kube.list('v1', 'ConfigMap', ns, selector),
+      kube.list('apps/v1', 'Deployment', ns, selector),
+    ]),
+  ])
+  const kinds = [
+    'Namespace',
+    'CustomResourceDefinition',
+    ...env.namespaces.flatMap(() => ['Secret', 'ConfigMap', 'Deployment']),
+  ]
+  return Object.fromEntries(
+    lists.flatMap((items, i) =>
+      items.map((item) => [
+        `${kinds[i]}/${item.metadata.namespace ? `${item.metadata.namespace}/` : ''}${item.metadata.name}`,
+        String(item.metadata.resourceVersion),
+      ]),
+    ),
+  )
+}
+
+export function resourceVersionsKept(before: Record<string, string>, after: Record<string, string>): Verdict {
+  const moved = Object.keys({ ...before, ...after })
+    .filter((key) => before[key] !== after[key])
+    .sort()
+  return verdict(
+    'no resourceVersion moved',
+    Object.keys(before).length > 0 && moved.length === 0,
+    moved.length
+      ? `moved: ${moved.map((key) => `${key} ${before[key] ?? '(new)'} → ${after[key] ?? '(gone)'}`).join(', ')}`
+      : `${Object.keys(before).length} objects the runbook applies kept their resourceVersion`,
+  )
+}
+
 export function failed(verdicts: Verdict[]): Verdict[] {
   return verdicts.filter((v) => !v.ok)
 }

@@ -46,6 +46,7 @@ import {
   openbaoValuesKept,
   podReplaced,
   refusedByProject,
+  resourceVersionsKept,
   rootApplicationExists,
   secretHolds,
 } from '../shared/assertions.ts'
@@ -87,13 +88,25 @@ class FakeKube implements Kube {
         (object.data as Record<string, string>)[key] = Buffer.from(value).toString('base64')
       delete object.stringData
     }
+    const key = keyOf(
+      object.apiVersion ?? '',
+      object.kind ?? '',
+      object.metadata.namespace,
+      object.metadata.name,
+    )
+    // As an API server does: an apply that changes nothing keeps the resourceVersion.
+    const stored = this.store.get(key)
+    const bare = (o: KObject) =>
+      JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: '', uid: '' } })
+    if (
+      stored &&
+      bare(stored) === bare({ ...object, metadata: { ...object.metadata, uid: stored.metadata.uid } })
+    )
+      return clone(stored)
     this.serial++
     object.metadata.uid ??= `uid-${this.serial}`
     object.metadata.resourceVersion = String(this.serial)
-    this.store.set(
-      keyOf(object.apiVersion ?? '', object.kind ?? '', object.metadata.namespace, object.metadata.name),
-      object,
-    )
+    this.store.set(key, object)
     return clone(object)
   }
 
@@ -990,7 +1003,8 @@ class SimKind {
   }
 
   private create(): void {
-    this.round++
+    // A create on the cluster that is there (the second create of a round) starts no new round.
+    if (!this.clusters.includes(this.env.cluster.name)) this.round++
     this.sealed = false
     this.clusters = [this.env.cluster.name]
     const put = (object: KObject) => this.kube.put(object)
@@ -1239,7 +1253,7 @@ describe('the harness over a simulated kind cluster', () => {
       'assertion the OpenBao pod, deleted, is replaced',
       'assertion OpenBao unsealed itself after its pod was deleted',
       'assertion a value written by hand, and a generated one changed, before the recreate',
-      'assertion a second create writes no new Argo CD Helm revision',
+      'assertion a second create writes nothing: no new Argo CD Helm revision, no resourceVersion moved',
     ]
     expect(names(1)).toEqual(round1)
     expect(names(2)).toEqual([
@@ -1280,7 +1294,7 @@ describe('the harness over a simulated kind cluster', () => {
     const { code, doc } = await runSim('helm-rewrites', { helmRewrites: true })
     expect(code).toBe(1)
     expect(doc.failures.join('\n')).toMatch(
-      /a second create writes no new Argo CD Helm revision: revision 1 became 2/,
+      /a second create writes nothing: no new Argo CD Helm revision, no resourceVersion moved: revision 1 became 2/,
     )
   })
 
@@ -1371,5 +1385,16 @@ describe('the harness over a simulated kind cluster', () => {
       'round 1 OpenBao unsealed itself after its pod was deleted: initialized=true, sealed=true (still so after the 900 s budget)',
       'round 2 OpenBao unsealed itself after its pod was deleted: initialized=true, sealed=true (still so after the 900 s budget)',
     ])
+  })
+})
+
+describe('resourceVersionsKept', () => {
+  it('holds when every object the runbook applies kept its resourceVersion; names each one that moved', () => {
+    const before = { 'Namespace/argocd': '10', 'Secret/argocd/ksops-age-key': '20' }
+    expect(resourceVersionsKept(before, { ...before }).ok).toBe(true)
+    const moved = resourceVersionsKept(before, { ...before, 'Secret/argocd/ksops-age-key': '31' })
+    expect(moved.ok).toBe(false)
+    expect(moved.message).toBe('moved: Secret/argocd/ksops-age-key 20 → 31')
+    expect(resourceVersionsKept({}, {}).ok).toBe(false)
   })
 })
