@@ -172,3 +172,21 @@ describe('manifests', () => {
     })
   })
 })
+
+describe('what an environment deploys', () => {
+  it('OpenBao only where its include selects the openbao chart: step 09, backup and destroy skip it otherwise', async () => {
+    const { deploysOpenBao, selectedApplications } = await import('./manifests.ts')
+    const { loadConfig } = await import('./config.ts')
+    const dev = loadConfig('dev')
+    expect(deploysOpenBao(dev)).toBe(true)
+    expect(
+      deploysOpenBao({ ...dev, gitops: { ...dev.gitops, include: ['platform/*', 'overlays/dev.yaml'] } }),
+    ).toBe(false)
+    expect(deploysOpenBao(loadConfig('local'))).toBe(false)
+    expect(
+      selectedApplications(loadConfig('local'))
+        .map((app) => app.metadata.name)
+        .sort(),
+    ).toEqual(['cluster-secrets', 'platform-config', 'tenant-a', 'tenant-onboarding'])
+  })
+})

@@ -1,12 +1,7 @@
-import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import {
-  ApiextensionsV1Api,
-  type KubernetesObject,
-  type V1CustomResourceDefinition,
-} from '@kubernetes/client-node'
-import { parseAllDocuments } from 'yaml'
+import { ApiextensionsV1Api, type V1CustomResourceDefinition } from '@kubernetes/client-node'
+import { appliedFrom, crdObjects, readCrdFile } from '../crd-file.ts'
 import { BootstrapError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import { statusCode, unlessAbsent } from '../retry.ts'
@@ -45,9 +40,6 @@ export function argocdCrdFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   }
 }
 
-/** Marks a CRD with the hash of the manifest file last applied, so an unchanged one is not parsed and sent again. */
-const CRD_HASH_ANNOTATION = 'platform-bootstrap.local/manifest-sha256'
-
 export async function applyCrds(
   apis: KubeApis,
   files: string[],
@@ -60,25 +52,13 @@ export async function applyCrds(
   // The files side by side: each is a read of a large object, and none depends on another.
   const outcomes = await Promise.all(
     files.map(async (file): Promise<{ names: string[]; applied: boolean }> => {
-      const text = readFileSync(file, 'utf8')
-      const hash = createHash('sha256').update(text).digest('hex')
-      // Parsing the 400 kB Application CRD takes most of a second: read its name and hash first.
-      const name = /^metadata:\n(?:[ \t]+.*\n)*?[ \t]{2}name:[ \t]*(\S+)/m.exec(text)?.[1]
-      if (name) {
-        const current = await unlessAbsent(ext.readCustomResourceDefinition({ name }))
-        if (current?.metadata?.annotations?.[CRD_HASH_ANNOTATION] === hash && established(current))
-          return { names: [name], applied: false }
+      const crd = readCrdFile(file)
+      if (crd.name) {
+        const current = await unlessAbsent(ext.readCustomResourceDefinition({ name: crd.name }))
+        if (appliedFrom(current, crd) && current && established(current))
+          return { names: [crd.name], applied: false }
       }
-      const objects = parseAllDocuments(text)
-        .map((doc) => doc.toJS() as KubernetesObject | null)
-        .filter((object): object is KubernetesObject => object?.kind === 'CustomResourceDefinition')
-        .map((object) => ({
-          ...object,
-          metadata: {
-            ...object.metadata,
-            annotations: { ...object.metadata?.annotations, [CRD_HASH_ANNOTATION]: hash },
-          },
-        }))
+      const objects = crdObjects(crd)
       await applyObjects(apis, objects)
       return { names: objects.map((object) => object.metadata.name ?? ''), applied: true }
     }),

@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { parseAllDocuments } from 'yaml'
 import { helmValues } from '../argocd-settings.ts'
 import { chartMirrorObjects, chartSource, helmChartArgs } from '../chart-mirror.ts'
 import type { Context } from '../context.ts'
+import { appliedFrom, crdObjects, readCrdFile } from '../crd-file.ts'
 import { BootstrapError } from '../errors.ts'
 import { helmUninstall } from '../helm.ts'
 import { ensureRelease } from '../helm-release.ts'
@@ -93,9 +91,6 @@ export async function waitForWorkloads(ctx: Context, kube: Kube, namespace: stri
   ctx.log.detail(`Argo CD's Deployments and StatefulSets in ${namespace}: ready`)
 }
 
-/** A CRD file's manifest hash, kept on the CRD, so an unchanged one is neither parsed nor sent again. */
-const CRD_HASH_ANNOTATION = 'platform-bootstrap/manifest-sha256'
-
 /**
  * Step 06's objects on kind and existing clusters, applied before the chart: the charts mirror's
  * server (a mirror folder), and the CRDs of the Argo CD version that runs — the chart ships an
@@ -106,27 +101,19 @@ export async function chartInstallObjects(ctx: Context): Promise<KObject[]> {
   const kube = await ctx.kube()
   const crds = await Promise.all(
     argocdCrdFiles().map(async (file) => {
-      const text = readFileSync(file, 'utf8')
-      const hash = createHash('sha256').update(text).digest('hex')
-      const name = /^metadata:\n(?:[ \t]+.*\n)*?[ \t]{2}name:[ \t]*(\S+)/m.exec(text)?.[1]
-      const current = name
-        ? await kube.get({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name })
+      const crd = readCrdFile(file)
+      const current = crd.name
+        ? await kube.get({
+            apiVersion: 'apiextensions.k8s.io/v1',
+            kind: 'CustomResourceDefinition',
+            name: crd.name,
+          })
         : undefined
-      if (current?.metadata.annotations?.[CRD_HASH_ANNOTATION] === hash) {
-        ctx.log.detail(`CustomResourceDefinition/${name}: unchanged`)
+      if (appliedFrom(current, crd)) {
+        ctx.log.detail(`CustomResourceDefinition/${crd.name}: unchanged`)
         return []
       }
-      return parseAllDocuments(text)
-        .map((doc) => doc.toJS() as KObject | null)
-        .filter((object): object is KObject => object?.kind === 'CustomResourceDefinition')
-        .map((object) => ({
-          ...object,
-          metadata: {
-            ...object.metadata,
-            labels: { ...object.metadata.labels, ...MANAGED_BY },
-            annotations: { ...object.metadata.annotations, [CRD_HASH_ANNOTATION]: hash },
-          },
-        }))
+      return crdObjects(crd, MANAGED_BY)
     }),
   )
   return [...(await chartMirrorObjects(ctx.env)), ...crds.flat()]

@@ -63,6 +63,7 @@ import { step as argocdStep } from '../../scripts/06-argocd.ts'
 import { step as rootAppStep } from '../../scripts/07-root-app.ts'
 import { silentServer } from '../helpers/silent-server.ts'
 import { makeWorkspace, type Workspace } from '../local/workspace.ts'
+import { benchKind } from './kind.ts'
 import {
   describeTarget,
   formatMarkdownTable,
@@ -76,7 +77,7 @@ import {
   type Unit,
 } from './stats.ts'
 
-const PHASES = ['tools', 'stack', 'create', 'api', 'fallback', 'openbao', 'backup'] as const
+const PHASES = ['tools', 'stack', 'create', 'api', 'fallback', 'openbao', 'backup', 'kind'] as const
 type Phase = (typeof PHASES)[number]
 const MIN_RUNS = 5
 const REPORT = join(repoRoot, 'reports', 'bench.json')
@@ -1155,6 +1156,14 @@ async function main(argv: string[]): Promise<number> {
       fallback: () => phaseFallback(b),
       openbao: () => phaseOpenBao(b),
       backup: () => phaseBackup(b),
+      kind: () =>
+        benchKind({
+          runs: b.runs,
+          reports: join(repoRoot, 'reports'),
+          say,
+          note: (line) => notes.push(line),
+          record: (id, title, unit, samples, options) => void record(id, title, unit, samples, options),
+        }),
     }
     for (const name of PHASES) {
       if (!selected.includes(name)) continue

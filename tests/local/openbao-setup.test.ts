@@ -131,7 +131,14 @@ beforeAll(async () => {
   // A redactor of its own that knows no value: what the step prints is checked as it printed it.
   const log = new Logger({ sink, redactor: new Redactor() })
   ctx = {
-    env: { ...base, secrets: { ...base.secrets, sopsFile }, openbao: { ...base.openbao, initFile } },
+    // Every file the config names relative to the checkout comes from the test's own folder: a
+    // snapshot the user's `destroy local` left in the checkout is never read.
+    env: {
+      ...base,
+      root: keysDir,
+      secrets: { ...base.secrets, sopsFile },
+      openbao: { ...base.openbao, initFile, snapshotFile: join(keysDir, 'openbao-snapshot.age') },
+    },
     flags: { dryRun: false, force: false, rotate: [] },
     log,
     run,

@@ -314,3 +314,19 @@ describe('main: refusals and preflight before anything is touched', () => {
     expect(bad.err[0]).toMatch(/usage: bun tests\/e2e\/harness.ts --env/)
   })
 })
+
+describe('the assertions an environment allows', () => {
+  it('patterns A and B only where the include deploys the secret consumers', async () => {
+    const { deploysConsumers } = await import('../e2e/harness.ts')
+    const dev = loadConfig('dev')
+    expect(deploysConsumers(dev)).toBe(true)
+    const offline = {
+      ...dev,
+      gitops: {
+        ...dev.gitops,
+        include: ['platform/*', 'tenants/*', 'runtime-secrets/openbao.yaml', 'overlays/dev.yaml'],
+      },
+    }
+    expect(deploysConsumers(offline)).toBe(false)
+  })
+})
