@@ -14,7 +14,7 @@ default:
 create env="dev" *flags:
     bun scripts/create.ts --env "$1" "${@:2}"
 
-# Tear an environment's cluster down; keys and secrets files are kept [--force for clusters it did not make]
+# Tear an environment's cluster down; keys, secrets files and an OpenBao snapshot are kept [--no-snapshot when none can be taken] [--force for clusters it did not make]
 destroy env="dev" *flags:
     bun scripts/destroy.ts --env "$1" "${@:2}"
 

@@ -40,7 +40,7 @@ describe('parseCli', () => {
   it('defaults to env dev with no flags', () => {
     expect(parseCli([])).toEqual({
       envName: 'dev',
-      flags: { dryRun: false, force: false, rotate: [] },
+      flags: { dryRun: false, force: false, noSnapshot: false, rotate: [] },
       from: undefined,
       only: undefined,
       positionals: [],

@@ -33,12 +33,18 @@ export function parseCli(argv: string[]): Cli {
       step: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
+      'no-snapshot': { type: 'boolean', default: false },
       rotate: { type: 'string', multiple: true, default: [] },
     },
   })
   return {
     envName: values.env ?? positionals[0] ?? 'dev',
-    flags: { dryRun: values['dry-run'] ?? false, force: values.force ?? false, rotate: values.rotate ?? [] },
+    flags: {
+      dryRun: values['dry-run'] ?? false,
+      force: values.force ?? false,
+      noSnapshot: values['no-snapshot'] ?? false,
+      rotate: values.rotate ?? [],
+    },
     from: values.from,
     only: values.step,
     positionals,

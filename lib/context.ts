@@ -9,8 +9,10 @@ import type { ResolvedSecrets } from './vault.ts'
 /** Flags a person gives on the command line. */
 export interface RunFlags {
   dryRun: boolean
-  /** destroy: act on a cluster this tool did not create. */
+  /** destroy: act on a cluster this tool did not create (existing: remove what create made on it). */
   force: boolean
+  /** destroy: go on without an OpenBao snapshot when none can be taken; what is in OpenBao is lost. */
+  noSnapshot?: boolean
   /** openbao-setup: `<app>/<field>` values to replace. */
   rotate: string[]
 }
@@ -61,6 +63,8 @@ export interface ClusterProvider {
   hasCluster(ctx: Context): Promise<boolean>
   /** Tear the cluster down; never keys or secrets files. */
   destroy(ctx: Context): Promise<void>
+  /** Before destroy touches anything (its snapshot included): throws when it would refuse. */
+  refuseDestroy?(ctx: Context): Promise<void>
 }
 
 export function memo<T>(make: () => Promise<T>): () => Promise<T> {

@@ -3,14 +3,15 @@ import { loadConfig } from '../config.ts'
 import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
 import { Logger, memorySink } from '../log.ts'
+import { existingProvider } from '../providers/existing.ts'
 import { snapshotBeforeDestroy } from './backup.ts'
 
 /** A destroy's context whose OpenBao cannot be reached (a kind cluster whose OpenBao pod is gone). */
-function destroying(options: { force?: boolean; hasCluster?: boolean } = {}) {
+function destroying(options: { noSnapshot?: boolean; hasCluster?: boolean } = {}) {
   const sink = memorySink()
   const ctx = {
     env: loadConfig('dev'),
-    flags: { dryRun: false, force: options.force ?? false, rotate: [] },
+    flags: { dryRun: false, force: false, noSnapshot: options.noSnapshot ?? false, rotate: [] },
     log: new Logger({ sink }),
     provider: {
       hasCluster: async () => options.hasCluster ?? true,
@@ -23,7 +24,7 @@ function destroying(options: { force?: boolean; hasCluster?: boolean } = {}) {
 }
 
 describe('snapshotBeforeDestroy', () => {
-  it('no snapshot can be taken: the destroy stops, saying why and what --force would lose', async () => {
+  it('no snapshot can be taken: the destroy stops, saying why and what --no-snapshot would lose', async () => {
     const { ctx } = destroying()
     const error = (await snapshotBeforeDestroy(ctx).catch((e: unknown) => e)) as BootstrapError
     expect(error).toBeInstanceOf(BootstrapError)
@@ -31,16 +32,41 @@ describe('snapshotBeforeDestroy', () => {
       'no OpenBao snapshot could be taken before destroying: no Running OpenBao pod in namespace openbao',
     )
     expect(error.hint).toMatch(
-      /just backup dev.*--force destroys without one, and what was written to OpenBao since .* is lost/,
+      /just backup dev.*`just destroy dev --no-snapshot` destroys without one, and what was written to OpenBao since .* is lost/,
     )
   })
 
-  it('with --force the destroy goes on, with a warning', async () => {
-    const { ctx, lines } = destroying({ force: true })
+  it('with --no-snapshot the destroy goes on, with a warning saying what is lost; --force alone does not skip it', async () => {
+    const { ctx, lines } = destroying({ noSnapshot: true })
     await snapshotBeforeDestroy(ctx)
     expect(lines.join('\n')).toMatch(
-      /no OpenBao snapshot \(no Running OpenBao pod in namespace openbao\): destroying anyway, --force/,
+      /no OpenBao snapshot \(no Running OpenBao pod in namespace openbao\): destroying anyway \(--no-snapshot\); what was written to OpenBao since its setup is lost/,
     )
+    const forced = destroying()
+    forced.ctx.flags.force = true
+    await expect(snapshotBeforeDestroy(forced.ctx)).rejects.toThrow(/no OpenBao snapshot could be taken/)
+  })
+
+  it('an existing cluster refuses first, before any snapshot is taken or written, saying what --force removes', async () => {
+    const { ctx } = destroying()
+    let asked = false
+    ctx.provider = {
+      ...ctx.provider,
+      refuseDestroy: existingProvider.refuseDestroy,
+      openbao: async () => {
+        asked = true
+        throw new Error('not reached')
+      },
+    } as Context['provider']
+    ctx.env = loadConfig('staging')
+    const error = (await snapshotBeforeDestroy(ctx).catch((e: unknown) => e)) as BootstrapError
+    expect(error.message).toMatch(
+      /runs on an existing cluster \(context platform-staging\): destroy does not touch it/,
+    )
+    expect(error.hint).toMatch(
+      /--force` removes from that cluster what create made on it: the root Application, Argo CD's Helm release/,
+    )
+    expect(asked).toBe(false)
   })
 
   it('no cluster at all: nothing to keep, nothing asked', async () => {

@@ -77,19 +77,21 @@ export async function snapshotBeforeDestroy(ctx: Context): Promise<void> {
   const file = ctx.env.openbao.snapshotFile
   if (!(await ctx.provider.hasCluster(ctx))) return ctx.log.detail('no cluster: no OpenBao to keep')
   if (!openbaoDeployed(ctx)) return ctx.log.detail(noOpenBaoLine(ctx))
+  await ctx.provider.refuseDestroy?.(ctx)
   if (ctx.flags.dryRun) return ctx.log.detail(`OpenBao snapshot: would be taken into ${file}`)
   let taken: TakenSnapshot | undefined
   try {
     taken = await takeSnapshot(ctx)
   } catch (error) {
-    if (!ctx.flags.force)
+    const lost = `what was written to OpenBao since ${existsSync(envPath(ctx.env, file)) ? `the snapshot in ${file}` : 'its setup'} is lost`
+    if (!ctx.flags.noSnapshot)
       throw new BootstrapError(
         `no OpenBao snapshot could be taken before destroying: ${errorMessage(error)}`,
         {
-          hint: `make OpenBao answer and run destroy again (\`just backup ${ctx.env.name}\` tries the snapshot alone); --force destroys without one, and what was written to OpenBao since ${existsSync(envPath(ctx.env, file)) ? `the snapshot in ${file}` : 'its setup'} is lost`,
+          hint: `make OpenBao answer and run destroy again (\`just backup ${ctx.env.name}\` tries the snapshot alone); \`just destroy ${ctx.env.name} --no-snapshot\` destroys without one, and ${lost}`,
         },
       )
-    ctx.log.warn(`no OpenBao snapshot (${errorMessage(error)}): destroying anyway, --force`)
+    ctx.log.warn(`no OpenBao snapshot (${errorMessage(error)}): destroying anyway (--no-snapshot); ${lost}`)
     return
   }
   if (!taken) return ctx.log.detail('OpenBao was never initialised: nothing to keep')

@@ -47,16 +47,19 @@ export const existingProvider: ClusterProvider = {
   // The cluster is there whatever destroy does: it only removes what create made on it.
   hasCluster: async () => true,
 
+  async refuseDestroy(ctx) {
+    if (ctx.flags.force) return
+    throw new BootstrapError(
+      `environment ${ctx.env.name} runs on an existing cluster (context ${ctx.env.cluster.context}): destroy does not touch it`,
+      {
+        hint: `\`just destroy ${ctx.env.name} --force\` removes from that cluster what create made on it: the root Application, Argo CD's Helm release, and the Secrets labelled managed-by platform-bootstrap in ${ctx.env.namespaces.join(', ')}; the cluster itself stays`,
+        exitCode: 2,
+      },
+    )
+  },
+
   async destroy(ctx) {
-    if (!ctx.flags.force) {
-      throw new BootstrapError(
-        `environment ${ctx.env.name} runs on an existing cluster (context ${ctx.env.cluster.context}): destroy does not touch it`,
-        {
-          hint: `run \`just destroy ${ctx.env.name} --force\` to remove only what create made (the Argo CD release, the root app, the bootstrap Secrets)`,
-          exitCode: 2,
-        },
-      )
-    }
+    await existingProvider.refuseDestroy?.(ctx)
     await uninstallCreated(ctx, existingProvider.access(ctx))
   },
 }

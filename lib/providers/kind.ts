@@ -124,6 +124,19 @@ export const kindProvider: ClusterProvider = {
 
   hasCluster: async (ctx) => (await kindClusters(ctx.run)).includes(ctx.env.cluster.name),
 
+  async refuseDestroy(ctx) {
+    const name = ctx.env.cluster.name
+    if (ctx.flags.force || existsSync(createdMarker(ctx.stateDir))) return
+    if (!(await kindClusters(ctx.run)).includes(name)) return
+    throw new BootstrapError(
+      `kind cluster ${name} was not created by platform-bootstrap on this machine: not deleting it`,
+      {
+        hint: `run \`just destroy ${ctx.env.name} --force\` if you really mean it: it deletes that cluster`,
+        exitCode: 2,
+      },
+    )
+  },
+
   async destroy(ctx) {
     const name = ctx.env.cluster.name
     if (!(await kindClusters(ctx.run)).includes(name))

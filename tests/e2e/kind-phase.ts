@@ -56,8 +56,8 @@ async function main(): Promise<Outcome> {
     deps.redactor.addAll(Object.values(ws.planted))
     const outcome = await runE2ERounds(deps)
     say('kind phase: destroy')
-    // After a failed round OpenBao may never have run: no snapshot to take, so the cleanup is forced.
-    const destroyed = await ws.cli('scripts/destroy.ts', outcome.failed ? ['--force'] : [])
+    // After a failed round OpenBao may never have run: no snapshot to take, so it goes without one.
+    const destroyed = await ws.cli('scripts/destroy.ts', outcome.failed ? ['--no-snapshot'] : [])
     const left = await execa(
       'docker',
       ['ps', '-a', '--quiet', '--filter', `label=io.x-k8s.kind.cluster=${name}`],
