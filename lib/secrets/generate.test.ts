@@ -136,11 +136,11 @@ describe('secrets-generate (real sops)', () => {
       expect(text).not.toContain(plain)
       expect((await recipientsOf(file)).sort()).toEqual([...recipients].sort())
       // Names stay readable in the ciphertext (encrypted_regex): reviews see which Secret changed.
-      expect(parse(text).metadata).toEqual({ name, namespace: 'kube-system' })
+      expect(parse(text).metadata).toEqual({ name, namespace: 'platform-system' })
       expect(await decryptJson(root, file)).toEqual({
         apiVersion: 'v1',
         kind: 'Secret',
-        metadata: { name, namespace: 'kube-system' },
+        metadata: { name, namespace: 'platform-system' },
         type: 'Opaque',
         stringData: { value: plain },
       })
@@ -296,7 +296,7 @@ describe('secrets-generate (real sops)', () => {
       const byName = Object.fromEntries(secrets.map((doc) => [doc.metadata.name, doc]))
       expect(byName['database-url']?.stringData).toEqual({ value: values.staging })
       expect(byName['org-name']?.stringData).toEqual({ value: values.core })
-      expect(byName['org-name']?.metadata.namespace).toBe('kube-system')
+      expect(byName['org-name']?.metadata.namespace).toBe('platform-system')
       expect(byName['demo-credentials']).toBeDefined()
       await rm(demo)
     },

@@ -9,7 +9,8 @@ import {
 
 /** Which overlay each `.env` variable goes to, as which Secret: decided before anything is read or written. */
 
-export const DEFAULT_NAMESPACE = 'kube-system'
+/** The namespace the overlays' Application (cluster-secrets) deploys into: where its Secrets belong. */
+export const DEFAULT_NAMESPACE = 'platform-system'
 /** The overlay of Secrets every shared environment includes (../core). */
 export const CORE = 'core'
 
@@ -32,7 +33,7 @@ export interface PlanOptions {
   environments: string[]
   /** Environments whose overlay includes ../core: a name in both would be two Secrets of one id. */
   coreConsumers?: string[]
-  /** Namespace of each target's Secrets (default kube-system). */
+  /** Namespace of each target's Secrets (default platform-system). */
   namespaces?: Record<string, string>
   source?: string
   /** Problems found earlier (readDotenv), reported with these in one error. */
