@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ProcessError } from './errors.ts'
 import type { Run, RunStatus } from './exec.ts'
@@ -66,19 +66,40 @@ export interface ImageArchive {
   images: string[]
 }
 
-/** Every `*.tar` of a folder with the image names its manifest lists. */
-export async function imageArchives(run: Run, folder: string): Promise<ImageArchive[]> {
+/** What was read of each archive, by file: its size and time, and the images its manifest lists. */
+export type ArchiveIndex = Record<string, { size: number; mtimeMs: number; images: string[] }>
+
+/**
+ * Every `*.tar` of a folder with the image names its manifest lists. `docker save` writes
+ * manifest.json last, so reading it means reading the whole archive (hundreds of MB): an archive
+ * whose size and time are as `known` records them is not read again.
+ */
+export async function imageArchives(
+  run: Run,
+  folder: string,
+  known: ArchiveIndex = {},
+): Promise<{ archives: ImageArchive[]; index: ArchiveIndex }> {
   const files = (await readdir(folder)).filter((name) => name.endsWith('.tar')).sort()
-  return Promise.all(
+  const index: ArchiveIndex = {}
+  const archives = await Promise.all(
     files.map(async (name) => {
       const file = join(folder, name)
+      const { size, mtimeMs } = await stat(file)
+      const seen = known[file]
+      if (seen && seen.size === size && seen.mtimeMs === mtimeMs) {
+        index[file] = seen
+        return { file, images: seen.images }
+      }
       const { stdout } = await run('tar', ['-xOf', file, 'manifest.json'], {
         hint: `${file} is not an image archive made by \`docker save\` (no manifest.json in it)`,
       })
       const manifest = JSON.parse(stdout) as { RepoTags?: string[] | null }[]
-      return { file, images: manifest.flatMap((entry) => entry.RepoTags ?? []).map(normalImageName) }
+      const images = manifest.flatMap((entry) => entry.RepoTags ?? []).map(normalImageName)
+      index[file] = { size, mtimeMs, images }
+      return { file, images }
     }),
   )
+  return { archives, index }
 }
 
 /**

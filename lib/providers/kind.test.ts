@@ -39,8 +39,12 @@ interface Host {
 }
 
 /** A context whose `kind`, `docker` and `tar` binaries are recording fakes with the given clusters. */
-function fakeContext(clusters: string[], flags: Partial<Context['flags']> = {}, host: Host = {}) {
-  const stateDir = mkdtempSync(join(tmpdir(), 'pb-kind-'))
+function fakeContext(
+  clusters: string[],
+  flags: Partial<Context['flags']> = {},
+  host: Host = {},
+  stateDir = mkdtempSync(join(tmpdir(), 'pb-kind-')),
+) {
   const calls: Call[] = []
   const sink = memorySink()
   const kube = { list: async () => [readyNode] } as unknown as Kube

@@ -1,10 +1,16 @@
 import { existsSync } from 'node:fs'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { repoServerPaths } from '../argocd-settings.ts'
 import { chartRepoURL } from '../chart-mirror.ts'
 import type { ClusterProvider, Context } from '../context.ts'
-import { dockerCgroupVersion, dockerImageLabels, imageArchives, nodeImages } from '../docker.ts'
+import {
+  type ArchiveIndex,
+  dockerCgroupVersion,
+  dockerImageLabels,
+  imageArchives,
+  nodeImages,
+} from '../docker.ts'
 import { BootstrapError } from '../errors.ts'
 import { publishCheckout, servedRepoNames } from '../gitops-source.ts'
 import {
@@ -194,7 +200,14 @@ async function loadImageArchives(ctx: Context): Promise<void> {
       exitCode: 2,
     })
   const name = ctx.env.cluster.name
-  const [archives, nodes] = await Promise.all([imageArchives(ctx.run, folder), kindNodes(ctx.run, name)])
+  const indexFile = join(ctx.stateDir, 'image-archives.json')
+  const known = existsSync(indexFile) ? (JSON.parse(await readFile(indexFile, 'utf8')) as ArchiveIndex) : {}
+  const [{ archives, index }, nodes] = await Promise.all([
+    imageArchives(ctx.run, folder, known),
+    kindNodes(ctx.run, name),
+  ])
+  if (!ctx.flags.dryRun && JSON.stringify(index) !== JSON.stringify(known))
+    await writeFile(indexFile, `${JSON.stringify(index, null, 2)}\n`)
   const present = await Promise.all(nodes.map((node) => nodeImages(ctx.run, node)))
   const missing = archives.filter((archive) =>
     archive.images.some((image) => present.some((images) => !images.has(image))),
