@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ProcessError } from './errors.ts'
-import type { Run, RunStatus } from './exec.ts'
+import type { Run } from './exec.ts'
 
 /** What the kind provider asks of the Docker engine kind runs on: the docker CLI, typed. */
 
@@ -32,14 +32,6 @@ export async function dockerImageLabels(
     if (error instanceof ProcessError) return undefined
     throw error
   }
-}
-
-/** Whether an engine answers at all. */
-export async function dockerAnswers(runStatus: RunStatus): Promise<boolean> {
-  return (
-    (await runStatus('docker', ['info', '--format', '{{.ServerVersion}}'], { timeoutMs: 10_000 }))
-      .exitCode === 0
-  )
 }
 
 /** The images one node's containerd holds (kind's nodes keep the Kubernetes ones in namespace k8s.io). */

@@ -58,9 +58,11 @@ export async function ensureRelease(
         : `upgrading revision ${plan.revision}: ${plan.changes.join('; ')}`
   ctx.log.detail(`${label}: ${why}`)
   await helmUpgrade(ctx.run, release, { takeOwnership: ctx.flags.force, wait: options.wait })
-  const now = (await deployedRelease(ctx.run, release))?.revision
+  // Helm numbers each install or upgrade one past the release's latest revision (what planRelease read).
   ctx.log.detail(
-    `${label}: ${plan.action === 'install' ? 'installed' : 'upgraded to'} revision ${now ?? '(unknown: `helm list` does not show it)'}`,
+    plan.action === 'install'
+      ? `${label}: installed revision 1`
+      : `${label}: upgraded to revision ${plan.revision + 1}`,
   )
   return plan
 }

@@ -10,7 +10,6 @@ import {
 import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js'
 import { BootstrapError, errorMessage } from './errors.ts'
 import { retry, statusCode, unlessAbsent } from './retry.ts'
-import { waitFor } from './wait.ts'
 
 /** The field manager every apply of the runbook uses, so ownership is one name in managedFields. */
 export const FIELD_MANAGER = 'platform-bootstrap'
@@ -311,27 +310,6 @@ function header(ref: ObjectRef) {
     kind: ref.kind,
     metadata: { name: ref.name, namespace: ref.namespace },
   }
-}
-
-/** Waits until `ref` exists and `ready` holds for it. The timeout error names the object and the wait. */
-export async function waitForObject<T extends KObject>(
-  kube: Kube,
-  ref: ObjectRef,
-  what: string,
-  ready: (object: T) => boolean,
-  timeoutMs: number,
-): Promise<T> {
-  return waitFor(
-    `${describeRef(ref)} to be ${what}`,
-    async () => {
-      const object = await kube.get<T>(ref)
-      return object && ready(object) ? object : undefined
-    },
-    {
-      timeoutMs,
-      hint: `its status and events say why: \`kubectl${ref.namespace ? ` -n ${ref.namespace}` : ''} describe ${ref.kind.toLowerCase()} ${ref.name}\``,
-    },
-  )
 }
 
 /** A node counts when its kubelet (kind) or kwok reports the Ready condition True. */

@@ -131,31 +131,15 @@ export const kindProvider: ClusterProvider = {
   hasCluster: async (ctx) => (await kindClusters(ctx.run)).includes(ctx.env.cluster.name),
 
   async refuseDestroy(ctx) {
-    const name = ctx.env.cluster.name
     if (ctx.flags.force || existsSync(createdMarker(ctx.stateDir))) return
-    if (!(await kindClusters(ctx.run)).includes(name)) return
-    throw new BootstrapError(
-      `kind cluster ${name} was not created by platform-bootstrap on this machine: not deleting it`,
-      {
-        hint: `run \`just destroy ${ctx.env.name} --force\` if you really mean it: it deletes that cluster`,
-        exitCode: 2,
-      },
-    )
+    if ((await kindClusters(ctx.run)).includes(ctx.env.cluster.name)) throw notOurs(ctx)
   },
 
   async destroy(ctx) {
     const name = ctx.env.cluster.name
     if (!(await kindClusters(ctx.run)).includes(name))
       return ctx.log.detail(`kind cluster ${name}: not there, nothing to do`)
-    if (!existsSync(createdMarker(ctx.stateDir)) && !ctx.flags.force) {
-      throw new BootstrapError(
-        `kind cluster ${name} was not created by platform-bootstrap on this machine: not deleting it`,
-        {
-          hint: `run \`just destroy ${ctx.env.name} --force\` if you really mean it`,
-          exitCode: 2,
-        },
-      )
-    }
+    if (!existsSync(createdMarker(ctx.stateDir)) && !ctx.flags.force) throw notOurs(ctx)
     await kindDelete(ctx.run, name)
     await rm(createdMarker(ctx.stateDir), { force: true })
     await rm(join(ctx.stateDir, 'kubeconfig'), { force: true })
@@ -222,6 +206,17 @@ async function loadImageArchives(ctx: Context): Promise<void> {
   }
   ctx.log.detail(
     `images.archives ${folder}: ${missing.length} loaded, ${archives.length - missing.length} already in the nodes`,
+  )
+}
+
+function notOurs(ctx: Context): BootstrapError {
+  const name = ctx.env.cluster.name
+  return new BootstrapError(
+    `kind cluster ${name} was not created by platform-bootstrap on this machine: not deleting it`,
+    {
+      hint: `run \`just destroy ${ctx.env.name} --force\` if you really mean it: it deletes that cluster`,
+      exitCode: 2,
+    },
   )
 }
 

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { OVERRIDE_VARIABLES } from '../../lib/config.ts'
+import { defaultToolDeps } from '../../lib/tools/deps.ts'
+import { dockerEngine } from '../../lib/tools/kind-images/docker.ts'
 import { ensureKindImages } from '../../lib/tools/kind-images/index.ts'
 import { makeWorkspace, type Workspace } from '../local/workspace.ts'
 import { buildStandinCharts } from '../standins/chart-mirror.ts'
@@ -15,12 +17,8 @@ import { buildStandinCharts } from '../standins/chart-mirror.ts'
 
 /** Why the kind tier cannot run here (no engine, no egress guard), or undefined when it can. */
 export async function kindNotReady(): Promise<string | undefined> {
-  const info = await execa('docker', ['info', '--format', '{{.ServerVersion}}'], {
-    reject: false,
-    timeout: 15_000,
-  })
-  if (info.exitCode !== 0)
-    return 'no Docker engine answers (`docker info`); the kind tier runs where one does (CI installs one: .ci/docker-engine.sh)'
+  if (!(await dockerEngine(defaultToolDeps())))
+    return 'no Docker engine answers (`docker version`); the kind tier runs where one does (CI installs one: .ci/docker-engine.sh)'
   const route = await execa('ip', ['route', 'show', 'default'], { reject: false })
   const iface = /\bdev (\S+)/.exec(String(route.stdout))?.[1]
   if (!iface) return undefined // no default route: nothing can leave the machine
