@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { recordedApplication } from '../tests/helpers/applications.ts'
-import { deterministicError, StuckErrors } from './app-errors.ts'
+import { deterministicError, LingeringErrors, StuckErrors } from './app-errors.ts'
 import type { KObject } from './kube.ts'
 
 const app = (name: string, status: Record<string, unknown>): KObject => recordedApplication(name, status)
@@ -35,6 +35,15 @@ describe('deterministicError: recorded Application statuses', () => {
     [
       'repository',
       'Failed to load target state: rpc error: code = Unknown desc = failed to list refs: authentication required: Repository not found.',
+    ],
+    // A repository that answers, but not as git: waiting 10 minutes changed nothing.
+    [
+      'repository',
+      'Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown desc = failed to list refs: unexpected EOF',
+    ],
+    [
+      'repository',
+      'Failed to load target state: rpc error: code = Unknown desc = failed to list refs: Get "https://git.example.internal/platform.git/info/refs?service=git-upload-pack": tls: failed to verify certificate: x509: certificate signed by unknown authority',
     ],
   ] as const)('%s: %s', (cause, message) => {
     const error = deterministicError(comparisonError(message))
@@ -90,5 +99,34 @@ describe('StuckErrors', () => {
     watch.observe([app('fault', { sync: { status: 'Synced' } })], 10_000)
     expect(watch.observe([rejected(2)], 35_000)).toBeUndefined()
     expect(watch.observe([rejected(3)], 65_000)).toBeDefined()
+  })
+})
+
+describe('LingeringErrors', () => {
+  const unlisted = (attempt: number) =>
+    app('odd', {
+      operationState: {
+        phase: 'Running',
+        message: `one or more objects failed to apply, reason: something no list names. Retrying attempt #${attempt} at 2026-12-03T17:4${attempt}:30Z.`,
+      },
+    })
+  const waiting = app('progress', {
+    operationState: { phase: 'Running', message: 'waiting for healthy state of apps/Deployment/web' },
+  })
+
+  it('says an error on no list once it stayed the same for the grace period, and only once', () => {
+    const watch = new LingeringErrors(45_000)
+    expect(watch.observe([unlisted(1), waiting], 0)).toEqual([])
+    expect(watch.observe([unlisted(2), waiting], 30_000)).toEqual([])
+    const due = watch.observe([unlisted(3), waiting], 45_000)
+    expect(due.map((d) => [d.app, d.forMs])).toEqual([['odd', 45_000]])
+    expect(due[0]?.line).toBe('one or more objects failed to apply, reason: something no list names.')
+    expect(watch.observe([unlisted(4), waiting], 90_000)).toEqual([])
+  })
+
+  it('reads a running sync that waits for health as progress, not as an error', () => {
+    const watch = new LingeringErrors(1_000)
+    watch.observe([waiting], 0)
+    expect(watch.observe([waiting], 5_000)).toEqual([])
   })
 })

@@ -32,7 +32,7 @@ const DETERMINISTIC: [Cause, RegExp][] = [
   ],
   [
     'repository',
-    /repository not found|authentication required|could not read Username|Permission denied \(publickey\)|detected dubious ownership|does not appear to be a git repository|not a git repository|unable to resolve '[^']*' to a commit SHA/i,
+    /repository not found|authentication required|authentication failed|invalid username or password|could not read Username|Permission denied \(publickey\)|detected dubious ownership|does not appear to be a git repository|not a git repository|unable to resolve '[^']*' to a commit SHA|failed to list refs|couldn't find remote ref|knownhosts: key is unknown|ssh: handshake failed|x509: certificate|server gave HTTP response to HTTPS client|repository is empty|unsupported protocol scheme/i,
   ],
   [
     'project',
@@ -62,14 +62,7 @@ export const FIXES: Record<Cause, string> = {
 
 /** The error of an Application that waiting will not fix, if it shows one now. */
 export function deterministicError(app: KObject): AppError | undefined {
-  const status = (app.status ?? {}) as AppStatus
-  const messages = [
-    ...(status.conditions ?? []).filter((c) => /Error$/.test(c.type)).map((c) => c.message),
-    ...(status.operationState?.phase && status.operationState.phase !== 'Succeeded'
-      ? [status.operationState.message ?? '']
-      : []),
-  ].filter(Boolean)
-  for (const message of messages) {
+  for (const message of errorMessages(app)) {
     if (TRANSIENT.test(message)) continue
     for (const [cause, pattern] of DETERMINISTIC) {
       const at = message.search(pattern)
@@ -77,6 +70,56 @@ export function deterministicError(app: KObject): AppError | undefined {
     }
   }
   return undefined
+}
+
+/**
+ * Every error an Application shows now: its conditions of type …Error, and the message of an
+ * operation that did not succeed (a running one's only while it retries a failure: otherwise it
+ * says what the sync waits for, which is progress).
+ */
+function errorMessages(app: KObject): string[] {
+  const status = (app.status ?? {}) as AppStatus
+  const { phase, message = '' } = status.operationState ?? {}
+  const failed = phase && phase !== 'Succeeded' && (phase !== 'Running' || /Retrying attempt/.test(message))
+  return [
+    ...(status.conditions ?? []).filter((c) => /Error$/.test(c.type)).map((c) => c.message),
+    ...(failed ? [message] : []),
+  ].filter(Boolean)
+}
+
+/** How long an error on neither list may stay the same before the wait says it, still waiting. */
+export const UNLISTED_GRACE_MS = 45_000
+
+/**
+ * Errors neither known to pass nor known to stay: the wait goes on (Argo CD may yet get past
+ * them), but one that stays the same for `graceMs` is said once, so a person watching sees what
+ * Argo CD sees long before the timeout — never silence.
+ */
+export class LingeringErrors {
+  private readonly since = new Map<string, { signature: string; at: number; said: boolean }>()
+
+  constructor(private readonly graceMs = UNLISTED_GRACE_MS) {}
+
+  /** The Applications whose error has just stayed the same for the grace period, with its first line. */
+  observe(apps: KObject[], now: number): { app: string; line: string; forMs: number }[] {
+    const due: { app: string; line: string; forMs: number }[] = []
+    for (const app of apps) {
+      const name = app.metadata.name
+      const message = errorMessages(app)[0]
+      if (!message) {
+        this.since.delete(name)
+        continue
+      }
+      const signature = stripVolatile(message)
+      const seen = this.since.get(name)
+      if (seen?.signature !== signature) this.since.set(name, { signature, at: now, said: false })
+      else if (!seen.said && now - seen.at >= this.graceMs) {
+        seen.said = true
+        due.push({ app: name, line: meaningfulLine(message, 0), forMs: now - seen.at })
+      }
+    }
+    return due
+  }
 }
 
 /** The line holding the match, without Argo CD's retry bookkeeping, cut to what fits a terminal line. */

@@ -32,6 +32,7 @@ export async function applyAll(ctx: Context, objects: KObject[]): Promise<ApplyR
   await Promise.all(indexes.filter((i) => !first.includes(i)).map(applyAt))
   objects.forEach((object, i) => {
     const result = results[i] as ApplyResult
+    if (result !== 'unchanged' && !ctx.flags.dryRun) ctx.changed?.add(describeRef(refOf(object)))
     const verb = ctx.flags.dryRun && result !== 'unchanged' ? `would be ${result}` : result
     ctx.log.detail(`${describeRef(refOf(object))}: ${verb}`)
   })

@@ -28,8 +28,11 @@ export interface AppStatus {
   }[]
 }
 
+/** Argo CD's refresh request on an Application; its controller removes it once it has refreshed. */
+export const REFRESH_ANNOTATION = 'argocd.argoproj.io/refresh'
+
 /**
- * Converged: Synced, Healthy, no operation running — and, when the run knows which commit it
+ * Converged: Synced, Healthy, no operation running, no refresh pending — and, when the run knows which commit it
  * published (`expectedRevision`), synced at that commit: a Synced/Healthy verdict on the previous
  * one says nothing about what was just published.
  */
@@ -41,7 +44,11 @@ export function appVerdict(app: KObject, expectedRevision?: string): AppVerdict 
   const running = operation?.phase === 'Running' || app.operation !== undefined
   const revision = status.sync?.revision
   const atRevision = !expectedRevision || revision === expectedRevision
-  const converged = sync === 'Synced' && health === 'Healthy' && !running && atRevision
+  // A refresh asked for and not yet done: the status is Argo CD's word from before it.
+  const refreshing = (app.metadata as { annotations?: Record<string, string> }).annotations?.[
+    REFRESH_ANNOTATION
+  ]
+  const converged = sync === 'Synced' && health === 'Healthy' && !running && atRevision && !refreshing
   const condition = status.conditions?.find((c) => /Error$/.test(c.type)) ?? status.conditions?.[0]
   const reason = converged
     ? undefined
@@ -51,7 +58,9 @@ export function appVerdict(app: KObject, expectedRevision?: string): AppVerdict 
         ? `${operation.phase}: ${operation.message ?? ''}`.trim()
         : !atRevision && sync === 'Synced' && health === 'Healthy'
           ? `at ${short(revision)}, not yet at the published ${short(expectedRevision)}`
-          : status.health?.message
+          : refreshing && sync === 'Synced' && health === 'Healthy'
+            ? 'refresh asked for: Argo CD has not compared it again since this run changed the cluster'
+            : status.health?.message
   return { name: app.metadata.name, converged, sync, health, ...(reason ? { reason } : {}) }
 }
 

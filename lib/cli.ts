@@ -60,6 +60,7 @@ export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Con
     run,
     provider,
     stateDir: envStateDir(env.name),
+    changed: new Set(),
     secrets: memo(async () => {
       const firstRun = await ensureFirstRunSecrets(env, log, { dryRun: flags.dryRun })
       if (firstRun.inMemory)

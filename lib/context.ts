@@ -32,6 +32,11 @@ export interface Context {
   source(): Promise<GitopsSource>
   /** The environment's state folder (lock, local cluster, snapshots). */
   stateDir: string
+  /**
+   * What this run has changed on the cluster so far (an applied object, a Helm revision): once
+   * anything has, step 08 counts only Application statuses Argo CD computed after it.
+   */
+  changed?: Set<string>
 }
 
 /**

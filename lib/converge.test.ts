@@ -227,6 +227,56 @@ describe('08-converge: errors waiting will not fix (recorded from Argo CD on the
     )
   })
 
+  it('is never silent: says where it stands every 30 s, and an error on no list once it lingers', async () => {
+    const odd = app('cluster-secrets', {
+      sync: { status: 'Unknown' },
+      health: { status: 'Healthy' },
+      conditions: [
+        { type: 'ComparisonError', message: 'Failed to load target state: a cause no list names' },
+      ],
+    })
+    const ok = app('cluster-secrets', { sync: { status: 'Synced' }, health: { status: 'Healthy' } })
+    const { ctx, sink } = contextWith(
+      [odd, odd, odd, odd, ok].map((a) => [a]),
+      600,
+    )
+    await waitForConvergence(ctx, { now: clock(10_000), lingerAfterMs: 45_000 })
+    const progress = sink.lines.filter((line) => / converged; /.test(line))
+    // The first report, then one every 30 s though nothing changed.
+    expect(progress.length).toBeGreaterThanOrEqual(3)
+    expect(progress.slice(1).every((line) => line.includes('still pending'))).toBe(true)
+    const said = sink.lines.filter((line) => line.includes('has shown the same error'))
+    expect(said).toHaveLength(1)
+    expect(said[0]).toMatch(/cluster-secrets has shown the same error for \d+(\.\d+)?\s?s, still waiting/)
+    expect(said[0]).toContain('Failed to load target state: a cause no list names')
+  })
+
+  it('after this run changed the cluster, counts only statuses Argo CD computed since: asks each to refresh, waits until it has', async () => {
+    const synced = app('platform-config', { sync: { status: 'Synced' }, health: { status: 'Healthy' } })
+    const asked = {
+      ...synced,
+      metadata: { ...synced.metadata, annotations: { 'argocd.argoproj.io/refresh': 'normal' } },
+    }
+    const { ctx, sink, annotated } = contextWith([[synced], [asked], [asked], [synced]], 600)
+    ctx.changed = new Set(['helm release argocd/argocd (argo-cd 10.1.1)'])
+    await waitForConvergence(ctx)
+    expect(annotated).toEqual([
+      `platform-config {"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}`,
+    ])
+    expect(sink.lines.join('\n')).toContain(
+      'this run changed helm release argocd/argocd (argo-cd 10.1.1): every Application counts once Argo CD has compared it again',
+    )
+    expect(sink.lines.join('\n')).toContain('refresh asked for: Argo CD has not compared it again')
+  })
+
+  it('writes nothing when this run changed nothing', async () => {
+    const synced = app('platform-config', { sync: { status: 'Synced' }, health: { status: 'Healthy' } })
+    const { ctx, annotated } = contextWith([[synced]], 600)
+    ctx.changed = new Set()
+    await waitForConvergence(ctx)
+    expect(annotated).toEqual([])
+  })
+
   it('keeps waiting on transient errors: a repo-server starting, a CRD not yet there', async () => {
     const starting = app('cluster-secrets', {
       sync: { status: 'Unknown' },

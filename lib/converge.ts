@@ -1,5 +1,11 @@
-import { type AppError, FIXES, StuckErrors } from './app-errors.ts'
-import { type AppVerdict, type Convergence, convergence, describeApplication } from './argocd-status.ts'
+import { type AppError, FIXES, LingeringErrors, StuckErrors } from './app-errors.ts'
+import {
+  type AppVerdict,
+  type Convergence,
+  convergence,
+  describeApplication,
+  REFRESH_ANNOTATION,
+} from './argocd-status.ts'
 import type { Context } from './context.ts'
 import { BootstrapError } from './errors.ts'
 import { type KObject, type Kube, refOf } from './kube.ts'
@@ -9,7 +15,7 @@ import { waitFor } from './wait.ts'
 
 const APPS = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application' }
 /** Asks Argo CD to compare an Application with git now, not at its next reconciliation. */
-const REFRESH = { 'argocd.argoproj.io/refresh': 'normal' }
+const REFRESH = { [REFRESH_ANNOTATION]: 'normal' }
 
 export interface ConvergeOptions {
   /**
@@ -20,7 +26,11 @@ export interface ConvergeOptions {
   /** Injectable for tests: the clock the stuck-error window runs on, and how long it is. */
   now?: () => number
   stuckAfterMs?: number
+  lingerAfterMs?: number
 }
+
+/** With nothing new to say, the wait still says where it stands this often. */
+const HEARTBEAT_MS = 30_000
 
 /**
  * Waits until every Application is Synced at the commit this run published, Healthy, with no
@@ -37,6 +47,9 @@ export async function waitForConvergence(ctx: Context, options: ConvergeOptions 
     ? `every Application not left for ${options.leaveFor} to be Synced and Healthy`
     : 'every Application to be Synced and Healthy'
   const stuck = new StuckErrors(options.stuckAfterMs)
+  const lingering = new LingeringErrors(options.lingerAfterMs)
+  let lastSaidAt = started
+  let changesSeen = false
   const refreshed = new Set<string>()
   const terminated = new Set<string>()
   let expected: ExpectedRevision | undefined
@@ -55,6 +68,12 @@ export async function waitForConvergence(ctx: Context, options: ConvergeOptions 
           expected = await expectedRevisions(lastApps, await revisionDeps(ctx))
           resolvedFor = names
         }
+        if (!changesSeen && ctx.changed?.size) {
+          changesSeen = true
+          await refreshAll(ctx, kube, lastApps, refreshed)
+          // What was just listed predates the request.
+          if (lastApps.length) return false
+        }
         await refreshBehind(kube, lastApps, expected, refreshed)
         await terminateStale(ctx, kube, lastApps, expected, terminated)
         state = convergence(lastApps, options.leaveFor, expected)
@@ -64,15 +83,27 @@ export async function waitForConvergence(ctx: Context, options: ConvergeOptions 
           now(),
         )
         if (errors) throw willNotConverge(errors)
+        if (state.converged) return true
+        for (const { app, line, forMs } of lingering.observe(
+          lastApps.filter((app) => pending.has(app.metadata.name)),
+          now(),
+        )) {
+          ctx.log.warn(
+            `${app} has shown the same error for ${formatMs(forMs)}, still waiting (up to converge.timeoutSeconds, ${ctx.env.converge.timeoutSeconds} s): ${line}`,
+          )
+          lastSaidAt = now()
+        }
         const report = state.pending.map(describeVerdict).join('; ')
-        if (report !== lastReport && !state.converged) {
+        if (report !== lastReport || now() - lastSaidAt >= HEARTBEAT_MS) {
+          const still = report === lastReport ? 'still ' : ''
           lastReport = report
+          lastSaidAt = now()
           const done = lastApps.length - state.pending.length - state.deferred.length
           ctx.log.detail(
-            `${formatMs(now() - started)}: ${done}/${lastApps.length} converged; pending: ${report || 'no Applications yet'}`,
+            `${formatMs(now() - started)}: ${done}/${lastApps.length} converged; ${still}pending: ${report || 'no Applications yet'}`,
           )
         }
-        return state.converged
+        return false
       },
       {
         timeoutMs: ctx.env.converge.timeoutSeconds * 1000,
@@ -104,6 +135,22 @@ async function revisionDeps(ctx: Context) {
     run: ctx.run,
     warn: (message: string) => ctx.log.warn(message),
   }
+}
+
+/**
+ * This run changed the cluster (an object applied, Argo CD upgraded): a status written before —
+ * by the controller that was replaced, or before the change — says nothing about now. Every
+ * Application is asked to refresh, and counts only once Argo CD has (it removes the request).
+ */
+async function refreshAll(ctx: Context, kube: Kube, apps: KObject[], refreshed: Set<string>): Promise<void> {
+  for (const app of apps) {
+    refreshed.add(app.metadata.name)
+    await kube.mergePatch(refOf(app), { metadata: { annotations: REFRESH } })
+  }
+  const changed = [...(ctx.changed ?? [])]
+  ctx.log.detail(
+    `this run changed ${changed.length === 1 ? changed[0] : `${changed.length} objects (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''})`}: every Application counts once Argo CD has compared it again`,
+  )
 }
 
 /**

@@ -58,6 +58,7 @@ export async function ensureRelease(
         : `upgrading revision ${plan.revision}: ${plan.changes.join('; ')}`
   ctx.log.detail(`${label}: ${why}`)
   await helmUpgrade(ctx.run, release, { takeOwnership: ctx.flags.force, wait: options.wait })
+  ctx.changed?.add(label)
   // Helm numbers each install or upgrade one past the release's latest revision (what planRelease read).
   ctx.log.detail(
     plan.action === 'install'

@@ -36,6 +36,13 @@ describe('manifests', () => {
     expect(() => new Namespace(ns as never).validate()).not.toThrow()
   })
 
+  it('namespace: one that was there before create, without our label, is not labelled (destroy never deletes it)', () => {
+    const theirs = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'cert-manager' } }
+    expect(namespace('cert-manager', theirs).metadata).toEqual({ name: 'cert-manager' })
+    const ours = { ...theirs, metadata: { name: 'cert-manager', labels: MANAGED_BY } }
+    expect(namespace('cert-manager', ours).metadata).toEqual({ name: 'cert-manager', labels: MANAGED_BY })
+  })
+
   it('repositorySecret: labelled as an Argo CD repository, type/url/username/password base64 in data', () => {
     const repo = {
       url: 'https://github.com/example-org/platform-gitops.git',

@@ -19,8 +19,19 @@ import type { KObject } from './kube.ts'
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'platform-bootstrap' }
 export const PRUNE_FALSE = { 'argocd.argoproj.io/sync-options': 'Prune=false' }
 
-export function namespace(name: string): KObject {
-  return validated(new Namespace({ metadata: { name, labels: MANAGED_BY } }))
+/** Whether the object carries this runbook's label: create made it, destroy may remove it. */
+export function isManagedByUs(object: { metadata?: { labels?: Record<string, string> } }): boolean {
+  const labels = object.metadata?.labels ?? {}
+  return Object.entries(MANAGED_BY).every(([key, value]) => labels[key] === value)
+}
+
+/**
+ * A namespace of the environment. One that was there before create (`found` without our label)
+ * stays someone else's: it is not labelled, so destroy never deletes it.
+ */
+export function namespace(name: string, found?: KObject): KObject {
+  const ours = !found || isManagedByUs(found)
+  return validated(new Namespace({ metadata: { name, ...(ours ? { labels: MANAGED_BY } : {}) } }))
 }
 
 export function opaqueSecret(

@@ -7,7 +7,12 @@ export const step = defineStep({
   id: '02',
   name: 'namespaces',
   summary: 'argocd, openbao, cert-manager and the platform namespaces exist',
-  objects: async (ctx) => ctx.env.namespaces.map(namespace),
+  objects: async (ctx) => {
+    const found = new Map(
+      (await (await ctx.kube()).list('v1', 'Namespace')).map((ns) => [ns.metadata.name, ns]),
+    )
+    return ctx.env.namespaces.map((name) => namespace(name, found.get(name)))
+  },
 })
 
 if (import.meta.main) await main([step])

@@ -1,4 +1,5 @@
 import { main } from '../lib/cli.ts'
+import { sayWhetherToCommit } from '../lib/commit-note.ts'
 import { describeTaken, takeSnapshot } from '../lib/openbao/backup.ts'
 import { defineStep } from '../lib/step.ts'
 
@@ -17,6 +18,7 @@ export const step = defineStep({
     const taken = await takeSnapshot(ctx)
     if (!taken) return ctx.log.detail('OpenBao is not initialised yet: nothing to back up')
     ctx.log.detail(describeTaken(taken))
+    await sayWhetherToCommit(ctx, ctx.env.openbao.snapshotFile)
   },
 })
 

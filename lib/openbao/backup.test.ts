@@ -64,7 +64,7 @@ describe('snapshotBeforeDestroy', () => {
       /runs on an existing cluster \(context platform-staging\): destroy does not touch it/,
     )
     expect(error.hint).toMatch(
-      /--force` removes from that cluster what create made on it: the root Application, Argo CD's Helm release/,
+      /--force` removes from that cluster everything create made on it and everything Argo CD deployed from it: every Application of the root App of Apps .*Argo CD's Helm release, the namespaces create made/,
     )
     expect(asked).toBe(false)
   })

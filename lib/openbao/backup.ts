@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { readKeyFile } from '../age.ts'
+import { sayWhetherToCommit } from '../commit-note.ts'
 import { envPath } from '../config.ts'
 import type { Context } from '../context.ts'
 import { BootstrapError, errorMessage } from '../errors.ts'
@@ -96,6 +97,7 @@ export async function snapshotBeforeDestroy(ctx: Context): Promise<void> {
   }
   if (!taken) return ctx.log.detail('OpenBao was never initialised: nothing to keep')
   ctx.log.detail(describeTaken(taken))
+  await sayWhetherToCommit(ctx, file)
 }
 
 export function describeTaken(taken: TakenSnapshot): string {

@@ -1,4 +1,5 @@
 import { applyAll } from '../apply.ts'
+import { sayWhetherToCommit } from '../commit-note.ts'
 import { envPath } from '../config.ts'
 import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
@@ -75,6 +76,7 @@ export async function openbaoSetup(
     )
     if (isExternal(kubernetes)) await applyAll(ctx, openbao.apps.map(authDelegatorBinding))
     for (const line of summaryLines(report)) ctx.log.detail(line)
+    if (report.initFileWrites) await sayWhetherToCommit(ctx, ctx.env.openbao.initFile)
     return report
   } finally {
     await endpoint.close()

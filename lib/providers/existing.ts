@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import type { ClusterProvider, Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
 import { loadKubeConfig } from '../kube.ts'
-import { argocdUiHints, installArgoCDChart, uninstallCreated } from './helm-argocd.ts'
+import { removeCreated } from './existing-teardown.ts'
+import { argocdUiHints, chartInstallObjects, installArgoCDChart } from './helm-argocd.ts'
 import { portForwardOpenBao } from './port-forward.ts'
 
 /**
@@ -38,6 +39,8 @@ export const existingProvider: ClusterProvider = {
     }
   },
 
+  argocdObjects: (ctx) => chartInstallObjects(ctx),
+
   installArgoCD: (ctx) => installArgoCDChart(ctx, existingProvider.access(ctx)),
 
   openbao: (ctx) => portForwardOpenBao(ctx),
@@ -52,7 +55,7 @@ export const existingProvider: ClusterProvider = {
     throw new BootstrapError(
       `environment ${ctx.env.name} runs on an existing cluster (context ${ctx.env.cluster.context}): destroy does not touch it`,
       {
-        hint: `\`just destroy ${ctx.env.name} --force\` removes from that cluster what create made on it: the root Application, Argo CD's Helm release, and the Secrets labelled managed-by platform-bootstrap in ${ctx.env.namespaces.join(', ')}; the cluster itself stays`,
+        hint: `\`just destroy ${ctx.env.name} --force\` removes from that cluster everything create made on it and everything Argo CD deployed from it: every Application of the root App of Apps with the objects it deployed, Argo CD's Helm release, the namespaces create made among ${ctx.env.namespaces.join(', ')} (with all they hold), the bootstrap Secrets, and Argo CD's CRDs when nothing else uses them — after taking OpenBao's snapshot; the cluster, and namespaces that were there before create, stay`,
         exitCode: 2,
       },
     )
@@ -60,7 +63,7 @@ export const existingProvider: ClusterProvider = {
 
   async destroy(ctx) {
     await existingProvider.refuseDestroy?.(ctx)
-    await uninstallCreated(ctx, existingProvider.access(ctx))
+    await removeCreated(ctx, existingProvider.access(ctx))
   },
 }
 

@@ -3,10 +3,9 @@ import { chartMirrorObjects, chartSource, helmChartArgs } from '../chart-mirror.
 import type { Context } from '../context.ts'
 import { appliedFrom, crdObjects, readCrdFile } from '../crd-file.ts'
 import { BootstrapError } from '../errors.ts'
-import { helmUninstall } from '../helm.ts'
 import { ensureRelease } from '../helm-release.ts'
 import type { ClusterAccess, KObject, Kube } from '../kube.ts'
-import { MANAGED_BY } from '../manifests.ts'
+import { isManagedByUs, MANAGED_BY } from '../manifests.ts'
 import { describePodFailure, podFailureHint, podFailures, stuckFilter } from '../pod-failures.ts'
 import { argocdCrdFiles } from '../tools/artifacts.ts'
 import { versions } from '../versions.ts'
@@ -94,8 +93,8 @@ export async function waitForWorkloads(ctx: Context, kube: Kube, namespace: stri
 /**
  * Step 06's objects on kind and existing clusters, applied before the chart: the charts mirror's
  * server (a mirror folder), and the CRDs of the Argo CD version that runs — the chart ships an
- * older version's (its values say crds.install: false). Labelled, so destroy knows this runbook
- * installed them.
+ * older version's (its values say crds.install: false). Labelled when this runbook installs them, so
+ * destroy knows it did.
  */
 export async function chartInstallObjects(ctx: Context): Promise<KObject[]> {
   const kube = await ctx.kube()
@@ -113,7 +112,9 @@ export async function chartInstallObjects(ctx: Context): Promise<KObject[]> {
         ctx.log.detail(`CustomResourceDefinition/${crd.name}: unchanged`)
         return []
       }
-      return crdObjects(crd, MANAGED_BY)
+      // A CRD that was there before (another Argo CD on the cluster) is updated, never labelled
+      // ours: destroy removes only CRDs this runbook installed.
+      return crdObjects(crd, current && !isManagedByUs(current) ? {} : MANAGED_BY)
     }),
   )
   return [...(await chartMirrorObjects(ctx.env)), ...crds.flat()]
@@ -136,28 +137,6 @@ async function refuseForeignArgoCD(kube: Kube, namespace: string): Promise<void>
         exitCode: 2,
       },
     )
-}
-
-/** Removes only what create made on a cluster it did not create: the root app, the release, the Secrets it labelled. */
-export async function uninstallCreated(ctx: Context, access: ClusterAccess): Promise<void> {
-  const kube = await ctx.kube()
-  const namespace = ctx.env.argocd.namespace
-  await kube.delete({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', name: 'root', namespace })
-  await helmUninstall(ctx.run, {
-    name: RELEASE,
-    namespace,
-    kubeconfig: access.kubeconfig,
-    context: access.context,
-  })
-  const selector = Object.entries(MANAGED_BY)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',')
-  for (const ns of ctx.env.namespaces) {
-    for (const secret of await kube.list('v1', 'Secret', ns, selector)) {
-      await kube.delete({ apiVersion: 'v1', kind: 'Secret', name: secret.metadata.name, namespace: ns })
-      ctx.log.detail(`deleted Secret/${ns}/${secret.metadata.name}`)
-    }
-  }
 }
 
 /** How to reach the Argo CD the chart installed: a port-forward, and the command that reads the admin password. */

@@ -4,9 +4,12 @@
  * name no one else uses), offline: the node image and the platform's images built by the tools
  * installer (lib/tools/kind-images), the charts from a mirror folder of STAND-IN charts
  * (tests/standins). Two rounds of destroy → create → openbao-setup → assertions → a second create
- * that writes nothing; then destroy. Ends with one line:
+ * that writes nothing; then destroy. Then the "existing" round (tests/e2e/existing-round.ts):
+ * staging's provider on a second kind cluster, from create to `destroy --force`. Ends with one line:
  *
- *   kind e2e: 2 rounds, N assertions passed, M failed
+ *   kind e2e: 2 rounds + existing, N assertions passed, M failed
+ *
+ * `bun tests/e2e/kind-phase.ts existing` runs the existing round alone.
  *
  * Skipped with one line, never faked, where it cannot run safely: no Docker engine, or no egress
  * guard (nothing a container sends may leave the machine: `.ci/docker-engine.sh` sets it up).
@@ -19,6 +22,7 @@ import { errorMessage } from '../../lib/errors.ts'
 import { repoRoot } from '../../lib/paths.ts'
 import { toolsPath } from '../../lib/tools/catalogue.ts'
 import type { Workspace } from '../local/workspace.ts'
+import { runExistingRound } from './existing-round.ts'
 import { ROUNDS, realDeps, runE2ERounds } from './harness.ts'
 import { kindNotReady, prepareKindWorkspace } from './kind-workspace.ts'
 
@@ -26,6 +30,7 @@ const reports = join(repoRoot, 'reports')
 // kind, helm and the rest from the tools cache first, as every run of the runbook finds them.
 process.env.PATH = toolsPath(process.env.PATH)
 const say = (line: string) => process.stdout.write(`${line}\n`)
+const only = process.argv[2]
 
 interface Outcome {
   passed: number
@@ -37,7 +42,10 @@ function finish(outcome: Outcome): never {
   mkdirSync(reports, { recursive: true })
   writeFileSync(join(reports, 'kind-e2e.json'), `${JSON.stringify(outcome, null, 2)}\n`)
   if (outcome.skipped) say(`kind e2e: skipped: ${outcome.skipped}`)
-  else say(`kind e2e: ${ROUNDS} rounds, ${outcome.passed} assertions passed, ${outcome.failed} failed`)
+  else
+    say(
+      `kind e2e: ${only === 'existing' ? '' : `${ROUNDS} rounds + `}existing, ${outcome.passed} assertions passed, ${outcome.failed} failed`,
+    )
   process.exit(outcome.failed ? 1 : 0)
 }
 
@@ -51,6 +59,17 @@ async function main(): Promise<Outcome> {
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
   try {
+    const existing = () =>
+      runExistingRound({
+        nodeImage: ground.nodeImage,
+        archiveDir: ground.archiveDir,
+        mirror: ground.mirror,
+        say: (line) => say(`kind phase: ${line}`),
+      })
+    if (only === 'existing') {
+      const verdicts = await existing()
+      return { passed: verdicts.filter((v) => v.ok).length, failed: verdicts.filter((v) => !v.ok).length }
+    }
     const { ws, name } = ground
     const deps = realDeps(ws.env, reports)
     deps.redactor.addAll(Object.values(ws.planted))
@@ -72,7 +91,11 @@ async function main(): Promise<Outcome> {
       )
     const leaked = leaks(ws)
     for (const line of leaked) say(`kind phase: ${line}`)
-    return { passed: outcome.passed, failed: outcome.failed + (failedEnd ? 1 : 0) + leaked.length }
+    const verdicts = await existing()
+    return {
+      passed: outcome.passed + verdicts.filter((v) => v.ok).length,
+      failed: outcome.failed + (failedEnd ? 1 : 0) + leaked.length + verdicts.filter((v) => !v.ok).length,
+    }
   } finally {
     await ground.cleanup()
   }

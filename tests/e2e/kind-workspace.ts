@@ -32,6 +32,10 @@ export interface KindWorkspace {
   ws: Workspace
   /** The kind cluster's name: `pb-e2e-<random>`. */
   name: string
+  nodeImage: string
+  archiveDir: string
+  /** The mirror folder of stand-in charts. */
+  mirror: string
   /** Deletes the cluster and the scratch folders, whatever state they are in. */
   cleanup(): Promise<void>
 }
@@ -85,7 +89,7 @@ export async function prepareKindWorkspace(
       },
     })
     Object.assign(process.env, ws.variables)
-    return { ws, name, cleanup }
+    return { ws, name, cleanup, nodeImage: images.nodeImage, archiveDir: images.archiveDir, mirror }
   } catch (error) {
     await cleanup()
     throw error

@@ -66,6 +66,8 @@ export interface WorkspaceOptions {
   variables?: Record<string, string>
   /** As a fresh clone on a new machine: no personal key, no bootstrap file, no overlay Secret planted. */
   fresh?: boolean
+  /** Bootstrap values the caller chooses (a git server's password), planted instead of generated ones. */
+  plant?: Record<string, string>
 }
 
 export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Workspace> {
@@ -103,6 +105,7 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
     github_token_tenant: `planted-tenant-token-${tag}`,
     openbao_unseal_key: randomBytes(32).toString('base64'),
     cloudflare_api_token: `planted-cloudflare-${tag}`,
+    ...options.plant,
   }
   const env = loadConfig(envName, join(dir, 'environments'), processEnv)
   const recipients = [personal.recipient, cluster.recipient]
