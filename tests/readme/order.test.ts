@@ -7,8 +7,9 @@ import { killStackSync } from '../../lib/local/stack.ts'
 import { repoRoot } from '../../lib/paths.ts'
 
 /**
- * The README's two commands in its order: the test command (whose phases ran before this one),
- * then `npx just create local` — as a newcomer runs it, with no personal key and no state yet, on
+ * The README's commands in its order and in another: the test command (whose phases ran before
+ * this one), then `npx just create local`, `just destroy local`, then the test suite's unit tier
+ * again on that same clone — as a newcomer runs it, with no personal key and no state yet, on
  * a copy of the checkout as the earlier phases left it: every file a test wrote into the checkout
  * is copied along (the files that were there before the test command began are the developer's own
  * and stay out), so a leftover that would break a newcomer's create breaks this test first.
@@ -41,8 +42,22 @@ function copyAsLeft(): string[] {
 }
 
 describe("the README's order: the test command, then create local", () => {
-  it('create local converges on the checkout the tests left, for someone with no key and no state yet', async () => {
+  it('create local converges on the checkout the tests left, for someone with no key and no state yet; destroy; then the unit tier on the same clone reads nothing they left', async () => {
     const leftovers = copyAsLeft()
+    // A clone is a git repository (secrets-generate and secrets-rotate list its files with git).
+    const git = (...args: string[]) => execaSync('git', args, { cwd: clone })
+    git('init', '--quiet', '--initial-branch=main')
+    git('add', '--all')
+    git(
+      '-c',
+      'user.name=clone',
+      '-c',
+      'user.email=clone@localhost',
+      'commit',
+      '--quiet',
+      '--message',
+      'clone',
+    )
     const env = {
       ...process.env,
       PLATFORM_STATE_DIR: stateDir,
@@ -70,5 +85,26 @@ describe("the README's order: the test command, then create local", () => {
       all: true,
     })
     expect(destroy.exitCode, String(destroy.all).slice(-2000)).toBe(0)
-  })
+    // What that create and destroy left in this clone (the OpenBao snapshot and init file, the
+    // bootstrap file, all encrypted to this user's key) must be nothing the test suite reads: it
+    // runs its own reads next, on the same clone, as the same user.
+    expect(existsSync(join(clone, 'environments/local/openbao-snapshot.age'))).toBe(true)
+    const suite = await execa(
+      bun,
+      [
+        'x',
+        'vitest',
+        'run',
+        '--project',
+        'unit',
+        '--reporter=dot',
+        `--outputFile.json=${join(root, 'unit.json')}`,
+      ],
+      { cwd: clone, env, reject: false, all: true },
+    )
+    expect(
+      suite.exitCode,
+      `the unit tier after create and destroy, on the same clone:\n${String(suite.all).slice(-4000)}`,
+    ).toBe(0)
+  }, 900_000)
 })
