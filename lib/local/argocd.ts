@@ -17,7 +17,7 @@ import { argocdRunAs, clusterClientPod, type Pod, podEnv, repoServerPod } from '
 import { LOOPBACK, pickPorts } from './ports.ts'
 import { httpGet, tcpOpen } from './probe.ts'
 import { Processes, type RunAs } from './processes.ts'
-import { ensureRedisSecret, redisComponent } from './redis.ts'
+import { ensureRedisSecret, redisComponent, redisSocket } from './redis.ts'
 
 /**
  * Argo CD on the local cluster without its images, as its Helm chart runs it: its real CRDs
@@ -60,7 +60,7 @@ export interface ArgoCD {
   namespace: string
   /** 127.0.0.1:<port> of the repo-server (gRPC over TLS). */
   repoServer: string
-  /** 127.0.0.1:<port> of redis (password: Secret argocd-redis). */
+  /** redis's unix socket (password: Secret argocd-redis). */
   redis: string
   /** 127.0.0.1:<port> of argocd-server (plain HTTP and gRPC: server.insecure). */
   server: string
@@ -98,12 +98,11 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
     (error: unknown) => ({ error }),
   )
   const ports = {
-    redis: await portsOf(procs, 'redis', ['port']),
     repo: await portsOf(procs, 'argocd-repo-server', ['grpc', 'metrics']),
     controller: await portsOf(procs, 'argocd-application-controller', ['metrics']),
     server: await portsOf(procs, 'argocd-server', ['http', 'metrics']),
   }
-  const redisAddress = `${LOOPBACK}:${ports.redis.port}`
+  const redisAddress = redisSocket(layout.node, runAs)
   const repoServer = `${LOOPBACK}:${ports.repo.grpc}`
   const server = `${LOOPBACK}:${ports.server.http}`
   const params = {
@@ -112,6 +111,10 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
     // Loopback only: the chart's pods listen on their own network, these on the host's.
     'reposerver.listen.address': LOOPBACK,
     'server.listen.address': LOOPBACK,
+    // The repo-server gets repository credentials with each request: its clients check its
+    // certificate (the local CA's), so a process that took its port while it was down gets none.
+    'controller.repo.server.strict.tls': 'true',
+    'server.repo.server.strict.tls': 'true',
     ...options.params,
   }
   const unread = unreadParams(params)
@@ -132,7 +135,7 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
   // Redis starts while each process's pod is laid out, as the chart's pod specs lay them out.
   mkdirSync(layout.node, { recursive: true, mode: 0o755 })
   const [redis, repoPod, controllerPod, serverPod] = await Promise.all([
-    ensureComponent(procs, redisComponent(layout.redis, ports.redis, redisPassword), log),
+    ensureComponent(procs, redisComponent(layout.redis, redisAddress, redisPassword), log),
     repoServerPod(apis, layout, namespace, runAs, options.ksopsStandin ?? ksopsStandin),
     clusterClientPod(layout, 'argocd-application-controller', options.kubeconfig, namespace, runAs),
     clusterClientPod(layout, 'argocd-server', options.kubeconfig, namespace, runAs),

@@ -57,7 +57,7 @@ export async function ensureComponent<K extends string>(
     outcome = 'restarted'
   }
 
-  const ports = await portsFor(component, previous?.ports)
+  const ports = await portsFor(component, previous?.ports, log)
   const spec = component.spec(ports)
   const started = performance.now()
   const record = await procs.start({ ...spec, name, ports, fingerprint: fingerprint(spec) })
@@ -72,14 +72,21 @@ export async function ensureComponent<K extends string>(
 async function portsFor<K extends string>(
   component: Component<K>,
   previous: Record<string, number> | undefined,
+  log: Logger,
 ): Promise<Record<K, number>> {
   const fixed = component.fixedPorts ?? {}
-  const picked = await pickPorts(component.portKeys, { ...previous, ...fixed })
+  const holders = new Map<K, string>()
+  const picked = await pickPorts(component.portKeys, { ...previous, ...fixed }, (key, port, holder) => {
+    holders.set(key, holder)
+    if (!(key in fixed))
+      log.warn(`${component.name}: its port ${port} on 127.0.0.1 is now taken by ${holder}: it gets another`)
+  })
   for (const [key, port] of Object.entries(fixed) as [K, number][]) {
     if (picked[key] !== port) {
-      throw new BootstrapError(`${component.name}: port ${port} on 127.0.0.1 is taken by another process`, {
-        hint: `see what listens there: ss -ltnp 'sport = :${port}'`,
-      })
+      throw new BootstrapError(
+        `${component.name}: port ${port} on 127.0.0.1 is taken by ${holders.get(key) ?? 'another process'}`,
+        { hint: `stop that process (it took the port while ${component.name} was down), then run again` },
+      )
     }
   }
   return picked

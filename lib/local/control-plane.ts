@@ -155,12 +155,13 @@ export async function restartApiserver(options: {
 }
 
 function etcdComponent(layout: LocalLayout): Component<'client' | 'peer'> {
+  const pki = pkiPaths(layout.pki)
   return {
     name: 'etcd',
     portKeys: ['client', 'peer'],
     spec: ({ client, peer }) => {
       mkdirSync(layout.etcdData, { recursive: true, mode: 0o700 })
-      const clientUrl = `http://${LOOPBACK}:${client}`
+      const clientUrl = `https://${LOOPBACK}:${client}`
       const peerUrl = `http://${LOOPBACK}:${peer}`
       return {
         command: localBinary('etcd'),
@@ -172,12 +173,19 @@ function etcdComponent(layout: LocalLayout): Component<'client' | 'peer'> {
           `--listen-peer-urls=${peerUrl}`,
           `--initial-advertise-peer-urls=${peerUrl}`,
           `--initial-cluster=local=${peerUrl}`,
+          `--cert-file=${pki.etcd.cert}`,
+          `--key-file=${pki.etcd.key}`,
+          '--client-cert-auth',
+          `--trusted-ca-file=${pki.ca.cert}`,
           '--log-level=warn',
         ],
+        inputs: [pki.etcd.cert, pki.ca.cert],
       }
     },
     ready: async ({ client }) => {
-      const answer = await httpGet(`http://${LOOPBACK}:${client}/health`)
+      const answer = await httpGet(`https://${LOOPBACK}:${client}/health`, {
+        tls: { ca: pki.ca.cert, cert: pki.etcdClient.cert, key: pki.etcdClient.key },
+      })
       return answer.status === 200 && answer.body.includes('"health":"true"')
     },
     readyTimeoutMs: 30_000,
@@ -197,7 +205,10 @@ function apiserverComponent(
     spec: ({ secure }) => ({
       command: localBinary('kube-apiserver'),
       args: [
-        `--etcd-servers=http://${LOOPBACK}:${etcdPort}`,
+        `--etcd-servers=https://${LOOPBACK}:${etcdPort}`,
+        `--etcd-cafile=${pki.ca.cert}`,
+        `--etcd-certfile=${pki.etcdClient.cert}`,
+        `--etcd-keyfile=${pki.etcdClient.key}`,
         `--secure-port=${secure}`,
         `--bind-address=${LOOPBACK}`,
         `--advertise-address=${LOOPBACK}`,

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomicSync } from '../atomic-file.ts'
 import { BootstrapError } from '../errors.ts'
@@ -44,6 +45,9 @@ export async function ensureOpenBao(options: OpenBaoOptions): Promise<OpenBao> {
   const data = join(dir, 'data')
   const config = join(dir, 'config.hcl')
   mkdirSync(data, { recursive: true, mode: 0o700 })
+  // The storage's name, made with it and gone with it (interrupted-init.ts tells storages apart by it).
+  const id = storageIdFile(options.stateDir)
+  if (!existsSync(id)) writeFileAtomicSync(id, `${randomBytes(16).toString('hex')}\n`, 0o600)
   const procs = new Processes(options.stateDir)
 
   const bao = await ensureComponent<'api' | 'cluster'>(
@@ -74,6 +78,18 @@ export async function ensureOpenBao(options: OpenBaoOptions): Promise<OpenBao> {
   const address = `http://${LOOPBACK}:${bao.ports.api}`
   log.detail(`openbao: ${bao.outcome} at ${address} in ${formatMs(performance.now() - started)}`)
   return { address, reused: bao.outcome === 'adopted' }
+}
+
+/** The file naming the local OpenBao's data folder: a new folder, a new name. */
+export const storageIdFile = (stateDir: string) => join(localLayout(stateDir).openbao, 'data.id')
+
+/** OpenBao's data folder thrown away with its name, and OpenBao started on a new, empty one. */
+export async function resetOpenBaoStorage(options: OpenBaoOptions): Promise<OpenBao> {
+  await new Processes(options.stateDir).stop(OPENBAO_PROCESS, 10_000)
+  const dir = localLayout(options.stateDir).openbao
+  rmSync(join(dir, 'data'), { recursive: true, force: true })
+  rmSync(storageIdFile(options.stateDir), { force: true })
+  return ensureOpenBao(options)
 }
 
 /** The server's HCL. Only paths and addresses: the key stays in its file. */

@@ -40,6 +40,11 @@ export interface Pki {
   dir: string
   ca: CertPair
   apiserver: CertPair
+  /** etcd's serving certificate, and the client certificate the apiserver presents to it. */
+  etcd: CertPair
+  etcdClient: CertPair
+  /** Argo CD's repo-server's serving certificate: the controller and server check it (strict TLS). */
+  repoServer: CertPair
   clients: Record<ClientName, CertPair>
   /** --service-account-key-file (public) and --service-account-signing-key-file (private). */
   serviceAccount: { publicKey: string; privateKey: string }
@@ -78,6 +83,9 @@ export function pkiPaths(dir: string): Pki {
     dir,
     ca: pair('ca'),
     apiserver: pair('apiserver'),
+    etcd: pair('etcd'),
+    etcdClient: pair('etcd-client'),
+    repoServer: pair('argocd-repo-server'),
     clients,
     serviceAccount: { publicKey: join(dir, 'sa.pub'), privateKey: join(dir, 'sa.key') },
   }
@@ -149,14 +157,35 @@ export async function ensurePki(options: PkiOptions): Promise<Pki> {
     issued.push(name)
   }
 
-  const san = [...apiserverNames.dns.map((n) => `DNS:${n}`), ...apiserverNames.ip.map((ip) => `IP:${ip}`)]
+  /** A serving certificate for the names a client dials (its SANs), reissued when one is missing. */
+  const serving = (name: string, pair: CertPair, cn: string, sans: string[]) =>
+    leaf(
+      name,
+      pair,
+      `/CN=${cn}`,
+      ['extendedKeyUsage=serverAuth', `subjectAltName=${sans.join(',')}`],
+      (cert) => sans.every((san) => (cert.subjectAltName ?? '').includes(sanForm(san))),
+    )
+  await serving('apiserver', paths.apiserver, 'kube-apiserver', [
+    ...apiserverNames.dns.map((n) => `DNS:${n}`),
+    ...apiserverNames.ip.map((ip) => `IP:${ip}`),
+  ])
+  // etcd speaks TLS and takes only this CA's clients: a process that took its port while it was
+  // down could otherwise receive everything the apiserver stores, Secrets included.
+  await serving('etcd', paths.etcd, 'etcd', ['DNS:localhost', 'IP:127.0.0.1'])
   await leaf(
-    'apiserver',
-    paths.apiserver,
-    '/CN=kube-apiserver',
-    ['extendedKeyUsage=serverAuth', `subjectAltName=${san.join(',')}`],
-    (cert) => san.every((name) => (cert.subjectAltName ?? '').includes(sanForm(name))),
+    'etcd-client',
+    paths.etcdClient,
+    '/CN=kube-apiserver-etcd-client',
+    ['extendedKeyUsage=clientAuth'],
+    () => true,
   )
+  // The same for Argo CD's repo-server: its clients send it repository credentials.
+  await serving('argocd-repo-server', paths.repoServer, 'argocd-repo-server', [
+    'DNS:localhost',
+    'DNS:argocd-repo-server',
+    'IP:127.0.0.1',
+  ])
   for (const [name, id] of Object.entries(clientIdentities) as [
     ClientName,
     (typeof clientIdentities)[ClientName],

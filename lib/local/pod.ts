@@ -17,6 +17,7 @@ import type { Logger } from '../log.ts'
 import { statusCode } from '../retry.ts'
 import type { KubeApis } from './kube.ts'
 import { type LocalLayout, podRoot, servedReposDir } from './layout.ts'
+import { pkiPaths } from './pki.ts'
 import type { RunAs } from './processes.ts'
 
 /**
@@ -114,6 +115,8 @@ export function podEnv(pod: Pod): Record<string, string> {
     USER: ARGOCD_USER.name,
     TMPDIR: join(pod.root, 'tmp'),
     ARGOCD_FAKE_IN_CLUSTER: 'true',
+    // /app/config in the image: the TLS files the chart mounts (reposerver/, controller/, server/tls) are read below it.
+    ARGOCD_APP_CONF_PATH: config,
     ARGOCD_TLS_DATA_PATH: join(config, 'tls'),
     ARGOCD_SSH_DATA_PATH: join(config, 'ssh'),
     ARGOCD_GNUPGHOME: join(config, 'gpg', 'keys'),
@@ -162,7 +165,19 @@ export async function repoServerPod(
   writeMounted(gitConfigFile, gitConfig ?? '', 0o644)
   ownedDir(join(pod.root, 'helm-working-dir'), runAs)
   installKsopsStandin(standin, paths.pluginHome)
-  return { ...pod, paths, inputs: [ageKeyFile, gitConfigFile] }
+  // Its serving certificate from the local CA, where the chart mounts Secret argocd-repo-server-tls.
+  const pki = pkiPaths(layout.pki)
+  const tls = join(pod.root, 'app', 'config', 'reposerver', 'tls')
+  writeMounted(join(tls, 'tls.crt'), readFileSync(pki.repoServer.cert), 0o644)
+  writeMounted(join(tls, 'tls.key'), readFileSync(pki.repoServer.key), 0o600)
+  if (runAs) chownSync(join(tls, 'tls.key'), runAs.uid, runAs.gid)
+  return { ...pod, paths, inputs: [ageKeyFile, gitConfigFile, join(tls, 'tls.crt')] }
+}
+
+/** Where each client of the repo-server looks for its CA, below /app/config (Argo CD's cmd/ sources). */
+const REPO_SERVER_CLIENT_DIR: Record<string, string> = {
+  'argocd-application-controller': 'controller',
+  'argocd-server': 'server',
 }
 
 /** The controller's and the server's pods: a kubeconfig in place of the ServiceAccount token, set to Argo CD's namespace as in-cluster config is. */
@@ -182,7 +197,10 @@ export async function clusterClientPod(
   mkdirSync(dirname(kubeconfig), { recursive: true, mode: 0o755 })
   writeFileAtomicSync(kubeconfig, stringify(config), 0o600)
   if (runAs) chownSync(kubeconfig, runAs.uid, runAs.gid)
-  return { ...pod, kubeconfig, inputs: [kubeconfig] }
+  // The CA its strict TLS checks the repo-server's certificate against (the chart's ca.crt mount).
+  const ca = join(pod.root, 'app', 'config', REPO_SERVER_CLIENT_DIR[name] ?? name, 'tls', 'ca.crt')
+  writeMounted(ca, readFileSync(pkiPaths(layout.pki).ca.cert), 0o644)
+  return { ...pod, kubeconfig, inputs: [kubeconfig, ca] }
 }
 
 async function readOrExplain(

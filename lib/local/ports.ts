@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { createServer } from 'node:net'
 
 /** Everything the local stack serves binds this address. */
@@ -29,20 +30,80 @@ export function portIsFree(port: number): Promise<boolean> {
 
 /**
  * Ports for one process: the ones it had before when they are still free (so the cluster
- * keeps its address across restarts), fresh ones otherwise. Never two equal ports.
+ * keeps its address across restarts), fresh ones otherwise. Never two equal ports. A previous
+ * port another process has taken meanwhile is said (`onTaken`), naming that process.
  */
 export async function pickPorts<K extends string>(
   keys: readonly K[],
   previous: Partial<Record<string, number>> = {},
+  onTaken?: (key: K, port: number, holder: string) => void,
 ): Promise<Record<K, number>> {
   const picked = {} as Record<K, number>
   const taken = new Set<number>()
   for (const key of keys) {
     const before = previous[key]
-    let port = before !== undefined && !taken.has(before) && (await portIsFree(before)) ? before : 0
+    let port = 0
+    if (before !== undefined && !taken.has(before)) {
+      if (await portIsFree(before)) port = before
+      else onTaken?.(key, before, portHolder(before))
+    }
     while (!port || taken.has(port)) port = await freePort()
     taken.add(port)
     picked[key] = port
   }
   return picked
+}
+
+/**
+ * Which process listens on TCP `port` (any local address), from /proc: "pid N (name)" — or
+ * what can be said when it cannot be seen (another user's process, to a run that is not root).
+ */
+export function portHolder(port: number): string {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0')
+  const inodes = new Set<string>()
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = ''
+    try {
+      text = readFileSync(table, 'utf8')
+    } catch {
+      continue
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/)
+      // local_address is ADDR:PORT in hex; st 0A is LISTEN; the inode is the tenth field.
+      if (fields[1]?.endsWith(`:${hex}`) && fields[3] === '0A' && fields[9]) inodes.add(fields[9])
+    }
+  }
+  if (inodes.size === 0) return 'a process this run cannot see'
+  let pids: string[] = []
+  try {
+    pids = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))
+  } catch {
+    return 'a process this run cannot see'
+  }
+  for (const pid of pids) {
+    let fds: string[] = []
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`)
+    } catch {
+      continue
+    }
+    for (const fd of fds) {
+      let target = ''
+      try {
+        target = readlinkSync(`/proc/${pid}/fd/${fd}`)
+      } catch {
+        continue
+      }
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1]
+      if (inode && inodes.has(inode)) {
+        let name = '?'
+        try {
+          name = readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+        } catch {}
+        return `pid ${pid} (${name})`
+      }
+    }
+  }
+  return "another user's process (run `ss -ltnp` as root to see which)"
 }

@@ -53,8 +53,20 @@ export function httpGet(
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */
 export function tcpOpen(port: number, timeoutMs = 1000): Promise<boolean> {
+  return accepts({ host: LOOPBACK, port }, timeoutMs)
+}
+
+/** Whether something accepts connections on the unix socket `path`. */
+export function unixSocketOpen(path: string, timeoutMs = 1000): Promise<boolean> {
+  return accepts({ path }, timeoutMs)
+}
+
+function accepts(
+  target: { host: string; port: number } | { path: string },
+  timeoutMs: number,
+): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: LOOPBACK, port })
+    const socket = connect(target)
     const done = (open: boolean) => {
       socket.destroy()
       resolve(open)

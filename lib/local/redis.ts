@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomicSync } from '../atomic-file.ts'
 import { BootstrapError } from '../errors.ts'
@@ -10,8 +10,8 @@ import { localBinary } from './binaries.ts'
 import { REDIS_SECRET } from './chart-env.ts'
 import type { Component } from './component.ts'
 import type { KubeApis } from './kube.ts'
-import { LOOPBACK } from './ports.ts'
-import { tcpOpen } from './probe.ts'
+import { unixSocketOpen } from './probe.ts'
+import type { RunAs } from './processes.ts'
 
 /**
  * Argo CD's redis on the local cluster, as the chart runs it: password-protected, the password in
@@ -50,23 +50,51 @@ export async function ensureRedisSecret(apis: KubeApis, namespace: string, log: 
   return password
 }
 
+/** The longest unix socket path the kernel takes (sun_path is 108 bytes with its NUL; 104 on some). */
+const MAX_SOCKET_PATH = 100
+
+/**
+ * Where redis listens: a unix socket in a 0700 folder of the node that only Argo CD's processes'
+ * user (and root) can pass. No TCP port: a port another user's process could take after redis
+ * died, and then receive Argo CD's `AUTH` with the password (go-redis dials a unix socket when the
+ * address starts with `/`).
+ */
+export function redisSocket(nodeDir: string, runAs: RunAs | undefined): string {
+  const dir = join(nodeDir, 'redis')
+  mkdirSync(nodeDir, { recursive: true, mode: 0o755 })
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  chmodSync(dir, 0o700)
+  if (runAs) chownSync(dir, runAs.uid, runAs.gid)
+  const socket = join(dir, 'redis.sock')
+  if (socket.length > MAX_SOCKET_PATH)
+    throw new BootstrapError(
+      `redis's socket path ${socket} is ${socket.length} bytes: unix sockets take ${MAX_SOCKET_PATH} at most`,
+      {
+        hint: 'use a shorter state folder ($PLATFORM_STATE_DIR)',
+        exitCode: 2,
+      },
+    )
+  return socket
+}
+
 /**
  * redis as the chart runs it, with `requirepass` — from a 0600 config file here, not the command
- * line: on a host every user can read every process's command line.
+ * line: on a host every user can read every process's command line. It listens on `socket` only.
  */
-export function redisComponent(dir: string, ports: { port: number }, password: string): Component<'port'> {
+export function redisComponent(dir: string, socket: string, password: string): Component<never> {
   const config = join(dir, 'redis.conf')
   return {
     name: 'redis',
-    portKeys: ['port'],
-    fixedPorts: ports,
-    spec: ({ port }) => {
+    portKeys: [],
+    spec: () => {
       mkdirSync(dir, { recursive: true, mode: 0o700 })
       writeFileAtomicSync(
         config,
         [
-          `bind ${LOOPBACK}`,
-          `port ${port}`,
+          'port 0',
+          `unixsocket ${socket}`,
+          // The folder is the gate (0700, Argo CD's user): the socket itself is open to whoever passes it.
+          'unixsocketperm 777',
           'protected-mode yes',
           `requirepass ${password}`,
           'save ""',
@@ -81,7 +109,7 @@ export function redisComponent(dir: string, ports: { port: number }, password: s
       )
       return { command: localBinary('redis-server'), args: [config], cwd: dir, inputs: [config] }
     },
-    ready: async ({ port }) => tcpOpen(port),
+    ready: async () => unixSocketOpen(socket),
     readyTimeoutMs: 15_000,
   }
 }

@@ -18,7 +18,20 @@ export interface OpenBaoEndpoint {
   kubernetesHost?: string
   /** PEM of the CA that signed kubernetesHost's serving certificate; unset in a pod. */
   kubernetesCaCert?: string
+  /** Where this OpenBao keeps its data, where the provider can tell and start it over. */
+  storage?: OpenBaoStorage
   close(): Promise<void>
+}
+
+/**
+ * OpenBao's storage, for the one case that needs it: a run killed after asking OpenBao to
+ * initialise and before saving the answer leaves an OpenBao no one has a token for.
+ */
+export interface OpenBaoStorage {
+  /** Names this storage and no other (local: the data folder's inode; a pod: its PVC's uid). */
+  id(): Promise<string | undefined>
+  /** Throws the storage away and starts OpenBao on a new, empty one: it answers uninitialised. */
+  reset(): Promise<void>
 }
 
 /**

@@ -16,6 +16,12 @@ export const INIT_KEYS = {
   rootRevokedAt: 'root_token_revoked_at',
   /** While an OpenBao initialised for a restore has not got the snapshot's data yet: which snapshot (a digest). */
   restoringFrom: 'restoring_snapshot_taken_at',
+  /**
+   * Written before OpenBao is asked to initialise, removed with the answer: which storage (a
+   * digest of its id). Found with an initialised OpenBao on that storage, a run was killed in
+   * between: OpenBao holds nothing (no one ever had its token) and starts over.
+   */
+  initPending: 'init_pending_storage',
   adminToken: 'admin_token',
   adminAccessor: 'admin_token_accessor',
   recoveryThreshold: 'recovery_threshold',

@@ -146,6 +146,66 @@ describe('first run on an uninitialised OpenBao (recorded static-seal responses)
     ])
   })
 
+  it('with a storage to name, marks it in the init file before asking to initialise, and clears the mark with the answer', async () => {
+    const events: string[] = []
+    const bao = fakeBao(uninitialised(), events)
+    const store = memoryStore(undefined, events)
+    const { deps } = harness(bao.call, store)
+    const storage = { id: async () => 'storage-1', reset: async () => {} }
+    await reconcileOpenBao(setupOptions({ storage }), deps)
+    expect(events.slice(0, 2)).toEqual(['init-file write', 'PUT sys/init'])
+    expect(Object.keys(store.writes[0] ?? {})).toEqual(['init_pending_storage'])
+    expect(store.writes[1]).not.toHaveProperty('init_pending_storage')
+    expect(store.values).not.toHaveProperty('init_pending_storage')
+  })
+
+  it('a run killed after asking to initialise, before saving the answer: the next run starts that storage over and initialises again', async () => {
+    const answers = uninitialised()
+    const bao = fakeBao(answers)
+    let storage = 'storage-1'
+    const resets: string[] = []
+    const options = setupOptions({
+      storage: {
+        id: async () => storage,
+        reset: async () => {
+          resets.push(storage)
+          storage = 'storage-2'
+          // The new storage is empty: OpenBao answers uninitialised again.
+          Object.assign(answers, uninitialised())
+        },
+      },
+    })
+    // The killed run: its mark saved, OpenBao initialised, then the process gone before the answer was written.
+    const killed = memoryStore()
+    const dies = {
+      ...killed,
+      write: async (values: Record<string, string>) => {
+        if (killed.writes.length) throw new Error('killed')
+        await killed.write(values)
+      },
+    }
+    await expect(reconcileOpenBao(options, harness(bao.call, dies).deps)).rejects.toThrow('killed')
+    expect(bao.writes().map((c) => c.path)).toContain('sys/init')
+
+    const store = memoryStore(killed.values)
+    const { deps, lines } = harness(bao.call, store)
+    await reconcileOpenBao(options, deps)
+    expect(resets).toEqual(['storage-1'])
+    expect(lines.join('\n')).toContain('initialised by a run that stopped before saving the answer')
+    expect(store.values?.admin_token).toBe(NEW_ADMIN)
+    expect(store.values).not.toHaveProperty('init_pending_storage')
+  })
+
+  it('an initialised OpenBao on another storage than the mark names is never started over', async () => {
+    const bao = fakeBao({ ...uninitialised(), 'GET sys/seal-status': () => sealStatus(true) })
+    const store = memoryStore({ init_pending_storage: 'a'.repeat(64), admin_token: ADMIN_TOKEN })
+    const resets: string[] = []
+    const { deps } = harness(bao.call, store)
+    const storage = { id: async () => 'another', reset: async () => void resets.push('reset') }
+    await reconcileOpenBao(setupOptions({ storage }), deps).catch(() => undefined)
+    expect(resets).toEqual([])
+  })
+
   it('on a recreated OpenBao, reuses the generated values kept from the previous one', async () => {
     const bao = fakeBao(uninitialised())
     const previous = { ...storedFile(), admin_token: 's.plantedOldAdminToken000000' }

@@ -4,6 +4,7 @@ import { waitFor } from '../wait.ts'
 import { replaceAdminToken } from './admin-token.ts'
 import { networkDetail } from './client.ts'
 import { GENERATED_PREFIX, INIT_KEYS } from './init-store.ts'
+import { markInitPending } from './interrupted-init.ts'
 import type { OpenBaoSession } from './session.ts'
 import type { Snapshot } from './snapshot.ts'
 
@@ -147,12 +148,14 @@ export async function initRequest(
 }
 
 export async function initialise(session: OpenBaoSession, status: SealStatus): Promise<void> {
-  // Initialisation's output exists once: make sure it can be stored before asking for it.
-  await session.deps.initStore.preflight()
+  // Initialisation's output exists once: make sure it can be stored, and mark what is being
+  // initialised, before asking for it (interrupted-init.ts).
+  await markInitPending(session)
   const shares = INIT_SHARES
   const init = await initRequest(session, status, 'initialise OpenBao')
   const rootToken = init.root_token ?? ''
 
+  session.setFile(INIT_KEYS.initPending, undefined)
   const earlier = Object.keys(session.file).filter((key) => !key.startsWith(GENERATED_PREFIX))
   if (earlier.length > 0) {
     session.deps.onEntry(

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { waitFor } from '../wait.ts'
 import { initRequest, POLL_MS, type SealStatus, waitUnsealed } from './init.ts'
 import { GENERATED_PREFIX, INIT_KEYS } from './init-store.ts'
+import { markInitPending } from './interrupted-init.ts'
 import type { OpenBaoSession } from './session.ts'
 import { type Snapshot, uploadSnapshot } from './snapshot.ts'
 
@@ -19,13 +20,14 @@ export async function restoreInto(
   snapshot: Snapshot,
   file: string,
 ): Promise<void> {
-  await session.deps.initStore.preflight()
+  await markInitPending(session)
   const init = await initRequest(session, status, 'initialise OpenBao to restore the snapshot into')
   const root = init.root_token ?? ''
   for (const key of init.keys_base64 ?? []) await session.send('PUT', 'sys/unseal', { key }, '')
   // Kept until the restore is done: a run that stops in between resumes it (resumeRestore).
   session.setFile(INIT_KEYS.rootToken, root)
   session.setFile(INIT_KEYS.restoringFrom, restoreMarker(snapshot))
+  session.setFile(INIT_KEYS.initPending, undefined)
   await session.saveFile()
   await waitUnsealed(session, status)
   await restoreWith(session, root, snapshot, file)

@@ -2,6 +2,7 @@ import type { OpenBaoAppConfig } from '../config.ts'
 import { BootstrapError } from '../errors.ts'
 import { redactor } from '../redact.ts'
 import { type BaoCall, type BaoMethod, type BaoResponse, dataOf, errorsOf, networkDetail } from './client.ts'
+import type { OpenBaoStorage } from './endpoint.ts'
 import { type InitStore, recoveryHint } from './init-store.ts'
 import { ADMIN_POLICY, type KubernetesTarget } from './policy.ts'
 import { formatEntry, type Outcome, type SetupReport } from './report.ts'
@@ -38,6 +39,8 @@ export interface SetupOptions {
    * decrypted before anything is sent: one no key reads stops the run with nothing changed.
    */
   snapshot?: () => Promise<{ snapshot: Snapshot; file: string } | undefined>
+  /** OpenBao's storage, where the provider can name it and start it over (endpoint.ts). */
+  storage?: OpenBaoStorage
 }
 
 export interface SetupDeps {

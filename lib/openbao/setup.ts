@@ -9,8 +9,9 @@ import { authenticate } from './admin-token.ts'
 import { loadSnapshot } from './backup.ts'
 import { nodeVaultCall } from './client.ts'
 import type { OpenBaoEndpoint } from './endpoint.ts'
-import { assumeFresh, ensureUnsealed, initialise, waitForAnswer } from './init.ts'
+import { assumeFresh, ensureUnsealed, initialise, type SealStatus, waitForAnswer } from './init.ts'
 import { INIT_KEYS, sopsInitStore } from './init-store.ts'
+import { interruptedInit } from './interrupted-init.ts'
 import { ensureKubernetesAuth, ensureKvV2 } from './mounts.ts'
 import {
   appPolicy,
@@ -71,6 +72,7 @@ export async function openbaoSetup(
           const snapshot = await loadSnapshot(ctx)
           return snapshot && { snapshot, file: openbao.snapshotFile }
         },
+        storage: endpoint.storage,
       },
       adjust(deps),
     )
@@ -99,7 +101,8 @@ export async function reconcileOpenBao(options: SetupOptions, deps: SetupDeps): 
   const [answer, loaded] = await Promise.allSettled([waitForAnswer(session), session.loadInitFile()])
   if (answer.status === 'rejected') throw answer.reason
   if (loaded.status === 'rejected') throw loaded.reason
-  const status = answer.value
+  let status = answer.value
+  if (status.initialized && (await interruptedInit(session))) status = await startOver(session, status)
   if (!status.initialized) {
     const restore = await options.snapshot?.()
     if (options.dryRun) await assumeFresh(session, restore)
@@ -121,6 +124,23 @@ export async function reconcileOpenBao(options: SetupOptions, deps: SetupDeps): 
   }
   await ensureSecrets(session)
   return session.report
+}
+
+/** A new, empty storage and OpenBao on it, answering uninitialised (a dry run only says so). */
+export async function startOver(session: OpenBaoSession, status: SealStatus): Promise<SealStatus> {
+  const why = `initialised by a run that stopped before saving the answer in ${session.options.initFile} (the file still marks its storage as being initialised); no one ever had its token, so nothing can be in it`
+  if (session.options.dryRun) {
+    session.deps.onEntry(`OpenBao: ${why}: its storage would be made anew and OpenBao initialised again`)
+    return { ...status, initialized: false, sealed: true }
+  }
+  session.deps.onEntry(`OpenBao: ${why}: its storage is made anew and OpenBao initialised again`)
+  await session.options.storage?.reset()
+  const fresh = await waitForAnswer(session)
+  if (fresh.initialized)
+    throw new Error(
+      `OpenBao at ${session.options.address} still answers initialised after its storage was made anew`,
+    )
+  return fresh
 }
 
 function defaultSetupDeps(options: {

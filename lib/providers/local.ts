@@ -10,12 +10,13 @@ import { type KObject, loadKubeConfig } from '../kube.ts'
 import { ensureArgoCD } from '../local/argocd.ts'
 import { ensureControlPlane } from '../local/control-plane.ts'
 import { localLayout, podRoot, servedReposDir } from '../local/layout.ts'
-import { ensureOpenBao } from '../local/openbao.ts'
+import { ensureOpenBao, resetOpenBaoStorage, storageIdFile } from '../local/openbao.ts'
 import { pkiPaths } from '../local/pki.ts'
 import { podRepoServerPaths } from '../local/pod.ts'
 import { Processes } from '../local/processes.ts'
 import { stopStack } from '../local/stack.ts'
 import { argocdConfigMap, argocdServerSecret } from '../manifests.ts'
+import type { OpenBaoEndpoint } from '../openbao/endpoint.ts'
 import { type Tool, toolDir, tools } from '../tools/catalogue.ts'
 
 /**
@@ -88,9 +89,21 @@ export const localProvider: ClusterProvider = {
   async openbao(ctx) {
     const layout = localLayout(ctx.stateDir)
     const unsealKeyFile = join(layout.openbao, 'unseal', 'key')
-    const endpoint = async (address: string) => ({
+    const options = { stateDir: ctx.stateDir, unsealKeyFile, log: ctx.log }
+    const endpoint = async (address: string): Promise<OpenBaoEndpoint> => ({
       address,
       close: async () => {},
+      storage: {
+        id: async () =>
+          (await readFile(storageIdFile(ctx.stateDir), 'utf8').catch(() => '')).trim() || undefined,
+        async reset() {
+          const again = await resetOpenBaoStorage(options)
+          if (again.address !== address)
+            throw new BootstrapError(`OpenBao started again at ${again.address}, not ${address}`, {
+              hint: `its port was taken meanwhile: run \`just create ${ctx.env.name}\` again`,
+            })
+        },
+      },
       // Kubernetes auth is checked against this apiserver, over loopback, with its own CA.
       kubernetesHost: loadKubeConfig(layout.adminKubeconfig).getCurrentCluster()?.server ?? '',
       kubernetesCaCert: await readFile(pkiPaths(layout.pki).ca.cert, 'utf8'),
@@ -101,7 +114,7 @@ export const localProvider: ClusterProvider = {
         throw new BootstrapError('the local cluster is not running, and OpenBao never ran in it', {
           hint: `\`just create ${ctx.env.name}\` starts it`,
         })
-      return endpoint((await ensureOpenBao({ stateDir: ctx.stateDir, unsealKeyFile, log: ctx.log })).address)
+      return endpoint((await ensureOpenBao(options)).address)
     }
     // Unsealed the way the pod is: from the openbao-unseal-key bootstrap Secret, as a file.
     const kube = await ctx.kube()
@@ -124,7 +137,7 @@ export const localProvider: ClusterProvider = {
       )
     await mkdir(join(layout.openbao, 'unseal'), { recursive: true, mode: 0o700 })
     await writeFile(unsealKeyFile, Buffer.from(value, 'base64'), { mode: 0o600 })
-    return endpoint((await ensureOpenBao({ stateDir: ctx.stateDir, unsealKeyFile, log: ctx.log })).address)
+    return endpoint((await ensureOpenBao(options)).address)
   },
 
   accessHints(ctx) {

@@ -2,20 +2,17 @@ import { createServer, type Socket } from 'node:net'
 import { PortForward } from '@kubernetes/client-node'
 import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
-import type { KObject } from '../kube.ts'
+import type { KObject, Kube } from '../kube.ts'
 import { loadKubeConfig } from '../kube.ts'
-import type { OpenBaoEndpoint } from '../openbao/endpoint.ts'
+import type { OpenBaoEndpoint, OpenBaoStorage } from '../openbao/endpoint.ts'
+import { waitFor } from '../wait.ts'
 
 /** OpenBao through a port-forward to its first Running pod (client-node, no kubectl process). */
 export async function portForwardOpenBao(ctx: Context): Promise<OpenBaoEndpoint> {
   if (ctx.env.openbao.address) return { address: ctx.env.openbao.address, close: async () => {} }
   const namespace = ctx.env.openbao.namespace
-  const pods = await (await ctx.kube()).list<KObject>(
-    'v1',
-    'Pod',
-    namespace,
-    'app.kubernetes.io/name=openbao',
-  )
+  const kube = await ctx.kube()
+  const pods = await kube.list<KObject>('v1', 'Pod', namespace, 'app.kubernetes.io/name=openbao')
   const pod = pods.find((p) => (p.status as { phase?: string } | undefined)?.phase === 'Running')
   if (!pod) {
     throw new BootstrapError(`no Running OpenBao pod in namespace ${namespace}`, {
@@ -35,7 +32,63 @@ export async function portForwardOpenBao(ctx: Context): Promise<OpenBaoEndpoint>
       })
       .catch(() => socket.destroy())
   })
-  return { address: `http://127.0.0.1:${server.port}`, close: server.close }
+  return {
+    address: `http://127.0.0.1:${server.port}`,
+    close: server.close,
+    storage: podStorage(ctx, kube, pod),
+  }
+}
+
+/**
+ * The pod's PersistentVolumeClaims as OpenBao's storage: named by their uids; made anew by deleting
+ * them with the pod, whose StatefulSet then makes the pod and new, empty claims again (a pod made
+ * while its old claim was still going is deleted once more, so the StatefulSet makes the claim).
+ * The port-forward reaches the new pod: it dials the pod by name on each connection.
+ */
+function podStorage(ctx: Context, kube: Kube, pod: KObject): OpenBaoStorage | undefined {
+  const namespace = pod.metadata.namespace ?? ctx.env.openbao.namespace
+  const volumes =
+    (pod.spec as { volumes?: { persistentVolumeClaim?: { claimName: string } }[] }).volumes ?? []
+  const claims = volumes.flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : []))
+  if (claims.length === 0) return undefined
+  const pvc = (name: string) => ({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', name, namespace })
+  const podRef = { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, namespace }
+  const uids = async () =>
+    (await Promise.all(claims.map((name) => kube.get(pvc(name))))).map(
+      (c) => c?.metadata.uid as string | undefined,
+    )
+  return {
+    async id() {
+      const found = await uids()
+      return found.every(Boolean) ? found.join(',') : undefined
+    },
+    async reset() {
+      const old = new Set((await uids()).filter(Boolean))
+      for (const name of claims) await kube.delete(pvc(name))
+      await kube.delete(podRef)
+      let lastKick = Date.now()
+      await waitFor(
+        `OpenBao's pod ${pod.metadata.name} to run again on new, empty volumes`,
+        async () => {
+          const [now, found] = await Promise.all([kube.get(podRef), uids()])
+          const fresh = found.every((uid) => uid && !old.has(uid))
+          const phase = (now?.status as { phase?: string } | undefined)?.phase
+          if (now && fresh && phase === 'Running' && !now.metadata.deletionTimestamp) return true
+          // Made while its old claim was still being deleted, the pod waits for a claim no one makes.
+          if (now && !now.metadata.deletionTimestamp && !fresh && Date.now() - lastKick > 10_000) {
+            lastKick = Date.now()
+            await kube.delete(podRef)
+          }
+          return false
+        },
+        {
+          timeoutMs: 300_000,
+          intervalMs: 2000,
+          hint: `\`kubectl -n ${namespace} get pods,pvc\` shows where it stands`,
+        },
+      )
+    },
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -130,6 +130,9 @@ export async function runExistingRound(options: {
     check(exited('second create', again, 0))
     check(resourceVersionsKept(versions, await managedVersions(kube, env)))
     check(helmRevisionKept('argocd', revision, await helmRevision(kubeconfig, env.argocd.namespace)))
+
+    say('existing: openbao-setup killed while OpenBao initialises a new storage, then run again')
+    check(await interruptedInitRepaired(ws, kube, kubeconfig))
 
     say('existing: destroy staging without --force (refused, nothing written)')
     const snapshot = join(ws.dir, env.openbao.snapshotFile)
@@ -340,5 +343,77 @@ async function inventoryRestored(kube: Kube, before: Set<string>): Promise<Verdi
     message: ok
       ? `${before.size} objects, the same ones as before create (the team's cert-manager and bystander namespaces with their ConfigMaps among them)`
       : `left behind: ${added.join(', ') || '-'}; removed that was there before: ${removed.join(', ') || '-'}`,
+  }
+}
+
+/**
+ * OpenBao on a new, empty volume (its PVC and pod deleted: the StatefulSet makes both again), then
+ * `openbao-setup` killed once OpenBao says it is initialised and before the answer is saved, then
+ * run again: it must start that storage over by itself (lib/openbao/interrupted-init.ts) and work.
+ */
+async function interruptedInitRepaired(ws: Workspace, kube: Kube, kubeconfig: string): Promise<Verdict> {
+  const name = 'openbao-setup killed while OpenBao initialises: the next run repairs it'
+  const ns = ws.env.openbao.namespace
+  const pvc = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', name: 'data-openbao-0', namespace: ns }
+  const pod = { apiVersion: 'v1', kind: 'Pod', name: 'openbao-0', namespace: ns }
+  const old = (await kube.get(pvc))?.metadata.uid
+  await kube.delete(pvc)
+  await kube.delete(pod)
+  const sealStatus = async () => {
+    const raw = await execa(
+      'kubectl',
+      [
+        '--kubeconfig',
+        kubeconfig,
+        'get',
+        '--raw',
+        `/api/v1/namespaces/${ns}/pods/http:openbao-0:8200/proxy/v1/sys/seal-status`,
+      ],
+      { reject: false },
+    )
+    return raw.exitCode === 0 ? (JSON.parse(String(raw.stdout)) as { initialized?: boolean }) : undefined
+  }
+  const poll = async (what: string, check: () => Promise<boolean>, ms = 300_000) => {
+    for (
+      const deadline = Date.now() + ms;
+      Date.now() < deadline;
+      await new Promise((r) => setTimeout(r, 200))
+    )
+      if (await check()) return
+    throw new Error(`timed out waiting for ${what}`)
+  }
+  await poll('a new OpenBao pod on a new volume, answering uninitialised', async () => {
+    const uid = (await kube.get(pvc))?.metadata.uid
+    if (!uid || uid === old) return false
+    return (await sealStatus())?.initialized === false
+  })
+  const initFile = join(ws.dir, ws.env.openbao.initFile)
+  const before = existsSync(initFile) ? statSync(initFile).mtimeMs : 0
+  const killed = ws.spawnCli('scripts/09-openbao-setup.ts')
+  await poll(
+    'setup to mark the storage in the init file',
+    async () => statSync(initFile).mtimeMs !== before || killed.child.exitCode !== null,
+    120_000,
+  )
+  const marked = statSync(initFile).mtimeMs
+  await poll(
+    'OpenBao to say it is initialised',
+    async () => (await sealStatus())?.initialized === true || killed.child.exitCode !== null,
+    120_000,
+  )
+  killed.child.kill('SIGKILL')
+  await killed.done
+  const answerLost = (await sealStatus())?.initialized === true && statSync(initFile).mtimeMs === marked
+  const again = await ws.cli('scripts/09-openbao-setup.ts')
+  const startedOver = again.output.includes('initialised by a run that stopped before saving the answer')
+  const ok = again.code === 0 && startedOver === answerLost
+  return {
+    name,
+    ok,
+    message: ok
+      ? answerLost
+        ? 'killed with OpenBao initialised and its answer unsaved; the next run made the volume anew and set OpenBao up'
+        : 'the kill came after the answer was saved; the next run went on with it'
+      : `exited ${again.code}; answer lost: ${answerLost}, started over: ${startedOver}\n${again.output.split('\n').slice(-20).join('\n')}`,
   }
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
@@ -69,6 +70,29 @@ function expectOk(result: { code: number; output: string }, what: string): void 
 function expectVerdicts(verdicts: Verdict[]): void {
   const bad = failed(verdicts)
   expect(bad.map((v) => `${v.name}: ${v.message}`)).toEqual([])
+}
+
+/** Where Argo CD's processes reach redis: argocd-cmd-params-cm's redis.server, a unix socket. */
+async function redisSocketPath(): Promise<string> {
+  const params = await ws.kube().get({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    name: 'argocd-cmd-params-cm',
+    namespace: 'argocd',
+  })
+  return String((params?.data as Record<string, string> | undefined)?.['redis.server'])
+}
+
+function redisAnswer(path: string, command: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect({ path }, () => socket.write(`${command}\r\n`))
+    socket.setTimeout(5000, () => reject(new Error('redis did not answer')))
+    socket.once('data', (data) => {
+      socket.destroy()
+      resolve(data.toString())
+    })
+    socket.once('error', reject)
+  })
 }
 
 async function platformVerdicts(): Promise<Verdict[]> {
@@ -813,17 +837,38 @@ describe('leaks', () => {
   })
 
   it('redis, which caches the rendered manifests (decrypted Secrets too), refuses a client without its password', async () => {
-    const port = new Processes(stateDir()).record('redis')?.ports.port
-    expect(port, 'redis has a port').toBeDefined()
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: port as number }, () => socket.write('KEYS *\r\n'))
-      socket.setTimeout(5000, () => reject(new Error('redis did not answer')))
-      socket.once('data', (data) => {
-        socket.destroy()
-        resolve(data.toString())
-      })
-      socket.once('error', reject)
-    })
-    expect(answer).toMatch(/^-NOAUTH/)
+    const socket = await redisSocketPath()
+    expect(socket).toMatch(/^\//)
+    expect(await redisAnswer(socket, 'KEYS *')).toMatch(/^-NOAUTH/)
+  })
+
+  it("redis listens on no port; killed, its socket is no one else's to take, and create starts it on the same one", async () => {
+    const procs = new Processes(stateDir())
+    expect(procs.record('redis')?.ports ?? {}).toEqual({})
+    const socket = await redisSocketPath()
+    const folder = statSync(join(socket, '..'))
+    expect(folder.mode & 0o777, "the socket's folder: Argo CD's user's alone").toBe(0o700)
+    const pid = procs.record('redis')?.pid as number
+    process.kill(-pid, 'SIGKILL')
+    await waitFor('redis to be gone', async () => !procs.isRunning('redis'), { timeoutMs: 10_000 })
+    if (process.getuid?.() === 0) {
+      // Another user (uid 65534) cannot listen where Argo CD dials, nor reach the folder: whatever
+      // Argo CD's server sends while redis is down, no stranger can receive it.
+      const stranger = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `const net = require('net'); const path = ${JSON.stringify(socket)};
+           net.createServer().listen(path).on('error', (e) => { console.log('listen', e.code);
+             net.connect({ path }).on('error', (e) => { console.log('connect', e.code); process.exit(3) }) })`,
+        ],
+        { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 10_000 },
+      )
+      expect(stranger.stdout).toMatch(/listen EACCES/)
+      expect(stranger.stdout).toMatch(/connect EACCES/)
+    }
+    expectOk(await ws.cli(CREATE), 'create after redis was killed')
+    expect(await redisSocketPath()).toBe(socket)
+    expect(await redisAnswer(socket, 'KEYS *')).toMatch(/^-NOAUTH/)
   })
 })
