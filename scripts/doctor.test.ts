@@ -22,7 +22,7 @@ describe('just doctor on a machine without the installer prerequisites', () => {
       String(result.all)
         .split('\n')
         .find((line) => line.startsWith(`XX  ${command} `) || line.startsWith(`--  ${command} `))
-    expect(row('go')).toMatch(/missing .*install with `apt-get install -y golang-go`/)
+    expect(row('go')).toMatch(/missing .*install with Go ≥ 1.26 from https:\/\/go.dev\/dl/)
     expect(row('python3')).toMatch(/install with `apt-get install -y python3-pip`/)
     expect(row('git')).toMatch(/install with `apt-get install -y git`/)
     expect(row('openssl')).toMatch(/install with `apt-get install -y openssl`/)

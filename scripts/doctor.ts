@@ -95,7 +95,7 @@ const PREREQUISITES: {
     args: ['version'],
     needed: 'builds most tools from the Go module proxy',
     install:
-      '`apt-get install -y golang-go` (any Go ≥ 1.21 fetches the 1.26 toolchain it needs from the module proxy), or go.dev/dl',
+      'Go ≥ 1.26 from https://go.dev/dl (or `apt-get install -y golang-go` where Debian has it that new)',
   },
   {
     command: 'python3',

@@ -12,8 +12,9 @@ import { run } from '../../lib/exec.ts'
 import { publishCheckout } from '../../lib/gitops-source.ts'
 import { deployedRelease } from '../../lib/helm.ts'
 import { kindCreate, kindDelete, kindLoadArchive, nodeImageNeeds } from '../../lib/kind.ts'
-import { createKube, type Kube, loadKubeConfig } from '../../lib/kube.ts'
+import { createKube, type KObject, type Kube, loadKubeConfig } from '../../lib/kube.ts'
 import { repoRoot } from '../../lib/paths.ts'
+import { versions } from '../../lib/versions.ts'
 import { makeWorkspace, type Workspace } from '../local/workspace.ts'
 import {
   applicationsConverged,
@@ -133,6 +134,9 @@ export async function runExistingRound(options: {
 
     say('existing: openbao-setup killed while OpenBao initialises a new storage, then run again')
     check(await interruptedInitRepaired(ws, kube, kubeconfig))
+
+    say("existing: Argo CD's release drifted; create upgrades it and counts only statuses computed since")
+    check(await upgradeCountsFreshStatuses(ws, kube, kubeconfig, options.mirror))
 
     say('existing: destroy staging without --force (refused, nothing written)')
     const snapshot = join(ws.dir, env.openbao.snapshotFile)
@@ -415,5 +419,62 @@ async function interruptedInitRepaired(ws: Workspace, kube: Kube, kubeconfig: st
         ? 'killed with OpenBao initialised and its answer unsaved; the next run made the volume anew and set OpenBao up'
         : 'the kill came after the answer was saved; the next run went on with it'
       : `exited ${again.code}; answer lost: ${answerLost}, started over: ${startedOver}\n${again.output.split('\n').slice(-20).join('\n')}`,
+  }
+}
+
+/**
+ * An upgrade in place: Argo CD's release gets a revision with other values (as an older runbook, or
+ * a person, would leave it), then create puts its own back. Step 08 must not pass on the statuses
+ * written before: it asks every Application to refresh and counts each once Argo CD has — so
+ * afterwards none still holds the request and every one was reconciled after the create began.
+ */
+async function upgradeCountsFreshStatuses(
+  ws: Workspace,
+  kube: Kube,
+  kubeconfig: string,
+  mirror: string,
+): Promise<Verdict> {
+  const name = 'after an upgrade in place, convergence counts only statuses Argo CD computed since'
+  const ns = ws.env.argocd.namespace
+  const chart = versions.charts.argocd
+  const drift = await execa(
+    'helm',
+    [
+      ...['upgrade', 'argocd', join(mirror, `${chart.name}-${chart.version}.tgz`), '--namespace', ns],
+      ...['--kubeconfig', kubeconfig, '--kube-context', 'platform-staging', '--reuse-values'],
+      ...[
+        '--labels',
+        'managed-by=platform-bootstrap',
+        '--set-string',
+        'configs.params.controller\\.log\\.level=debug',
+      ],
+    ],
+    { env: ws.variables, reject: false, all: true },
+  )
+  if (drift.exitCode !== 0)
+    return { name, ok: false, message: `helm upgrade (the drift) failed: ${drift.all}` }
+  const began = Math.floor(Date.now() / 1000) * 1000
+  const created = await ws.cli('scripts/create.ts')
+  const apps = await kube.list('argoproj.io/v1alpha1', 'Application', ns)
+  const reconciledAt = (app: KObject) =>
+    Date.parse(String((app.status as { reconciledAt?: string } | undefined)?.reconciledAt))
+  const stale = apps.filter((app) => !(reconciledAt(app) >= began)).map((app) => app.metadata.name)
+  const asked = apps
+    .filter(
+      (app) =>
+        (app.metadata as { annotations?: Record<string, string> }).annotations?.[
+          'argocd.argoproj.io/refresh'
+        ],
+    )
+    .map((app) => app.metadata.name)
+  const upgraded = /upgraded to revision \d+/.test(created.output)
+  const refreshed = created.output.includes('every Application counts once Argo CD has compared it again')
+  const ok = created.code === 0 && upgraded && refreshed && !stale.length && !asked.length
+  return {
+    name,
+    ok,
+    message: ok
+      ? `create upgraded the release back, asked ${apps.length} Applications to refresh and counted each after Argo CD had`
+      : `exited ${created.code}; upgraded: ${upgraded}; refresh asked: ${refreshed}; reconciled before the create: ${stale.join(', ') || '-'}; refresh still pending: ${asked.join(', ') || '-'}\n${created.output.split('\n').slice(-20).join('\n')}`,
   }
 }
