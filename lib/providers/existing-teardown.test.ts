@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import type { KObject } from '../kube.ts'
+import type { Context } from '../context.ts'
+import type { KObject, Kube } from '../kube.ts'
+import { Logger } from '../log.ts'
 import { MANAGED_BY } from '../manifests.ts'
-import { namespacesMade, rootsApplications } from './existing-teardown.ts'
+import { deleteRootCascading, namespacesMade, rootsApplications } from './existing-teardown.ts'
 
 const app = (name: string, meta: Record<string, unknown> = {}): KObject => ({
   apiVersion: 'argoproj.io/v1alpha1',
@@ -44,5 +46,45 @@ describe('namespacesMade', () => {
         [ns('argocd', MANAGED_BY), ns('openbao', MANAGED_BY), ns('cert-manager'), ns('kube-system')],
       ),
     ).toEqual({ made: ['argocd', 'openbao'], kept: ['cert-manager'] })
+  })
+})
+
+describe('deleteRootCascading', () => {
+  const fakeKube = (present: string[]) => {
+    const apps = new Set(present)
+    const calls: string[] = []
+    const kube = {
+      get: async (ref: { name: string }) => (apps.has(ref.name) ? app(ref.name) : undefined),
+      mergePatch: async (ref: { name: string }, patch: unknown) =>
+        void calls.push(`patch ${ref.name} ${JSON.stringify(patch)}`),
+      delete: async (ref: { name: string }) => {
+        calls.push(`delete ${ref.name}`)
+        // Argo CD, running, finishes each deletion: the root last, with everything it made.
+        if (ref.name === 'root') apps.clear()
+        else apps.delete(ref.name)
+        return true
+      },
+      list: async () => [...apps].map((name) => app(name)),
+    } as unknown as Kube
+    return { kube, calls }
+  }
+  const ctx = {
+    env: { argocd: { namespace: 'argocd' }, converge: { timeoutSeconds: 30 } },
+    log: new Logger({ sink: { out: () => {}, err: () => {} } }),
+  } as unknown as Context
+
+  it("gives the root Argo CD's resources finalizer and deletes it: Argo CD takes its Applications with it", async () => {
+    const { kube, calls } = fakeKube(['root', 'openbao'])
+    await deleteRootCascading(ctx, kube, ['root', 'openbao'])
+    expect(calls).toEqual([
+      'patch root {"metadata":{"finalizers":["resources-finalizer.argocd.argoproj.io"]}}',
+      'delete root',
+    ])
+  })
+
+  it('a root already gone (deleted without cascade): deletes what it made one by one, rather than wait for nothing', async () => {
+    const { kube, calls } = fakeKube(['openbao', 'tenant-a'])
+    await deleteRootCascading(ctx, kube, ['openbao', 'tenant-a'])
+    expect(calls).toEqual(['delete openbao', 'delete tenant-a'])
   })
 })

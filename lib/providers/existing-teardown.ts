@@ -118,7 +118,7 @@ export function namespacesMade(wanted: string[], present: KObject[]): { made: st
  * The root gets Argo CD's resources finalizer and is deleted: Argo CD then deletes its
  * Applications in reverse sync-wave order, each with what it deployed, and lets the root go last.
  */
-async function deleteRootCascading(ctx: Context, kube: Kube, apps: string[]): Promise<void> {
+export async function deleteRootCascading(ctx: Context, kube: Kube, apps: string[]): Promise<void> {
   const namespace = ctx.env.argocd.namespace
   const root = { ...APP, name: 'root', namespace }
   const current = await kube.get(root)
@@ -127,6 +127,10 @@ async function deleteRootCascading(ctx: Context, kube: Kube, apps: string[]): Pr
     if (!finalizers.includes(RESOURCES_FINALIZER))
       await kube.mergePatch(root, { metadata: { finalizers: [...finalizers, RESOURCES_FINALIZER] } })
     await kube.delete(root)
+  } else {
+    // The root is gone already (deleted without cascade): nothing would delete what it made, so
+    // each is deleted here; their own resources finalizers make Argo CD take what they deployed.
+    for (const name of apps) await kube.delete({ ...APP, name, namespace })
   }
   let left: KObject[] = []
   // Argo CD reports a race it will retry (an object already gone) as a DeletionError too: only one
