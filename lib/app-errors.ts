@@ -96,7 +96,9 @@ export const UNLISTED_GRACE_MS = 45_000
  * Argo CD sees long before the timeout — never silence.
  */
 export class LingeringErrors {
-  private readonly since = new Map<string, { signature: string; at: number; said: boolean }>()
+  private readonly unchanged = new Unchanged()
+  /** Each Application whose current error has been said (forgotten when it changes). */
+  private readonly said = new Set<string>()
 
   constructor(private readonly graceMs = UNLISTED_GRACE_MS) {}
 
@@ -106,16 +108,11 @@ export class LingeringErrors {
     for (const app of apps) {
       const name = app.metadata.name
       const message = errorMessages(app)[0]
-      if (!message) {
-        this.since.delete(name)
-        continue
-      }
-      const signature = stripVolatile(message)
-      const seen = this.since.get(name)
-      if (seen?.signature !== signature) this.since.set(name, { signature, at: now, said: false })
-      else if (!seen.said && now - seen.at >= this.graceMs) {
-        seen.said = true
-        due.push({ app: name, line: meaningfulLine(message, 0), forMs: now - seen.at })
+      const held = this.unchanged.heldFor(name, message && stripVolatile(message), now)
+      if (held === undefined) this.said.delete(name)
+      else if (message && held >= this.graceMs && !this.said.has(name)) {
+        this.said.add(name)
+        due.push({ app: name, line: meaningfulLine(message, 0), forMs: held })
       }
     }
     return due
@@ -143,7 +140,7 @@ function stripVolatile(text: string): string {
  * stuck Application is enough: the whole can no longer converge), else nothing.
  */
 export class StuckErrors {
-  private readonly since = new Map<string, { signature: string; at: number }>()
+  private readonly unchanged = new Unchanged()
 
   constructor(private readonly windowMs = STUCK_AFTER_MS) {}
 
@@ -153,16 +150,34 @@ export class StuckErrors {
     for (const app of apps) {
       const name = app.metadata.name
       const error = deterministicError(app)
-      if (!error) {
-        this.since.delete(name)
-        continue
-      }
-      const signature = `${error.cause} ${stripVolatile(error.detail)}`
-      const seen = this.since.get(name)
-      if (seen?.signature !== signature) this.since.set(name, { signature, at: now })
-      else if (now - seen.at >= this.windowMs) stuck = true
+      const held = this.unchanged.heldFor(name, error && `${error.cause} ${stripVolatile(error.detail)}`, now)
+      if (!error) continue
+      if (held !== undefined && held >= this.windowMs) stuck = true
       current.push({ app: name, error })
     }
     return stuck ? current : undefined
+  }
+}
+
+/**
+ * How long each thing has shown the same signature: the one memory behind "the same error for a
+ * while" (a deterministic error, an error on no list, an Application Argo CD cannot delete).
+ */
+export class Unchanged {
+  private readonly since = new Map<string, { signature: string; at: number }>()
+
+  /**
+   * Milliseconds `key` has shown `signature` unchanged; undefined the first time it shows it (or
+   * shows another). No signature forgets the key.
+   */
+  heldFor(key: string, signature: string | undefined, now: number): number | undefined {
+    if (signature === undefined) {
+      this.since.delete(key)
+      return undefined
+    }
+    const seen = this.since.get(key)
+    if (seen?.signature === signature) return now - seen.at
+    this.since.set(key, { signature, at: now })
+    return undefined
   }
 }

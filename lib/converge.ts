@@ -143,10 +143,7 @@ async function revisionDeps(ctx: Context) {
  * Application is asked to refresh, and counts only once Argo CD has (it removes the request).
  */
 async function refreshAll(ctx: Context, kube: Kube, apps: KObject[], refreshed: Set<string>): Promise<void> {
-  for (const app of apps) {
-    refreshed.add(app.metadata.name)
-    await kube.mergePatch(refOf(app), { metadata: { annotations: REFRESH } })
-  }
+  await askRefresh(kube, apps, refreshed)
   const changed = [...(ctx.changed ?? [])]
   ctx.log.detail(
     `this run changed ${changed.length === 1 ? changed[0] : `${changed.length} objects (${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', …' : ''})`}: every Application counts once Argo CD has compared it again`,
@@ -164,10 +161,17 @@ async function refreshBehind(
   expected: ExpectedRevision,
   refreshed: Set<string>,
 ): Promise<void> {
-  for (const app of apps) {
+  const behind = apps.filter((app) => {
     const want = expected(app)
-    const at = (app.status as { sync?: { revision?: string } } | undefined)?.sync?.revision
-    if (!want || at === want || refreshed.has(app.metadata.name)) continue
+    return want && (app.status as { sync?: { revision?: string } } | undefined)?.sync?.revision !== want
+  })
+  await askRefresh(kube, behind, refreshed)
+}
+
+/** Asks Argo CD to refresh each Application not asked yet this run (`refreshed` remembers). */
+async function askRefresh(kube: Kube, apps: KObject[], refreshed: Set<string>): Promise<void> {
+  for (const app of apps) {
+    if (refreshed.has(app.metadata.name)) continue
     refreshed.add(app.metadata.name)
     await kube.mergePatch(refOf(app), { metadata: { annotations: REFRESH } })
   }

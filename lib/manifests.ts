@@ -17,6 +17,10 @@ import type { KObject } from './kube.ts'
  * `stringData`: the server keeps only `data`, so a re-apply of the same value is a no-op.
  */
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'platform-bootstrap' }
+/** MANAGED_BY as a label selector: what this runbook made, in one list request. */
+export const MANAGED_BY_SELECTOR = Object.entries(MANAGED_BY)
+  .map(([key, value]) => `${key}=${value}`)
+  .join(',')
 export const PRUNE_FALSE = { 'argocd.argoproj.io/sync-options': 'Prune=false' }
 
 /** Whether the object carries this runbook's label: create made it, destroy may remove it. */

@@ -137,8 +137,11 @@ export async function startOver(session: OpenBaoSession, status: SealStatus): Pr
   await session.options.storage?.reset()
   const fresh = await waitForAnswer(session)
   if (fresh.initialized)
-    throw new Error(
+    throw new BootstrapError(
       `OpenBao at ${session.options.address} still answers initialised after its storage was made anew`,
+      {
+        hint: 'its storage did not change: check where it keeps its data (local: the openbao folder in the state folder; a pod: its PersistentVolumeClaim)',
+      },
     )
   return fresh
 }

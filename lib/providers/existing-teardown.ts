@@ -1,12 +1,14 @@
+import { Unchanged } from '../app-errors.ts'
 import type { Context } from '../context.ts'
 import { readCrdFile } from '../crd-file.ts'
 import { BootstrapError, errorMessage } from '../errors.ts'
 import { helmUninstall } from '../helm.ts'
 import type { ClusterAccess, KObject, Kube } from '../kube.ts'
-import { MANAGED_BY } from '../manifests.ts'
+import { isManagedByUs, MANAGED_BY_SELECTOR } from '../manifests.ts'
 import { statusCode } from '../retry.ts'
 import { argocdCrdFiles } from '../tools/artifacts.ts'
 import { waitFor } from '../wait.ts'
+import { ARGOCD_RELEASE } from './helm-argocd.ts'
 
 /**
  * `destroy --force` on a cluster someone else made: everything create made there, and everything
@@ -45,13 +47,17 @@ export async function removeCreated(ctx: Context, access: ClusterAccess): Promis
   }
 
   if (!dry) {
-    await helmUninstall(ctx.run, { name: RELEASE, namespace, ...release(access) })
+    await helmUninstall(ctx.run, {
+      name: ARGOCD_RELEASE,
+      namespace,
+      kubeconfig: access.kubeconfig,
+      context: access.context,
+    })
     for (const name of ARGOCD_RUNTIME_SECRETS)
       await kube.delete({ apiVersion: 'v1', kind: 'Secret', name, namespace })
   }
-  said(`Argo CD's Helm release ${RELEASE} (${namespace})`)
+  said(`Argo CD's Helm release ${ARGOCD_RELEASE} (${namespace})`)
 
-  const selector = labelSelector(MANAGED_BY)
   const present = await kube.list('v1', 'Namespace')
   const { made, kept } = namespacesMade(ctx.env.namespaces, present)
   if (made.length) {
@@ -59,7 +65,7 @@ export async function removeCreated(ctx: Context, access: ClusterAccess): Promis
     said(`namespaces ${made.join(', ')}`)
   }
   for (const ns of kept) {
-    for (const secret of await kube.list('v1', 'Secret', ns, selector)) {
+    for (const secret of await kube.list('v1', 'Secret', ns, MANAGED_BY_SELECTOR)) {
       if (!dry)
         await kube.delete({ apiVersion: 'v1', kind: 'Secret', name: secret.metadata.name, namespace: ns })
       said(`Secret/${ns}/${secret.metadata.name}`)
@@ -67,17 +73,14 @@ export async function removeCreated(ctx: Context, access: ClusterAccess): Promis
     ctx.log.detail(`kept namespace ${ns}: it was there before create`)
   }
 
-  await removeCrds(ctx, kube, selector)
+  await removeCrds(ctx, kube, said)
   ctx.log.detail('kept: the cluster, and everything on it that create and its Applications did not make')
 }
 
-const RELEASE = 'argocd'
 const APP = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application' }
 const RESOURCES_FINALIZER = 'resources-finalizer.argocd.argoproj.io'
 /** Made by Argo CD's server and the chart's install hook, outside the release: Helm leaves them. */
 const ARGOCD_RUNTIME_SECRETS = ['argocd-initial-admin-secret', 'argocd-redis']
-
-const release = (access: ClusterAccess) => ({ kubeconfig: access.kubeconfig, context: access.context })
 
 /**
  * The root App of Apps and the Applications it made (Argo CD's tracking annotation, or its
@@ -92,9 +95,7 @@ export function rootsApplications(apps: KObject[]): { ours: string[]; foreign: s
     const byRoot =
       meta.annotations?.['argocd.argoproj.io/tracking-id']?.startsWith('root:') ||
       meta.labels?.['app.kubernetes.io/instance'] === 'root'
-    const isRoot =
-      name === 'root' &&
-      meta.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by']
+    const isRoot = name === 'root' && isManagedByUs(app)
     ;(isRoot || byRoot ? ours : foreign).push(name)
   }
   return { ours, foreign }
@@ -107,9 +108,7 @@ export function namespacesMade(wanted: string[], present: KObject[]): { made: st
   const kept: string[] = []
   for (const name of wanted) {
     const ns = byName.get(name)
-    if (!ns) continue
-    const labels = (ns.metadata as { labels?: Record<string, string> }).labels ?? {}
-    ;(Object.entries(MANAGED_BY).every(([k, v]) => labels[k] === v) ? made : kept).push(name)
+    if (ns) (isManagedByUs(ns) ? made : kept).push(name)
   }
   return { made, kept }
 }
@@ -135,7 +134,7 @@ export async function deleteRootCascading(ctx: Context, kube: Kube, apps: string
   let left: KObject[] = []
   // Argo CD reports a race it will retry (an object already gone) as a DeletionError too: only one
   // that stays the same for the window stops the destroy.
-  const seen = new Map<string, { message: string; at: number }>()
+  const unchanged = new Unchanged()
   let lastSaid = ''
   await waitFor(
     `Argo CD to delete the Applications ${apps.join(', ')} and what they deployed`,
@@ -143,16 +142,13 @@ export async function deleteRootCascading(ctx: Context, kube: Kube, apps: string
       left = (await kube.list(APP.apiVersion, APP.kind, namespace)).filter((app) =>
         apps.includes(app.metadata.name),
       )
-      const now = Date.now()
-      const stuck: string[] = []
-      for (const app of left) {
+      const stuck = left.flatMap((app) => {
         const message = deletionError(app)
-        const before = seen.get(app.metadata.name)
-        if (!message) seen.delete(app.metadata.name)
-        else if (before?.message !== message) seen.set(app.metadata.name, { message, at: now })
-        else if (now - before.at >= DELETION_ERROR_WINDOW_MS)
-          stuck.push(`Application ${app.metadata.name}: ${message}`)
-      }
+        const held = unchanged.heldFor(app.metadata.name, message, Date.now())
+        return held !== undefined && held >= DELETION_ERROR_WINDOW_MS
+          ? [`Application ${app.metadata.name}: ${message}`]
+          : []
+      })
       if (stuck.length)
         throw new BootstrapError(`Argo CD cannot delete ${stuck.join('; ')}`, {
           hint: `fix what the message names (\`kubectl -n ${namespace} get application <name> -o yaml\`), then run destroy again; Argo CD still runs, nothing else was removed`,
@@ -176,7 +172,7 @@ const DELETION_ERROR_WINDOW_MS = 30_000
 function deletionError(app: KObject): string | undefined {
   const conditions = (app.status as { conditions?: { type?: string; message?: string }[] } | undefined)
     ?.conditions
-  return conditions?.find((c) => c.type === 'DeletionError')?.message ?? undefined
+  return conditions?.find((c) => c.type === 'DeletionError')?.message
 }
 
 async function deleteNamespaces(ctx: Context, kube: Kube, names: string[]): Promise<void> {
@@ -207,10 +203,10 @@ async function deleteNamespaces(ctx: Context, kube: Kube, names: string[]): Prom
 }
 
 /** Argo CD's CRDs, when this runbook labelled them as its own and no object of theirs is left. */
-async function removeCrds(ctx: Context, kube: Kube, selector: string): Promise<void> {
+async function removeCrds(ctx: Context, kube: Kube, said: (what: string) => void): Promise<void> {
   const ours = new Set(argocdCrdFiles().map((file) => readCrdFile(file).name))
   const crds = (
-    await kube.list('apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, selector)
+    await kube.list('apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, MANAGED_BY_SELECTOR)
   ).filter((crd) => ours.has(crd.metadata.name))
   for (const crd of crds) {
     const spec = crd.spec as {
@@ -233,16 +229,8 @@ async function removeCrds(ctx: Context, kube: Kube, selector: string): Promise<v
         kind: 'CustomResourceDefinition',
         name: crd.metadata.name,
       })
-    ctx.log.detail(
-      `${ctx.flags.dryRun ? 'would remove' : 'removed'} CustomResourceDefinition/${crd.metadata.name}`,
-    )
+    said(`CustomResourceDefinition/${crd.metadata.name}`)
   }
-}
-
-function labelSelector(labels: Record<string, string>): string {
-  return Object.entries(labels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',')
 }
 
 /** A cluster without Argo CD's CRDs has no Applications. */

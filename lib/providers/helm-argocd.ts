@@ -11,7 +11,8 @@ import { argocdCrdFiles } from '../tools/artifacts.ts'
 import { versions } from '../versions.ts'
 import { waitFor } from '../wait.ts'
 
-const RELEASE = 'argocd'
+/** Argo CD's Helm release on kind and existing clusters (existing-teardown.ts uninstalls it). */
+export const ARGOCD_RELEASE = 'argocd'
 
 /**
  * Argo CD from its pinned Helm chart (kind, existing), then the server and repo-server Available.
@@ -27,7 +28,7 @@ export async function installArgoCDChart(
   const chart = versions.charts.argocd
   ctx.log.detail(`chart ${chart.name} ${chart.version} from ${chartSource(ctx.env, chart)}`)
   const release = {
-    name: RELEASE,
+    name: ARGOCD_RELEASE,
     namespace,
     chart,
     source: helmChartArgs(ctx.env, chart),

@@ -10,12 +10,13 @@ import { loadConfig, OVERRIDE_VARIABLES } from '../../lib/config.ts'
 import { dockerCgroupVersion, dockerImageLabels } from '../../lib/docker.ts'
 import { run } from '../../lib/exec.ts'
 import { publishCheckout } from '../../lib/gitops-source.ts'
-import { deployedRelease } from '../../lib/helm.ts'
+import { deployedRelease, RELEASE_LABEL } from '../../lib/helm.ts'
 import { kindCreate, kindDelete, kindLoadArchive, nodeImageNeeds } from '../../lib/kind.ts'
 import { createKube, type KObject, type Kube, loadKubeConfig } from '../../lib/kube.ts'
 import { repoRoot } from '../../lib/paths.ts'
 import { versions } from '../../lib/versions.ts'
-import { makeWorkspace, type Workspace } from '../local/workspace.ts'
+import { waitFor } from '../../lib/wait.ts'
+import { leakedFields, makeWorkspace, type Workspace } from '../local/workspace.ts'
 import {
   applicationsConverged,
   bootstrapSecretsExist,
@@ -163,9 +164,8 @@ export async function runExistingRound(options: {
     check(await inventoryRestored(kube, before))
     check({
       name: 'no planted value in any output',
-      ok: !leaked(ws, password).length,
-      message:
-        leaked(ws, password).join(', ') || 'none of the planted values appears in what the runs printed',
+      ok: !leakedFields(ws).length,
+      message: leakedFields(ws).join(', ') || 'none of the planted values appears in what the runs printed',
     })
     return verdicts
   } catch (error) {
@@ -198,13 +198,6 @@ function mask(ws: Workspace, text: string): string {
   let out = text
   for (const value of Object.values(ws.planted)) if (value) out = out.split(value).join('***')
   return out
-}
-
-function leaked(ws: Workspace, password: string): string[] {
-  const text = ws.transcript.join('\n')
-  return Object.entries({ ...ws.planted, git_password: password })
-    .filter(([, value]) => value && text.includes(value))
-    .map(([key]) => key)
 }
 
 function renameContext(file: string, from: string, to: string): void {
@@ -377,15 +370,8 @@ async function interruptedInitRepaired(ws: Workspace, kube: Kube, kubeconfig: st
     )
     return raw.exitCode === 0 ? (JSON.parse(String(raw.stdout)) as { initialized?: boolean }) : undefined
   }
-  const poll = async (what: string, check: () => Promise<boolean>, ms = 300_000) => {
-    for (
-      const deadline = Date.now() + ms;
-      Date.now() < deadline;
-      await new Promise((r) => setTimeout(r, 200))
-    )
-      if (await check()) return
-    throw new Error(`timed out waiting for ${what}`)
-  }
+  const poll = (what: string, check: () => Promise<boolean>, timeoutMs = 300_000) =>
+    waitFor(what, check, { timeoutMs, intervalMs: 200, notYet: () => true })
   await poll('a new OpenBao pod on a new volume, answering uninitialised', async () => {
     const uid = (await kube.get(pvc))?.metadata.uid
     if (!uid || uid === old) return false
@@ -444,7 +430,7 @@ async function upgradeCountsFreshStatuses(
       ...['--kubeconfig', kubeconfig, '--kube-context', 'platform-staging', '--reuse-values'],
       ...[
         '--labels',
-        'managed-by=platform-bootstrap',
+        `${RELEASE_LABEL.key}=${RELEASE_LABEL.value}`,
         '--set-string',
         'configs.params.controller\\.log\\.level=debug',
       ],

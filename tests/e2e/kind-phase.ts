@@ -21,7 +21,7 @@ import { execa } from 'execa'
 import { errorMessage } from '../../lib/errors.ts'
 import { repoRoot } from '../../lib/paths.ts'
 import { toolsPath } from '../../lib/tools/catalogue.ts'
-import type { Workspace } from '../local/workspace.ts'
+import { leakedFields } from '../local/workspace.ts'
 import { runExistingRound } from './existing-round.ts'
 import { ROUNDS, realDeps, runE2ERounds } from './harness.ts'
 import { kindNotReady, prepareKindWorkspace } from './kind-workspace.ts'
@@ -89,7 +89,9 @@ async function main(): Promise<Outcome> {
       say(
         `kind phase: the final destroy ${destroyed.code !== 0 ? `exited ${destroyed.code}` : 'left containers behind'}`,
       )
-    const leaked = leaks(ws)
+    const leaked = leakedFields(ws).map(
+      (field) => `the planted value of ${field} appears in the runbook's output`,
+    )
     for (const line of leaked) say(`kind phase: ${line}`)
     const verdicts = await existing()
     return {
@@ -99,14 +101,6 @@ async function main(): Promise<Outcome> {
   } finally {
     await ground.cleanup()
   }
-}
-
-/** Every value the workspace planted, searched for in everything every run printed. */
-function leaks(ws: Workspace): string[] {
-  const text = ws.transcript.join('\n')
-  return Object.entries(ws.planted)
-    .filter(([, value]) => value && text.includes(value))
-    .map(([key]) => `the planted value of ${key} appears in the runbook's output`)
 }
 
 try {

@@ -179,6 +179,14 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
   return workspace
 }
 
+/** The planted fields whose value appears in anything the workspace's runs printed. */
+export function leakedFields(ws: Pick<Workspace, 'planted' | 'transcript'>): string[] {
+  const text = ws.transcript.join('\n')
+  return Object.entries(ws.planted)
+    .filter(([, value]) => value && text.includes(value))
+    .map(([field]) => field)
+}
+
 /** The files git would commit (tracked and new, not ignored), as they are now, plus node_modules. */
 function copyCheckout(dir: string): void {
   const listed = execaSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {

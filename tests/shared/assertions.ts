@@ -3,7 +3,7 @@ import { appCondition, convergence } from '../../lib/argocd-status.ts'
 import type { EnvConfig } from '../../lib/config.ts'
 import type { KObject, Kube } from '../../lib/kube.ts'
 import { isNodeReady } from '../../lib/kube.ts'
-import { PRUNE_FALSE } from '../../lib/manifests.ts'
+import { MANAGED_BY_SELECTOR, PRUNE_FALSE } from '../../lib/manifests.ts'
 
 /**
  * What a converged platform looks like, judged from objects read from a cluster. The same
@@ -211,7 +211,7 @@ export function helmRevisionKept(
  * platform-bootstrap), by kind/namespace/name: what a create that writes nothing leaves as it was.
  */
 export async function managedVersions(kube: Kube, env: EnvConfig): Promise<Record<string, string>> {
-  const selector = 'app.kubernetes.io/managed-by=platform-bootstrap'
+  const selector = MANAGED_BY_SELECTOR
   const lists = await Promise.all([
     kube.list('v1', 'Namespace', undefined, selector),
     kube.list('apiextensions.k8s.io/v1', 'CustomResourceDefinition', undefined, selector),
