@@ -255,7 +255,10 @@ export function helmValues(opts: HelmValuesOptions = {}): Record<string, unknown
       cm: { ...argocdCm },
       params: { ...argocdCmdParams, 'server.insecure': argocdCmdParams['server.insecure'] === 'true' },
     },
+    controller: { readinessProbe: READINESS },
+    server: { readinessProbe: READINESS },
     repoServer: {
+      readinessProbe: READINESS,
       initContainers: plain(initContainers),
       volumes: plain(volumes),
       volumeMounts: plain(volumeMounts),
@@ -264,6 +267,15 @@ export function helmValues(opts: HelmValuesOptions = {}): Record<string, unknown
     extraObjects: plain([gitConfig]),
   }
 }
+
+/**
+ * The chart's readiness probes start 10 s after a container and look every 10 s, so a component
+ * up in 2 s is reported ready 10–20 s later and everything waiting on it (step 06, the
+ * repo-server's Service endpoints the controller dials) waits with it. Looked at from 1 s and every
+ * 2 s instead; 15 failures in a row (the same 30 s as the chart's 3 × 10 s) before a busy
+ * repo-server is taken out of its Service.
+ */
+const READINESS = { initialDelaySeconds: 1, periodSeconds: 2, failureThreshold: 15 }
 
 /**
  * Two init containers copy KSOPS out of its own image instead of downloading a release from GitHub

@@ -34,6 +34,21 @@ export async function dockerImageLabels(
   }
 }
 
+/** The engine's ids of the named containers, in the order given. */
+export async function containerIds(run: Run, names: string[]): Promise<string[]> {
+  const { stdout } = await run(
+    'docker',
+    ['inspect', '--type', 'container', '--format', '{{.Id}}', ...names],
+    {
+      hint: HINT,
+    },
+  )
+  return stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+}
+
 /** The images one node's containerd holds (kind's nodes keep the Kubernetes ones in namespace k8s.io). */
 export async function nodeImages(run: Run, node: string): Promise<Set<string>> {
   const { stdout } = await run(

@@ -29,7 +29,7 @@ export async function ensureRelease(
   } = {},
 ): Promise<ReleasePlan> {
   const label = `helm release ${release.namespace}/${release.name} (${release.chart.name} ${release.chart.version})`
-  const deployed = await deployedRelease(ctx.run, release)
+  const deployed = await deployedRelease(await ctx.kube(), release)
   if (!deployed && !ctx.flags.force) await options.whenAbsent?.()
   const plan = planRelease(deployed, release)
   if (plan.action === 'foreign' && !ctx.flags.force)

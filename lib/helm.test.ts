@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import type { Run, RunOptions } from './exec.ts'
@@ -10,6 +11,7 @@ import {
   planRelease,
   RELEASE_LABEL,
 } from './helm.ts'
+import type { KObject } from './kube.ts'
 import { versions } from './versions.ts'
 
 const release: HelmRelease = {
@@ -77,48 +79,65 @@ describe('helmUpgrade', () => {
   })
 })
 
-// Recorded from helm v3.22.0 against a real kube-apiserver (the local tier's), for a release made by
-// this runbook and one installed by hand.
-const LISTED = (name: string, revision: string, chart = 'argo-cd-10.1.1', status = 'deployed') =>
-  JSON.stringify([
-    {
-      name,
-      namespace: 'argocd',
-      revision,
-      updated: '2026-12-03 18:15:46.42405716 +0000 UTC',
-      status,
-      chart,
-      app_version: 'v3.4.4',
-    },
-  ])
-
-/** A helm that answers list / list -l / get values from recorded outputs. */
-function recordedHelm(answers: { list: string; listOurs: string; values: string }) {
-  const calls: string[][] = []
-  const run: Run = async (_command, args) => {
-    calls.push(args)
-    if (args[0] === 'get') return { stdout: answers.values, stderr: '' }
-    return { stdout: args.includes('--selector') ? answers.listOurs : answers.list, stderr: '' }
+/**
+ * A revision in helm's Secret storage, encoded as helm v3 does (JSON, gzip, base64) and as the API
+ * serves Secret data (base64 once more). tests/local/helm-release.test.ts reads ones real helm wrote.
+ */
+function storedRevision(
+  revision: number,
+  options: { chart?: string; status?: string; values?: unknown; ours?: boolean; type?: string } = {},
+) {
+  const [name, version] = (options.chart ?? 'argo-cd-10.1.1').split(/-(?=\d)/)
+  const stored = {
+    name: 'argocd',
+    version: revision,
+    info: { status: options.status ?? 'deployed' },
+    chart: { metadata: { name, version } },
+    config: options.values === undefined ? release.values : options.values,
   }
-  return { run, calls }
+  const helmEncoded = gzipSync(JSON.stringify(stored)).toString('base64')
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: options.type ?? 'helm.sh/release.v1',
+    metadata: {
+      name: `sh.helm.release.v1.argocd.v${revision}`,
+      namespace: 'argocd',
+      labels: {
+        owner: 'helm',
+        name: 'argocd',
+        status: options.status ?? 'deployed',
+        version: String(revision),
+        ...(options.ours === false ? {} : { [RELEASE_LABEL.key]: RELEASE_LABEL.value }),
+      },
+    },
+    data: { release: Buffer.from(helmEncoded).toString('base64') },
+  } as KObject
 }
 
-describe('deployedRelease + planRelease, on recorded helm outputs', () => {
-  const values = JSON.stringify(release.values)
+/** A cluster whose Secret list holds the given revisions, recording the selectors asked for. */
+function storage(...secrets: KObject[]) {
+  const asked: string[] = []
+  return {
+    asked,
+    kube: {
+      list: async (_v: string, kind: string, namespace?: string, selector?: string) => {
+        asked.push(`${kind} ${namespace} ${selector}`)
+        return secrets as never[]
+      },
+    },
+  }
+}
 
+describe('deployedRelease (helm v3 Secret storage) + planRelease', () => {
   it('no release yet: install', async () => {
-    const { run } = recordedHelm({ list: '[]', listOurs: '[]', values: 'null' })
-    expect(await deployedRelease(run, release)).toBeUndefined()
+    expect(await deployedRelease(storage().kube, release)).toBeUndefined()
     expect(planRelease(undefined, release)).toEqual({ action: 'install' })
   })
 
-  it('equal chart, version and values: unchanged, at the deployed revision', async () => {
-    const { run, calls } = recordedHelm({
-      list: LISTED('argocd', '3'),
-      listOurs: LISTED('argocd', '3'),
-      values,
-    })
-    const deployed = await deployedRelease(run, release)
+  it('equal chart, version and values: unchanged, at the latest revision, in one list', async () => {
+    const { kube, asked } = storage(storedRevision(2), storedRevision(3), storedRevision(1))
+    const deployed = await deployedRelease(kube, release)
     expect(deployed).toEqual({
       revision: 3,
       status: 'deployed',
@@ -127,21 +146,12 @@ describe('deployedRelease + planRelease, on recorded helm outputs', () => {
       ours: true,
     })
     expect(planRelease(deployed, release)).toEqual({ action: 'unchanged', revision: 3 })
-    // Reads only: list, list by label, get values.
-    expect(calls.map((args) => args.slice(0, 2).join(' '))).toEqual([
-      'list --namespace',
-      'list --namespace',
-      'get values',
-    ])
+    expect(asked).toEqual(['Secret argocd owner=helm,name=argocd'])
   })
 
   it('another chart version: upgrade, saying from which to which', async () => {
-    const { run } = recordedHelm({
-      list: LISTED('argocd', '3', 'argo-cd-10.1.0'),
-      listOurs: LISTED('argocd', '3', 'argo-cd-10.1.0'),
-      values,
-    })
-    expect(planRelease(await deployedRelease(run, release), release)).toEqual({
+    const { kube } = storage(storedRevision(3, { chart: 'argo-cd-10.1.0' }))
+    expect(planRelease(await deployedRelease(kube, release), release)).toEqual({
       action: 'upgrade',
       revision: 3,
       changes: ['chart argo-cd-10.1.0 → argo-cd-10.1.1'],
@@ -149,17 +159,13 @@ describe('deployedRelease + planRelease, on recorded helm outputs', () => {
   })
 
   it('changed values: upgrade, naming the keys that differ and no value', async () => {
-    const before = JSON.stringify({
+    const before = {
       configs: { params: { 'server.insecure': false } },
       dex: { enabled: false },
       extra: { token: 's3cret-value' },
-    })
-    const { run } = recordedHelm({
-      list: LISTED('argocd', '4'),
-      listOurs: LISTED('argocd', '4'),
-      values: before,
-    })
-    const plan = planRelease(await deployedRelease(run, release), release)
+    }
+    const { kube } = storage(storedRevision(4, { values: before }))
+    const plan = planRelease(await deployedRelease(kube, release), release)
     expect(plan).toEqual({
       action: 'upgrade',
       revision: 4,
@@ -168,25 +174,38 @@ describe('deployedRelease + planRelease, on recorded helm outputs', () => {
     expect(JSON.stringify(plan)).not.toContain('s3cret-value')
   })
 
+  it('installed without values (helm stores none): an empty map', async () => {
+    const { kube } = storage(storedRevision(1, { values: null }))
+    expect((await deployedRelease(kube, release))?.values).toEqual({})
+  })
+
   it('a failed last upgrade: upgrade again', async () => {
-    const { run } = recordedHelm({
-      list: LISTED('argocd', '5', 'argo-cd-10.1.1', 'failed'),
-      listOurs: LISTED('argocd', '5', 'argo-cd-10.1.1', 'failed'),
-      values,
-    })
-    expect(planRelease(await deployedRelease(run, release), release)).toMatchObject({
+    const { kube } = storage(storedRevision(4), storedRevision(5, { status: 'failed' }))
+    expect(planRelease(await deployedRelease(kube, release), release)).toMatchObject({
       action: 'upgrade',
       changes: ['release status failed'],
     })
   })
 
   it('a release of that name without our label: foreign', async () => {
-    const { run } = recordedHelm({ list: LISTED('argocd', '1'), listOurs: '[]', values })
-    expect(planRelease(await deployedRelease(run, release), release)).toEqual({
+    const { kube } = storage(storedRevision(1, { ours: false }))
+    expect(planRelease(await deployedRelease(kube, release), release)).toEqual({
       action: 'foreign',
       revision: 1,
       chart: 'argo-cd-10.1.1',
     })
+  })
+
+  it('a Secret with helm’s labels but not its type is no revision', async () => {
+    const { kube } = storage(storedRevision(1, { type: 'Opaque' }))
+    expect(await deployedRelease(kube, release)).toBeUndefined()
+  })
+
+  it('a revision helm could not read either: says which Secret, and no byte of it', async () => {
+    const broken = storedRevision(2)
+    ;(broken.data as Record<string, string>).release = Buffer.from('H4sI-not-gzip').toString('base64')
+    const error = await deployedRelease(storage(broken).kube, release).catch((e: unknown) => e)
+    expect(String(error)).toContain('Secret/argocd/sh.helm.release.v1.argocd.v2: not a Helm release')
   })
 })
 

@@ -1,8 +1,9 @@
 import { isDeepStrictEqual } from 'node:util'
+import { gunzipSync } from 'node:zlib'
 import { parseAllDocuments, stringify } from 'yaml'
-import { BootstrapError } from './errors.ts'
+import { BootstrapError, errorMessage } from './errors.ts'
 import type { Run } from './exec.ts'
-import type { KObject } from './kube.ts'
+import type { KObject, Kube } from './kube.ts'
 
 /**
  * The helm binary, typed: a pinned chart installed with values on stdin (never a values file on
@@ -77,10 +78,11 @@ export async function helmUpgrade(
     input: stringify(release.values),
     hint: HINT,
     timeoutMs: (release.timeoutSeconds + 60) * 1000,
+    env: HELM_ENV,
   })
 }
 
-/** A release as deployed: from `helm list` (all states) and `helm get values`. */
+/** A release as deployed: its latest revision, read from Helm's own storage. */
 export interface DeployedRelease {
   revision: number
   status: string
@@ -92,41 +94,67 @@ export interface DeployedRelease {
   ours: boolean
 }
 
+/**
+ * Helm's Secret storage (its default driver, which every helm call here is given: HELM_DRIVER):
+ * one Secret per revision in the release's namespace, labelled `owner=helm`, `name`, `status` and
+ * `version`, plus the `--labels` given; `data.release` is the release as JSON, gzipped and base64
+ * encoded once more (helm v3 pkg/storage/driver/secrets.go, util.go). Read in one list instead of
+ * three helm processes (`helm list`, `list -l`, `get values`): the latest revision is what those
+ * report.
+ */
+export const HELM_STORAGE = {
+  driver: 'secret',
+  type: 'helm.sh/release.v1',
+  selector: (name: string) => `owner=helm,name=${name}`,
+} as const
+
+/** Every helm call keeps releases where deployedRelease reads them, whatever the user's HELM_DRIVER. */
+const HELM_ENV = { HELM_DRIVER: HELM_STORAGE.driver }
+
+interface StoredRelease {
+  info?: { status?: string }
+  chart?: { metadata?: { name?: string; version?: string } }
+  config?: Record<string, unknown> | null
+}
+
 export async function deployedRelease(
-  run: Run,
-  release: ReleaseTarget,
+  kube: Pick<Kube, 'list'>,
+  release: Pick<ReleaseTarget, 'name' | 'namespace'>,
 ): Promise<DeployedRelease | undefined> {
-  const list = async (selector: string[]) =>
-    JSON.parse(
-      (
-        await run(
-          'helm',
-          [
-            'list',
-            ...target(release),
-            '--all',
-            '--output',
-            'json',
-            '--filter',
-            `^${release.name}$`,
-            ...selector,
-          ],
-          { hint: HINT },
-        )
-      ).stdout || '[]',
-    ) as { name: string; revision: string; status: string; chart: string }[]
-  const [found] = (await list([])).filter((entry) => entry.name === release.name)
-  if (!found) return undefined
-  const ours = (await list(['--selector', `${RELEASE_LABEL.key}=${RELEASE_LABEL.value}`])).some(
-    (e) => e.name === release.name,
+  const revisions = (
+    await kube.list('v1', 'Secret', release.namespace, HELM_STORAGE.selector(release.name))
+  ).filter((secret) => secret.type === HELM_STORAGE.type)
+  const revisionOf = (secret: KObject) => Number(secret.metadata.labels?.version)
+  const latest = revisions.reduce<KObject | undefined>(
+    (best, secret) => (!best || revisionOf(secret) > revisionOf(best) ? secret : best),
+    undefined,
   )
-  const { stdout } = await run(
-    'helm',
-    ['get', 'values', release.name, ...target(release), '--output', 'json'],
-    { hint: HINT },
+  if (!latest) return undefined
+  const stored = decodeStoredRelease(
+    String((latest.data as Record<string, string> | undefined)?.release ?? ''),
+    `Secret/${release.namespace}/${latest.metadata.name}`,
   )
-  const values = (JSON.parse(stdout || 'null') ?? {}) as Record<string, unknown>
-  return { revision: Number(found.revision), status: found.status, chart: found.chart, values, ours }
+  const labels = latest.metadata.labels ?? {}
+  return {
+    revision: revisionOf(latest),
+    status: stored.info?.status ?? labels.status ?? 'unknown',
+    chart: `${stored.chart?.metadata?.name}-${stored.chart?.metadata?.version}`,
+    values: stored.config ?? {},
+    ours: labels[RELEASE_LABEL.key] === RELEASE_LABEL.value,
+  }
+}
+
+/** `data.release` of a storage Secret (the API's base64 of helm's base64 of gzipped JSON) → the release. */
+export function decodeStoredRelease(data: string, where: string): StoredRelease {
+  try {
+    const bytes = Buffer.from(Buffer.from(data, 'base64').toString('latin1'), 'base64')
+    const gzipped = bytes[0] === 0x1f && bytes[1] === 0x8b && bytes[2] === 0x08
+    return JSON.parse((gzipped ? gunzipSync(bytes) : bytes).toString('utf8')) as StoredRelease
+  } catch (error) {
+    throw new BootstrapError(`${where}: not a Helm release helm v3 can read (${errorMessage(error)})`, {
+      hint: 'helm stores each revision of a release there; `helm history` shows whether helm itself can read it',
+    })
+  }
 }
 
 export type ReleasePlan =
@@ -171,6 +199,7 @@ export async function renderRelease(run: Run, release: HelmRelease): Promise<KOb
   const { stdout } = await run('helm', [...args, '--dry-run=server', '--output', 'json'], {
     input: stringify(release.values),
     hint: HINT,
+    env: HELM_ENV,
     timeoutMs: (release.timeoutSeconds + 60) * 1000,
   })
   let manifest: string
@@ -207,7 +236,10 @@ const CLUSTER_SCOPED = new Set([
 ])
 
 export async function helmUninstall(run: Run, release: ReleaseTarget): Promise<void> {
-  await run('helm', ['uninstall', release.name, ...target(release), '--ignore-not-found'], { hint: HINT })
+  await run('helm', ['uninstall', release.name, ...target(release), '--ignore-not-found'], {
+    hint: HINT,
+    env: HELM_ENV,
+  })
 }
 
 function plain(values: Record<string, unknown>): Record<string, unknown> {

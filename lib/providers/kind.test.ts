@@ -29,6 +29,10 @@ const readyNode = {
 } as unknown as KObject
 
 interface Host {
+  /** Bumped when the node containers are made anew (their ids change). */
+  nodeGeneration?: number
+  /** Images the kubelet reports in the Node's status.images (left out: none reported). */
+  reported?: string[][]
   cgroupVersion?: number
   /** Labels of the node image in the engine; undefined: the engine does not have it. */
   nodeImageLabels?: Record<string, string>
@@ -47,7 +51,14 @@ function fakeContext(
 ) {
   const calls: Call[] = []
   const sink = memorySink()
-  const kube = { list: async () => [readyNode] } as unknown as Kube
+  const node = host.reported
+    ? {
+        ...readyNode,
+        metadata: { name: 'platform-dev-control-plane' },
+        status: { ...(readyNode.status as object), images: host.reported.map((names) => ({ names })) },
+      }
+    : readyNode
+  const kube = { list: async () => [node] } as unknown as Kube
   const ctx = {
     env: loadConfig('dev'),
     flags: { dryRun: false, force: false, rotate: [], ...flags },
@@ -61,14 +72,30 @@ function fakeContext(
       if (args[0] === 'get' && args[1] === 'clusters') return { stdout: clusters.join('\n'), stderr: '' }
       if (args[0] === 'get' && args[1] === 'kubeconfig')
         return { stdout: 'apiVersion: v1\nkind: Config\n', stderr: '' }
+      if (command === 'kind' && args[0] === 'create') {
+        clusters.push(args[args.indexOf('--name') + 1] ?? '')
+        // kind writes the new cluster's kubeconfig where --kubeconfig says.
+        writeFileSync(args[args.indexOf('--kubeconfig') + 1] ?? '', 'apiVersion: v1\nkind: Config\n')
+      }
+      // kind lists no node (and says so on stderr) for a cluster that is not there.
       if (command === 'kind' && args[0] === 'get' && args[1] === 'nodes')
-        return { stdout: 'platform-dev-control-plane\n', stderr: '' }
+        return clusters.includes(args[args.indexOf('--name') + 1] ?? '')
+          ? { stdout: `${args[args.indexOf('--name') + 1]}-control-plane\n`, stderr: '' }
+          : { stdout: '', stderr: 'No kind nodes found for cluster "platform-dev".\n' }
       if (command === 'docker' && args[0] === 'info')
         return { stdout: `${host.cgroupVersion ?? 2}\n`, stderr: '' }
       if (command === 'docker' && args[0] === 'image') {
         if (!host.nodeImageLabels) throw new ProcessError('docker image', 1, 'Error: No such image')
         return { stdout: `${JSON.stringify(host.nodeImageLabels)}\n`, stderr: '' }
       }
+      if (command === 'docker' && args[0] === 'inspect')
+        return {
+          stdout: args
+            .slice(5)
+            .map((n) => `id-of-${n}-${host.nodeGeneration ?? 1}`)
+            .join('\n'),
+          stderr: '',
+        }
       if (command === 'docker' && args[0] === 'exec')
         return { stdout: (host.nodeImages ?? []).join('\n'), stderr: '' }
       if (command === 'tar') {
@@ -166,6 +193,40 @@ describe('kind provider', () => {
     expect(again.calls.some((call) => call.args[0] === 'load')).toBe(false)
   })
 
+  it('on a cluster that exists, reads the images the kubelet reports instead of asking containerd', async () => {
+    const archives = mkdtempSync(join(tmpdir(), 'pb-archives-'))
+    dirs.push(archives)
+    for (const file of ['argocd.tar', 'busybox.tar']) writeFileSync(join(archives, file), '')
+    const host = {
+      archives: { 'argocd.tar': ['quay.io/argoproj/argocd:v3.6.1'], 'busybox.tar': ['busybox:1.37.0'] },
+      reported: [
+        ['quay.io/argoproj/argocd@sha256:0a1b', 'quay.io/argoproj/argocd:v3.6.1'],
+        ['docker.io/library/busybox@sha256:2c3d', 'docker.io/library/busybox:1.37.0'],
+      ],
+    }
+    const { ctx, calls, sink } = fakeContext(['platform-dev'], {}, host)
+    ctx.env.images.archives = archives
+    await kindProvider.ensureCluster(ctx)
+    expect(calls.filter((call) => call.command === 'docker' && call.args[0] === 'exec')).toEqual([])
+    expect(calls.some((call) => call.args[0] === 'load')).toBe(false)
+    expect(sink.lines.join('\n')).toMatch(/0 loaded, 2 already in the nodes/)
+
+    // A report of 50 images may be cut short (the kubelet's nodeStatusMaxImages): containerd is asked.
+    const full = fakeContext(
+      ['platform-dev'],
+      {},
+      {
+        ...host,
+        reported: Array.from({ length: 50 }, (_, i) => [`example.org/image-${i}:1`]),
+        nodeImages: ['quay.io/argoproj/argocd:v3.6.1', 'docker.io/library/busybox:1.37.0'],
+      },
+    )
+    full.ctx.env.images.archives = archives
+    await kindProvider.ensureCluster(full.ctx)
+    expect(full.calls.filter((call) => call.command === 'docker' && call.args[0] === 'exec')).toHaveLength(1)
+    expect(full.calls.some((call) => call.args[0] === 'load')).toBe(false)
+  })
+
   it('a missing images.archives folder is named, before anything is loaded', async () => {
     const { ctx } = fakeContext(['platform-dev'])
     ctx.env.images.archives = '/nonexistent/archives'
@@ -187,6 +248,28 @@ describe('kind provider', () => {
     await kindProvider.ensureCluster(ctx)
     expect(calls.some((call) => call.args[0] === 'create')).toBe(false)
     expect(existsSync(join(stateDir, 'kubeconfig'))).toBe(true)
+    expect(statSync(join(stateDir, 'kubeconfig')).mode & 0o777).toBe(0o600)
+  })
+
+  it('asks kind for the kubeconfig again only when the nodes are other containers', async () => {
+    const asked = (calls: Call[]) =>
+      calls.filter((c) => c.args[0] === 'get' && c.args[1] === 'kubeconfig').length
+    const first = fakeContext(['platform-dev'])
+    await kindProvider.ensureCluster(first.ctx)
+    expect(asked(first.calls)).toBe(1)
+    const same = fakeContext(['platform-dev'], {}, {}, first.stateDir)
+    await kindProvider.ensureCluster(same.ctx)
+    expect(asked(same.calls)).toBe(0)
+    // The cluster deleted and made again outside the runbook: new containers, a new kubeconfig.
+    const remade = fakeContext(['platform-dev'], {}, { nodeGeneration: 2 }, first.stateDir)
+    await kindProvider.ensureCluster(remade.ctx)
+    expect(asked(remade.calls)).toBe(1)
+    // A cluster this runbook made: kind wrote the kubeconfig for its nodes, nothing to ask.
+    const made = fakeContext([])
+    await kindProvider.ensureCluster(made.ctx)
+    const again = fakeContext(['platform-dev'], {}, {}, made.stateDir)
+    await kindProvider.ensureCluster(again.ctx)
+    expect(asked(again.calls)).toBe(0)
   })
 
   it('destroy refuses a cluster it did not create, unless --force', async () => {

@@ -6,10 +6,12 @@ import { chartRepoURL } from '../chart-mirror.ts'
 import type { ClusterProvider, Context } from '../context.ts'
 import {
   type ArchiveIndex,
+  containerIds,
   dockerCgroupVersion,
   dockerImageLabels,
   imageArchives,
   nodeImages,
+  normalImageName,
 } from '../docker.ts'
 import { BootstrapError } from '../errors.ts'
 import { publishCheckout, servedRepoNames } from '../gitops-source.ts'
@@ -23,7 +25,7 @@ import {
   kindNodes,
   nodeImageNeeds,
 } from '../kind.ts'
-import { isNodeReady } from '../kube.ts'
+import { isNodeReady, type KObject } from '../kube.ts'
 import { waitFor } from '../wait.ts'
 import { argocdUiHints, chartInstallObjects, installArgoCDChart } from './helm-argocd.ts'
 import { portForwardOpenBao } from './port-forward.ts'
@@ -41,26 +43,37 @@ export const kindProvider: ClusterProvider = {
   async ensureCluster(ctx) {
     const name = ctx.env.cluster.name
     const kubeconfig = kindProvider.access(ctx).kubeconfig
-    if ((await kindClusters(ctx.run)).includes(name)) {
+    // The cluster's nodes say whether it exists (kind lists none for a missing one) and are what
+    // the image check needs: one kind process where `get clusters` then `get nodes` took two.
+    let nodes = await kindNodes(ctx.run, name)
+    if (nodes.length > 0) {
       ctx.log.detail(`kind cluster ${name}: exists, reused`)
-      // A dry run writes nothing it can do without: the kubeconfig only when there is none to read.
-      if (!ctx.flags.dryRun || !existsSync(kubeconfig)) {
-        await mkdir(ctx.stateDir, { recursive: true, mode: 0o700 })
-        await writeFile(kubeconfig, await kindKubeconfig(ctx.run, name), { mode: 0o600 })
-      }
-    } else if (ctx.flags.dryRun) {
+      await refreshKubeconfig(ctx, nodes, kubeconfig)
+      const ready = await waitForNodes(ctx, kubeconfig)
+      return loadImageArchives(ctx, nodes, ready)
+    }
+    if (ctx.flags.dryRun)
       return ctx.log.detail(
         `kind cluster ${name}: would be created from node image ${ctx.env.cluster.nodeImage}`,
       )
-    } else {
-      // Docker makes a missing bind-mount source as root, and publishCheckout (run as the user)
-      // could then never write the served repositories into it: the folder must exist first.
-      await mkdir(ctx.stateDir, { recursive: true, mode: 0o700 })
-      await mkdir(reposDir(ctx.stateDir), { recursive: true })
-      const image = ctx.env.cluster.nodeImage
-      const workers = Math.max(0, ctx.env.cluster.nodes - 1)
-      const needs = await clusterNeeds(ctx, image, workers)
-      ctx.log.detail(`kind cluster ${name}: creating from node image ${image}`)
+    // Docker makes a missing bind-mount source as root, and publishCheckout (run as the user)
+    // could then never write the served repositories into it: the folder must exist first.
+    await mkdir(ctx.stateDir, { recursive: true, mode: 0o700 })
+    await mkdir(reposDir(ctx.stateDir), { recursive: true })
+    const image = ctx.env.cluster.nodeImage
+    const workers = Math.max(0, ctx.env.cluster.nodes - 1)
+    const needs = await clusterNeeds(ctx, image, workers)
+    ctx.log.detail(`kind cluster ${name}: creating from node image ${image}`)
+    const creating = { done: false }
+    // The archives go into the nodes' containerd while kubeadm brings the control plane up: the
+    // import does not need Kubernetes, and it takes as long as the rest of kind create.
+    // Its error, if any, is held until kind create is done (a rejection nothing awaits yet would
+    // end the process).
+    const early = loadWhileCreating(ctx, creating).then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    )
+    try {
       await kindCreate(
         ctx.run,
         {
@@ -74,22 +87,17 @@ export const kindProvider: ClusterProvider = {
         },
         kubeconfig,
       )
-      await writeFile(createdMarker(ctx.stateDir), `${name}\n`)
+    } finally {
+      creating.done = true
     }
-    const kube = await ctx.kube()
-    await waitFor(
-      'every node to be Ready',
-      async () => {
-        const nodes = await kube.list('v1', 'Node')
-        return nodes.length > 0 && nodes.every(isNodeReady) ? nodes : undefined
-      },
-      {
-        timeoutMs: 300_000,
-        intervalMs: 2000,
-        hint: `their conditions say why: \`kubectl --kubeconfig ${kubeconfig} describe nodes\`; \`just doctor\` checks Docker and kind`,
-      },
-    )
-    await loadImageArchives(ctx)
+    const failed = await early
+    if (failed) throw failed.error
+    await writeFile(createdMarker(ctx.stateDir), `${name}\n`)
+    nodes = await kindNodes(ctx.run, name)
+    // kind wrote the kubeconfig for these very nodes.
+    await writeFile(nodesStamp(kubeconfig), (await containerIds(ctx.run, nodes)).join('\n'))
+    // What the early load missed (a node it did not see yet) is loaded now; the rest is found there.
+    await Promise.all([waitForNodes(ctx, kubeconfig), loadImageArchives(ctx, nodes)])
   },
 
   access: (ctx) => ({
@@ -143,6 +151,7 @@ export const kindProvider: ClusterProvider = {
     await kindDelete(ctx.run, name)
     await rm(createdMarker(ctx.stateDir), { force: true })
     await rm(join(ctx.stateDir, 'kubeconfig'), { force: true })
+    await rm(nodesStamp(join(ctx.stateDir, 'kubeconfig')), { force: true })
     ctx.log.detail(`kind cluster ${name}: deleted (keys and secrets files are kept)`)
   },
 }
@@ -174,8 +183,70 @@ async function clusterNeeds(ctx: Context, image: string, workers: number): Promi
   return needs
 }
 
-/** images.archives: each archive whose images a node lacks is loaded into the cluster (once: a later run finds them). */
-async function loadImageArchives(ctx: Context): Promise<void> {
+/**
+ * The kubeconfig kind gives for the cluster, written again only when its nodes are other containers
+ * than the ones it was written for: the address (a host port fixed when kind made the node) and the
+ * certificates (the node's admin.conf) last as long as the node's container, and asking kind for
+ * them costs a process and a `docker exec`. A dry run writes nothing it can do without: the
+ * kubeconfig only when there is none to read.
+ */
+async function refreshKubeconfig(ctx: Context, nodes: string[], kubeconfig: string): Promise<void> {
+  const stamp = nodesStamp(kubeconfig)
+  const ids = (await containerIds(ctx.run, nodes)).join('\n')
+  if (existsSync(kubeconfig) && existsSync(stamp) && (await readFile(stamp, 'utf8')) === ids) return
+  if (ctx.flags.dryRun && existsSync(kubeconfig)) return
+  await mkdir(ctx.stateDir, { recursive: true, mode: 0o700 })
+  await writeFile(kubeconfig, await kindKubeconfig(ctx.run, ctx.env.cluster.name), { mode: 0o600 })
+  if (!ctx.flags.dryRun) await writeFile(stamp, ids)
+}
+
+/**
+ * Loads the image archives once kind has started every node container and their containerd
+ * answers; gives up quietly when kind create ends first (the load after it covers everything).
+ * A failed load is the load's error, reported once kind create is done.
+ */
+async function loadWhileCreating(ctx: Context, creating: { done: boolean }): Promise<void> {
+  if (!ctx.env.images.archives) return
+  const name = ctx.env.cluster.name
+  while (!creating.done) {
+    const nodes = await kindNodes(ctx.run, name).catch(() => [])
+    if (
+      nodes.length === ctx.env.cluster.nodes &&
+      (await Promise.all(nodes.map(containerdAnswers(ctx)))).every(Boolean)
+    )
+      return loadImageArchives(ctx, nodes)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }
+}
+
+const containerdAnswers = (ctx: Context) => (node: string) =>
+  nodeImages(ctx.run, node).then(
+    () => true,
+    () => false,
+  )
+
+async function waitForNodes(ctx: Context, kubeconfig: string): Promise<KObject[]> {
+  const kube = await ctx.kube()
+  return waitFor(
+    'every node to be Ready',
+    async () => {
+      const nodes = await kube.list('v1', 'Node')
+      return nodes.length > 0 && nodes.every(isNodeReady) ? nodes : undefined
+    },
+    {
+      timeoutMs: 300_000,
+      intervalMs: 2000,
+      hint: `their conditions say why: \`kubectl --kubeconfig ${kubeconfig} describe nodes\`; \`just doctor\` checks Docker and kind`,
+    },
+  )
+}
+
+/**
+ * images.archives: each archive whose images a node lacks is loaded into the cluster (once: a later
+ * run finds them), all side by side — containerd imports them concurrently, and the largest
+ * (Argo CD's) no longer waits behind the others.
+ */
+async function loadImageArchives(ctx: Context, nodes: string[], known: KObject[] = []): Promise<void> {
   const folder = ctx.env.images.archives
   if (!folder) return
   if (!existsSync(folder))
@@ -185,14 +256,17 @@ async function loadImageArchives(ctx: Context): Promise<void> {
     })
   const name = ctx.env.cluster.name
   const indexFile = join(ctx.stateDir, 'image-archives.json')
-  const known = existsSync(indexFile) ? (JSON.parse(await readFile(indexFile, 'utf8')) as ArchiveIndex) : {}
-  const [{ archives, index }, nodes] = await Promise.all([
-    imageArchives(ctx.run, folder, known),
-    kindNodes(ctx.run, name),
+  const read = existsSync(indexFile) ? (JSON.parse(await readFile(indexFile, 'utf8')) as ArchiveIndex) : {}
+  const [{ archives, index }, present] = await Promise.all([
+    imageArchives(ctx.run, folder, read),
+    Promise.all(
+      nodes.map(
+        (node) => reportedImages(known.find((n) => n.metadata.name === node)) ?? nodeImages(ctx.run, node),
+      ),
+    ),
   ])
-  if (!ctx.flags.dryRun && JSON.stringify(index) !== JSON.stringify(known))
+  if (!ctx.flags.dryRun && JSON.stringify(index) !== JSON.stringify(read))
     await writeFile(indexFile, `${JSON.stringify(index, null, 2)}\n`)
-  const present = await Promise.all(nodes.map((node) => nodeImages(ctx.run, node)))
   const missing = archives.filter((archive) =>
     archive.images.some((image) => present.some((images) => !images.has(image))),
   )
@@ -200,14 +274,31 @@ async function loadImageArchives(ctx: Context): Promise<void> {
     for (const archive of missing) ctx.log.detail(`image archive ${archive.file}: would be loaded`)
     return
   }
-  for (const archive of missing) {
-    await kindLoadArchive(ctx.run, name, archive.file)
-    ctx.log.detail(`loaded ${archive.images.join(', ')} (${archive.file})`)
-  }
+  await Promise.all(
+    missing.map(async (archive) => {
+      await kindLoadArchive(ctx.run, name, archive.file)
+      ctx.log.detail(`loaded ${archive.images.join(', ')} (${archive.file})`)
+    }),
+  )
   ctx.log.detail(
     `images.archives ${folder}: ${missing.length} loaded, ${archives.length - missing.length} already in the nodes`,
   )
 }
+
+/**
+ * The images a Node's kubelet reports (status.images): no process to start. Undefined when not
+ * known or possibly cut short — the kubelet lists at most nodeStatusMaxImages (50 by default),
+ * largest first (Kubernetes pkg/kubelet/nodestatus/setters.go, Images) — so the node's containerd
+ * is asked instead. An image the report lacks (loaded since the kubelet last listed, or a sixth
+ * name of one image) is loaded again, which changes nothing.
+ */
+function reportedImages(node: KObject | undefined): Set<string> | undefined {
+  const images = (node?.status as { images?: { names?: string[] }[] } | undefined)?.images
+  if (!images || images.length >= KUBELET_MAX_IMAGES) return undefined
+  return new Set(images.flatMap((image) => image.names ?? []).map(normalImageName))
+}
+
+const KUBELET_MAX_IMAGES = 50
 
 function notOurs(ctx: Context): BootstrapError {
   const name = ctx.env.cluster.name
@@ -221,4 +312,6 @@ function notOurs(ctx: Context): BootstrapError {
 }
 
 const reposDir = (stateDir: string) => join(stateDir, 'repos')
+/** The node containers a kubeconfig was written for. */
+const nodesStamp = (kubeconfig: string) => `${kubeconfig}.nodes`
 const createdMarker = (stateDir: string) => join(stateDir, 'created-by-platform-bootstrap')

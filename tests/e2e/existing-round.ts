@@ -10,12 +10,13 @@ import { loadConfig, OVERRIDE_VARIABLES } from '../../lib/config.ts'
 import { dockerCgroupVersion, dockerImageLabels } from '../../lib/docker.ts'
 import { run } from '../../lib/exec.ts'
 import { publishCheckout } from '../../lib/gitops-source.ts'
-import { deployedRelease, RELEASE_LABEL } from '../../lib/helm.ts'
+import { RELEASE_LABEL } from '../../lib/helm.ts'
 import { kindCreate, kindDelete, kindLoadArchive, nodeImageNeeds } from '../../lib/kind.ts'
 import { createKube, type KObject, type Kube, loadKubeConfig } from '../../lib/kube.ts'
 import { repoRoot } from '../../lib/paths.ts'
 import { versions } from '../../lib/versions.ts'
 import { waitFor } from '../../lib/wait.ts'
+import { listedRevision } from '../helpers/helm-list.ts'
 import { leakedFields, makeWorkspace, type Workspace } from '../local/workspace.ts'
 import {
   applicationsConverged,
@@ -287,8 +288,7 @@ async function anonymousRefused(url: string): Promise<Verdict> {
 }
 
 async function helmRevision(kubeconfig: string, namespace: string): Promise<number | undefined> {
-  return (await deployedRelease(run, { name: 'argocd', namespace, kubeconfig, context: 'platform-staging' }))
-    ?.revision
+  return listedRevision(run, { name: 'argocd', namespace, kubeconfig, context: 'platform-staging' })
 }
 
 const CLUSTER_KINDS: [string, string][] = [

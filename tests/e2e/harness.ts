@@ -8,7 +8,6 @@ import { createContext } from '../../lib/cli.ts'
 import { type EnvConfig, envPath, loadConfig } from '../../lib/config.ts'
 import { BootstrapError, errorMessage, lastLines } from '../../lib/errors.ts'
 import { run } from '../../lib/exec.ts'
-import { deployedRelease } from '../../lib/helm.ts'
 import { kindClusters } from '../../lib/kind.ts'
 import { type KObject, type Kube, loadKubeConfig, type ObjectRef } from '../../lib/kube.ts'
 import { Logger } from '../../lib/log.ts'
@@ -19,6 +18,7 @@ import { envStateDir, personalAgeKeyFile, repoRoot } from '../../lib/paths.ts'
 import { redactor as processRedactor, type Redactor } from '../../lib/redact.ts'
 import { decrypt } from '../../lib/sops.ts'
 import { waitFor } from '../../lib/wait.ts'
+import { listedRevision } from '../helpers/helm-list.ts'
 import {
   ageKeySecretHolds,
   applicationsConverged,
@@ -968,15 +968,13 @@ export function realDeps(env: EnvConfig, reportsRoot = join(repoRoot, 'reports')
     bootstrapValues: () => decrypt(envPath(env, env.secrets.sopsFile)),
     adminToken: async () => (await decrypt(envPath(env, env.openbao.initFile)))[INIT_KEYS.adminToken] ?? '',
     overlaySecrets: () => readOverlaySecrets(env, processRedactor),
-    helmRevision: async () =>
-      (
-        await deployedRelease(run, {
-          name: 'argocd',
-          namespace: env.argocd.namespace,
-          kubeconfig: join(envStateDir(env.name), 'kubeconfig'),
-          context: `kind-${env.cluster.name}`,
-        })
-      )?.revision,
+    helmRevision: () =>
+      listedRevision(run, {
+        name: 'argocd',
+        namespace: env.argocd.namespace,
+        kubeconfig: join(envStateDir(env.name), 'kubeconfig'),
+        context: `kind-${env.cluster.name}`,
+      }),
     expectedApps: expectedApplications(env, env.root),
     consumers: deploysConsumers(env) ? consumersOf(join(env.root, CONSUMERS)) : undefined,
     openbao: deploysOpenBao(env),

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { OVERRIDE_VARIABLES } from '../../lib/config.ts'
+import { run } from '../../lib/exec.ts'
+import { kindDelete } from '../../lib/kind.ts'
 import { defaultToolDeps } from '../../lib/tools/deps.ts'
 import { dockerEngine } from '../../lib/tools/kind-images/docker.ts'
 import { ensureKindImages } from '../../lib/tools/kind-images/index.ts'
@@ -60,9 +62,13 @@ export async function prepareKindWorkspace(
   const helmHome = mkdtempSync(join(tmpdir(), 'pb-kind-helm-'))
   let ws: Workspace | undefined
   const cleanup = async () => {
-    await execa('kind', ['delete', 'cluster', '--name', name], { reject: false, timeout: 120_000 })
-    rmSync(helmHome, { recursive: true, force: true })
-    await ws?.dispose()
+    try {
+      // lib's runner: kind from the tools cache whatever this process's PATH, and a failure thrown.
+      await kindDelete(run, name)
+    } finally {
+      rmSync(helmHome, { recursive: true, force: true })
+      await ws?.dispose()
+    }
   }
   try {
     say('the stand-in charts (argo-cd from Argo CD install.yaml, openbao) into a mirror folder')

@@ -12,6 +12,7 @@ import { deployedRelease, type HelmRelease } from '../../lib/helm.ts'
 import { ensureRelease } from '../../lib/helm-release.ts'
 import { createKube, loadKubeConfig } from '../../lib/kube.ts'
 import { Logger, memorySink } from '../../lib/log.ts'
+import { listedRevision } from '../helpers/helm-list.ts'
 import { helmRevisionKept } from '../shared/assertions.ts'
 import { useLocalStack } from './fixture.ts'
 
@@ -58,6 +59,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
+/** What helm itself lists for a release: the independent side of each comparison. */
+const listed = (name: string) =>
+  listedRevision(run, { name, namespace: 'default', kubeconfig: stack().controlPlane.kubeconfig })
+const kubeClient = () => createKube(loadKubeConfig(stack().controlPlane.kubeconfig))
+
 function release(name: string, values: Record<string, unknown>): HelmRelease {
   return {
     name,
@@ -94,16 +100,18 @@ describe('a Helm release the runbook owns (real helm, real apiserver)', () => {
     const { ctx, writes } = context()
     expect(await ensureRelease(ctx, release('demo', { greeting: 'hello' }))).toEqual({ action: 'install' })
     expect(writes).toHaveLength(1)
-    expect(await deployedRelease(run, release('demo', {}))).toMatchObject({
+    expect(await deployedRelease(kubeClient(), release('demo', {}))).toMatchObject({
       revision: 1,
       ours: true,
       chart: 'demo-1.0.0',
+      status: 'deployed',
+      values: { greeting: 'hello' },
     })
   })
 
   it('a second run with nothing new: unchanged, no helm write, no new revision', async () => {
     const { ctx, writes, lines } = context()
-    const before = (await deployedRelease(run, release('demo', {})))?.revision
+    const before = await listed('demo')
     expect(await ensureRelease(ctx, release('demo', { greeting: 'hello' }))).toEqual({
       action: 'unchanged',
       revision: 1,
@@ -111,7 +119,7 @@ describe('a Helm release the runbook owns (real helm, real apiserver)', () => {
     expect(writes).toEqual([])
     expect(lines.join('\n')).toMatch(/helm release default\/demo \(demo 1\.0\.0\): unchanged \(revision 1/)
     // The verdict the kind e2e gives Argo CD's release after its second create.
-    const kept = helmRevisionKept('demo', before, (await deployedRelease(run, release('demo', {})))?.revision)
+    const kept = helmRevisionKept('demo', before, await listed('demo'))
     expect(kept.ok, kept.message).toBe(true)
   })
 
@@ -121,7 +129,7 @@ describe('a Helm release the runbook owns (real helm, real apiserver)', () => {
     expect(writes).toEqual([])
     expect(lines.join('\n')).toMatch(/would be upgraded: values greeting/)
     expect(lines.join('\n')).toMatch(/ConfigMap\/default\/demo: would be configured/)
-    expect((await deployedRelease(run, release('demo', {})))?.revision).toBe(1)
+    expect(await listed('demo')).toBe(1)
   })
 
   it('changed values: upgraded, naming the keys that changed', async () => {
@@ -133,7 +141,44 @@ describe('a Helm release the runbook owns (real helm, real apiserver)', () => {
     })
     expect(writes).toHaveLength(1)
     expect(lines.join('\n')).toMatch(/upgrading revision 1: values greeting/)
-    expect((await deployedRelease(run, release('demo', {})))?.revision).toBe(2)
+    expect(await listed('demo')).toBe(2)
+    // Read from helm's storage: the latest of two revisions, with the values helm itself reports.
+    const values = JSON.parse(
+      (
+        await run('helm', [
+          'get',
+          'values',
+          'demo',
+          '--namespace',
+          'default',
+          '--kubeconfig',
+          stack().controlPlane.kubeconfig,
+          '--output',
+          'json',
+        ])
+      ).stdout,
+    )
+    expect(await deployedRelease(kubeClient(), release('demo', {}))).toEqual({
+      revision: 2,
+      status: 'deployed',
+      chart: 'demo-1.0.0',
+      values,
+      ours: true,
+    })
+  })
+
+  it('keeps releases in helm’s Secret storage whatever HELM_DRIVER the user set', async () => {
+    vi.stubEnv('HELM_DRIVER', 'configmap')
+    try {
+      const { ctx } = context()
+      expect(await ensureRelease(ctx, release('driven', { greeting: 'hej' }))).toEqual({ action: 'install' })
+      expect(await ensureRelease(ctx, release('driven', { greeting: 'hej' }))).toMatchObject({
+        action: 'unchanged',
+      })
+    } finally {
+      vi.stubEnv('HELM_DRIVER', 'secret')
+    }
+    expect(await listed('driven')).toBe(1)
   })
 
   it('a release someone else made: refused, then taken over only with --force', async () => {
@@ -159,6 +204,9 @@ describe('a Helm release the runbook owns (real helm, real apiserver)', () => {
     expect(refused.writes).toEqual([])
     const forced = context({ force: true })
     await ensureRelease(forced.ctx, release('theirs', {}))
-    expect(await deployedRelease(run, release('theirs', {}))).toMatchObject({ revision: 2, ours: true })
+    expect(await deployedRelease(kubeClient(), release('theirs', {}))).toMatchObject({
+      revision: 2,
+      ours: true,
+    })
   })
 })

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1'
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1'
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1'
+import { Job } from 'kubernetes-models/batch/v1'
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
 import {
   ClusterRole,
@@ -42,6 +43,7 @@ const MODELS: Record<string, Model> = {
   'apiextensions.k8s.io/v1/CustomResourceDefinition': CustomResourceDefinition,
   'apps/v1/Deployment': Deployment,
   'apps/v1/StatefulSet': StatefulSet,
+  'batch/v1/Job': Job,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
@@ -60,7 +62,12 @@ interface Container {
   command?: string[]
   env?: { name: string; value?: string }[]
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[]
-  readinessProbe?: { httpGet?: { path: string; port: number | string; scheme?: string } }
+  readinessProbe?: {
+    httpGet?: { path: string; port: number | string; scheme?: string }
+    initialDelaySeconds?: number
+    periodSeconds?: number
+    failureThreshold?: number
+  }
 }
 interface PodSpec {
   initContainers?: Container[]
@@ -230,7 +237,7 @@ describe('stand-in charts (tests/standins/charts)', () => {
 
     it('runs the pinned Argo CD image everywhere, and the redis image the kind images provide', () => {
       const images = argocd
-        .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
+        .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet' || o.kind === 'Job')
         .flatMap((o) => containers(o as Workload).map((c) => c.image))
       const argocdImages = images.filter((image) => image.startsWith('quay.io/argoproj/argocd:'))
       expect(argocdImages.length).toBeGreaterThanOrEqual(7)
@@ -245,16 +252,28 @@ describe('stand-in charts (tests/standins/charts)', () => {
       ])
     })
 
-    it('the redis password Secret is made the way install.yaml expects: by redis pod init container', () => {
+    it('the redis password Secret is made before any pod starts, as upstream: by a pre-install hook Job', () => {
       const redis = find<Workload>(argocd, 'Deployment', 'argocd-redis').spec.template.spec
-      expect(redis.initContainers).toEqual([
-        expect.objectContaining({ command: ['argocd', 'admin', 'redis-initial-password'] }),
+      expect(redis.initContainers ?? []).toEqual([])
+      const hook = {
+        'helm.sh/hook': 'pre-install,pre-upgrade',
+        'helm.sh/hook-delete-policy': 'before-hook-creation',
+      }
+      const job = find<Workload>(argocd, 'Job', 'argocd-redis-secret-init')
+      expect(job.metadata.annotations).toEqual(hook)
+      expect(job.spec.template.spec.containers).toEqual([
+        expect.objectContaining({
+          command: ['argocd', 'admin', 'redis-initial-password'],
+          image: `quay.io/argoproj/argocd:${versions.argocd}`,
+        }),
       ])
-      const role = find(argocd, 'Role', redis.serviceAccountName as string)
+      expect(job.spec.template.spec.serviceAccountName).toBe('argocd-redis-secret-init')
+      for (const kind of ['ServiceAccount', 'Role', 'RoleBinding'])
+        expect(find(argocd, kind, 'argocd-redis-secret-init').metadata.annotations).toEqual(hook)
+      const role = find(argocd, 'Role', 'argocd-redis-secret-init')
       expect(role.rules).toEqual(
         expect.arrayContaining([expect.objectContaining({ resources: ['secrets'], verbs: ['create'] })]),
       )
-      find(argocd, 'RoleBinding', redis.serviceAccountName as string)
       const password = find<Workload>(argocd, 'Deployment', 'argocd-server').spec.template.spec.containers[0]
       expect(password?.env).toEqual(
         expect.arrayContaining([
@@ -310,8 +329,32 @@ describe('stand-in charts (tests/standins/charts)', () => {
       for (const value of Object.values(params)) expect(typeof value).toBe('string')
     })
 
+    it('the server, repo-server and controller probe readiness as helmValues() says, on their own health endpoints', () => {
+      const values = argocdValues as Record<string, { readinessProbe?: Record<string, number> }>
+      for (const [kind, name, key, container, port] of [
+        ['Deployment', 'argocd-server', 'server', 'server', 8080],
+        ['Deployment', 'argocd-repo-server', 'repoServer', 'repo-server', 8084],
+        ['StatefulSet', 'argocd-application-controller', 'controller', 'application-controller', 8082],
+      ] as const) {
+        const main = find<Workload>(argocd, kind, name).spec.template.spec.containers.find(
+          (c) => c.name === container,
+        )
+        expect(main?.readinessProbe, name).toMatchObject({
+          ...values[key]?.readinessProbe,
+          httpGet: { path: '/healthz', port },
+        })
+      }
+    })
+
     it('the defaults render dex and the CRDs, which the runbook turns off', async () => {
       const defaults = await helmTemplate('argocd', 'argocd', packages[0] as string, {})
+      // Upstream's default readiness (from 10 s, every 10 s) replaces install.yaml's.
+      const server = find<Workload>(defaults, 'Deployment', 'argocd-server').spec.template.spec.containers[0]
+      expect(server?.readinessProbe).toMatchObject({
+        initialDelaySeconds: 10,
+        periodSeconds: 10,
+        failureThreshold: 3,
+      })
       expect(
         defaults.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name),
       ).toEqual(expect.arrayContaining(['applications.argoproj.io', 'appprojects.argoproj.io']))
@@ -409,6 +452,11 @@ describe('stand-in charts (tests/standins/charts)', () => {
         path: openbaoValues.server.readinessProbe.path,
         port: 8200,
         scheme: 'HTTP',
+      })
+      expect(server?.readinessProbe).toMatchObject({
+        initialDelaySeconds: 1,
+        periodSeconds: 2,
+        failureThreshold: 5,
       })
       expect(statefulSet.spec.volumeClaimTemplates).toEqual([
         {

@@ -419,7 +419,7 @@ describe('runtime secrets', () => {
     const keyFile = /current_key\s*=\s*"file:\/\/([^"]+)"/.exec(values.server.standalone.config)?.[1]
     expect(keyFile).toBe(`${mount.mountPath}/${Object.keys(unseal.data)[0]}`)
     expect(values.server.standalone.config).toMatch(/seal "static" \{/)
-    expect(values.server.standalone.config).toMatch(/storage "raft" \{/)
+    expect(values.server.standalone.config).toMatch(/storage "raft" \{[^}]*performance_multiplier = 1\n/)
     expect(values.server.standalone.enabled).toBe(true)
     expect(values.injector.enabled).toBe(false)
     expect(values.csi.enabled).toBe(true)
