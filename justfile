@@ -30,6 +30,10 @@ backup env="dev" *flags:
 restore env="dev" *flags:
     bun scripts/restore.ts --env "$1" "${@:2}"
 
+# Onboard a tenant: `add <name> --repo <url>` writes its namespace, quota, limits, AppProject and Application, registers its repository in each environment and its credential in each SOPS file; `remove <name>` the reverse [--env e] [--dry-run]
+tenant *args:
+    bun scripts/tenant.ts "$@"
+
 # Run one step of the runbook on its own, e.g. `just step 04 local`
 step id env="dev" *flags:
     bun scripts/create.ts --env "$2" --step "$1" "${@:3}"

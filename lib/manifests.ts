@@ -70,6 +70,10 @@ export function ageKeySecret(
 }
 
 /** One repository Secret, labelled so Argo CD picks it up. */
+/** Argo CD's label for a repository Secret (and as a selector). */
+const REPOSITORY_SECRET = { 'argocd.argoproj.io/secret-type': 'repository' }
+export const REPOSITORY_SECRET_SELECTOR = 'argocd.argoproj.io/secret-type=repository'
+
 export function repositorySecret(
   name: string,
   argocdNamespace: string,
@@ -81,7 +85,7 @@ export function repositorySecret(
     name,
     argocdNamespace,
     { type: 'git', url, username: repo.username, password },
-    { labels: { 'argocd.argoproj.io/secret-type': 'repository' } },
+    { labels: REPOSITORY_SECRET },
   )
 }
 

@@ -19,6 +19,7 @@ import { encryptYaml } from '../../lib/sops.ts'
 import { toolsPath } from '../../lib/tools/index.ts'
 import { versions } from '../../lib/versions.ts'
 import { steps } from '../../scripts/steps.ts'
+import { expectTenantConfined } from '../shared/tenant-checks.ts'
 
 /**
  * The committed GitOps tree: every manifest against its real schema, the project locks,
@@ -84,7 +85,13 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
 
 const applications = yamlFiles(appsDir).map((file) => {
   const docs = load(file)
-  return { rel: relative(appsDir, file), doc: docs[0] as Doc, count: docs.length }
+  const found = docs.filter((doc) => doc.kind === 'Application')
+  return {
+    rel: relative(appsDir, file),
+    doc: found[0] as Doc,
+    count: found.length,
+    others: docs.filter((doc) => doc.kind !== 'Application'),
+  }
 })
 const app = (name: string) => {
   const found = applications.filter((a) => a.doc.metadata?.name === name)
@@ -118,10 +125,19 @@ describe('every manifest under gitops/', () => {
     },
   )
 
-  it('has one Application per file under gitops/apps, and nothing else there', () => {
-    for (const { rel, doc, count } of applications) {
+  it('has one Application per file under gitops/apps, and nothing else there but a tenant’s AppProject', () => {
+    for (const { rel, doc, count, others } of applications) {
       expect(count, rel).toBe(1)
       expect(doc.kind, rel).toBe('Application')
+      // A tenant's project, a wave before its Application: the root prunes the two in reverse order.
+      if (rel.startsWith('tenants/')) {
+        expect(
+          others.map((o) => o.kind),
+          rel,
+        ).toEqual(['AppProject'])
+        expect(others[0]?.metadata.name, rel).toBe(doc.spec.project)
+        expect(wave(others[0] as Doc), rel).toBeLessThan(wave(doc))
+      } else expect(others, rel).toEqual([])
     }
   })
 })
@@ -179,7 +195,12 @@ describe('projects', () => {
     expect(find('AppProject', 'tenant-a', 'argocd')).toEqual({
       apiVersion: 'argoproj.io/v1alpha1',
       kind: 'AppProject',
-      metadata: { name: 'tenant-a', namespace: 'argocd' },
+      metadata: {
+        name: 'tenant-a',
+        namespace: 'argocd',
+        annotations: { 'argocd.argoproj.io/sync-wave': '2' },
+        finalizers: ['resources-finalizer.argocd.argoproj.io'],
+      },
       spec: {
         description: 'Tenant workloads',
         sourceRepos: [TENANT_REPOS['tenant-a']],
@@ -192,6 +213,16 @@ describe('projects', () => {
         orphanedResources: { warn: true },
       },
     })
+  })
+
+  it('confines every tenant under gitops/tenants to its repository and namespace (tests/shared/tenant-checks.ts)', () => {
+    const tenants = readdirSync(join(gitops, 'tenants'))
+    expect(tenants).toContain('tenant-a')
+    for (const tenant of tenants) {
+      const url = loadConfig('dev').gitops.tenantRepos[tenant]?.url
+      expect(url, `${tenant} in dev's gitops.tenantRepos`).toBeDefined()
+      expectTenantConfined(repoRoot, tenant, url as string)
+    }
   })
 
   it('onboards tenant-a with its namespace, quota and limit range', () => {
