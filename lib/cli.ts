@@ -5,7 +5,7 @@ import { type EnvConfig, envPath, loadConfig } from './config.ts'
 import { type Context, memo, type RunFlags } from './context.ts'
 import { BootstrapError, errorMessage } from './errors.ts'
 import { run } from './exec.ts'
-import { createKube, loadKubeConfig } from './kube.ts'
+import { createKube, type Kube, loadKubeConfig } from './kube.ts'
 import { acquireLock } from './lock.ts'
 import { Logger } from './log.ts'
 import { envStateDir } from './paths.ts'
@@ -53,6 +53,7 @@ export function parseCli(argv: string[]): Cli {
 
 export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Context {
   const provider = providerFor(env.cluster.provider)
+  let client: Kube | undefined
   const ctx: Context = {
     env,
     flags,
@@ -88,10 +89,12 @@ export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Con
     kube: memo(async () => {
       const access = provider.access(ctx)
       const kc = loadKubeConfig(access.kubeconfig, access.context)
-      return createKube(kc, {
+      client = createKube(kc, {
         onRetry: (what, error) => log.warn(`${what}: ${errorMessage(error)}; retrying`),
       })
+      return client
     }),
+    apiRequests: () => client && { ...client.requests },
   }
   return ctx
 }
@@ -151,6 +154,8 @@ export async function runSteps(
     }
     current = undefined
     log.summary()
+    const requests = ctx.apiRequests?.()
+    if (requests) log.info(`  Kubernetes API: ${requests.reads} reads, ${requests.writes} writes`)
     if (!cli.flags.dryRun && !cli.only) afterSuccess?.(ctx)
     return 0
   } catch (error) {

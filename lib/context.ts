@@ -37,6 +37,8 @@ export interface Context {
    * anything has, step 08 counts only Application statuses Argo CD computed after it.
    */
   changed?: Set<string>
+  /** The requests this run's Kubernetes client has sent so far; undefined when it made none. */
+  apiRequests?(): { reads: number; writes: number } | undefined
 }
 
 /**

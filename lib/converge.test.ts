@@ -3,7 +3,7 @@ import { recordedApplication } from '../tests/helpers/applications.ts'
 import { HEALTHY_AFTER_LABEL } from './argocd-status.ts'
 import { loadConfig } from './config.ts'
 import type { Context } from './context.ts'
-import { waitForConvergence } from './converge.ts'
+import { pendingReport, waitForConvergence } from './converge.ts'
 import { BootstrapError } from './errors.ts'
 import type { KObject, Kube } from './kube.ts'
 import { Logger, memorySink } from './log.ts'
@@ -269,6 +269,28 @@ describe('08-converge: errors waiting will not fix (recorded from Argo CD on the
     expect(sink.lines.join('\n')).toContain('refresh asked for: Argo CD has not compared it again')
   })
 
+  it('a second wait of the same run (09 after 08) asks again only for changes made since the first', async () => {
+    const synced = app('platform-config', { sync: { status: 'Synced' }, health: { status: 'Healthy' } })
+    const asked = {
+      ...synced,
+      metadata: { ...synced.metadata, annotations: { 'argocd.argoproj.io/refresh': 'normal' } },
+    }
+    const first = contextWith([[synced], [asked], [synced]], 600)
+    const changed = new Set(['Namespace/argocd'])
+    first.ctx.changed = changed
+    await waitForConvergence(first.ctx)
+    expect(first.annotated).toHaveLength(1)
+    const second = contextWith([[synced]], 600)
+    second.ctx.changed = changed
+    await waitForConvergence(second.ctx)
+    expect(second.annotated).toEqual([])
+    changed.add('ClusterRoleBinding/openbao-auth-delegator')
+    const third = contextWith([[synced], [asked], [synced]], 600)
+    third.ctx.changed = changed
+    await waitForConvergence(third.ctx)
+    expect(third.annotated).toHaveLength(1)
+  })
+
   it('writes nothing when this run changed nothing', async () => {
     const synced = app('platform-config', { sync: { status: 'Synced' }, health: { status: 'Healthy' } })
     const { ctx, annotated } = contextWith([[synced]], 600)
@@ -303,5 +325,21 @@ describe('08-converge: errors waiting will not fix (recorded from Argo CD on the
       (e: unknown) => e,
     )) as Error
     expect(error.message).toMatch(/timed out after 1 s/)
+  })
+})
+
+describe('pendingReport: a progress line readable at a hundred Applications', () => {
+  const verdict = (name: string) =>
+    ({ name, sync: 'OutOfSync', health: 'Progressing', converged: false }) as never
+  it('names the three pending longest, then how many more; forgets those that converged', () => {
+    const since = new Map<string, number>()
+    expect(pendingReport(['b', 'a'].map(verdict), since, 0)).toMatch(/^a .*; b /)
+    const hundred = Array.from({ length: 100 }, (_, i) => verdict(`team-${String(i).padStart(3, '0')}`))
+    const line = pendingReport([...hundred, verdict('b')], since, 1000)
+    // b has waited since 0, the hundred since 1000: b first, then the first two of those by name.
+    expect(line).toMatch(/^b .*; team-000 .*; team-001 .*; and 98 more$/)
+    expect(line.split('; ')).toHaveLength(4)
+    pendingReport([verdict('team-050')], since, 2000)
+    expect([...since.keys()]).toEqual(['team-050'])
   })
 })

@@ -49,12 +49,12 @@ export async function waitForConvergence(ctx: Context, options: ConvergeOptions 
   const stuck = new StuckErrors(options.stuckAfterMs)
   const lingering = new LingeringErrors(options.lingerAfterMs)
   let lastSaidAt = started
-  let changesSeen = false
   const refreshed = new Set<string>()
   const terminated = new Set<string>()
   let expected: ExpectedRevision | undefined
   let resolvedFor = ''
   let lastReport = ''
+  const pendingSince = new Map<string, number>()
   let lastApps: KObject[] = []
   let state: Convergence | undefined
   try {
@@ -68,8 +68,8 @@ export async function waitForConvergence(ctx: Context, options: ConvergeOptions 
           expected = await expectedRevisions(lastApps, await revisionDeps(ctx))
           resolvedFor = names
         }
-        if (!changesSeen && ctx.changed?.size) {
-          changesSeen = true
+        if (ctx.changed && ctx.changed.size > (refreshedAfter.get(ctx.changed) ?? 0)) {
+          refreshedAfter.set(ctx.changed, ctx.changed.size)
           await refreshAll(ctx, kube, lastApps, refreshed)
           // What was just listed predates the request.
           if (lastApps.length) return false
@@ -93,7 +93,7 @@ export async function waitForConvergence(ctx: Context, options: ConvergeOptions 
           )
           lastSaidAt = now()
         }
-        const report = state.pending.map(describeVerdict).join('; ')
+        const report = pendingReport(state.pending, pendingSince, now())
         if (report !== lastReport || now() - lastSaidAt >= HEARTBEAT_MS) {
           const still = report === lastReport ? 'still ' : ''
           lastReport = report
@@ -142,6 +142,12 @@ async function revisionDeps(ctx: Context) {
  * by the controller that was replaced, or before the change — says nothing about now. Every
  * Application is asked to refresh, and counts only once Argo CD has (it removes the request).
  */
+/**
+ * How many of a run's changes the last refresh of every Application came after: 09 waits again
+ * after 08, and asks again only for changes made since (a hundred refreshes cost seconds).
+ */
+const refreshedAfter = new WeakMap<Set<string>, number>()
+
 async function refreshAll(ctx: Context, kube: Kube, apps: KObject[], refreshed: Set<string>): Promise<void> {
   await askRefresh(kube, apps, refreshed)
   const changed = [...(ctx.changed ?? [])]
@@ -222,6 +228,25 @@ function willNotConverge(errors: { app: string; error: AppError }[]): BootstrapE
 }
 
 /** One line per Application: its state and the first line of why (the whole text is for the diagnostics). */
+/** How many pending Applications a progress line names: the longest pending, then a count. */
+export const PENDING_SHOWN = 3
+
+/**
+ * The pending part of a progress line, readable with a hundred Applications: the ones pending
+ * longest (since `since` first saw each; it forgets those no longer pending), then how many more.
+ */
+export function pendingReport(pending: AppVerdict[], since: Map<string, number>, now: number): string {
+  const names = new Set(pending.map((app) => app.name))
+  for (const name of since.keys()) if (!names.has(name)) since.delete(name)
+  for (const app of pending) if (!since.has(app.name)) since.set(app.name, now)
+  const longest = [...pending].sort(
+    (a, b) => (since.get(a.name) ?? now) - (since.get(b.name) ?? now) || a.name.localeCompare(b.name),
+  )
+  const shown = longest.slice(0, PENDING_SHOWN).map(describeVerdict).join('; ')
+  const more = pending.length - PENDING_SHOWN
+  return more > 0 ? `${shown}; and ${more} more` : shown
+}
+
 const describeVerdict = (app: AppVerdict) =>
   `${app.name} ${app.sync}/${app.health}${app.reason ? ` — ${summary(app.reason)}` : ''}`
 

@@ -91,15 +91,30 @@ describe('publishCheckout', () => {
     expect(filesIn(snapshot)).toEqual(filesIn(gitopsDir))
   })
 
-  it('makes no new commit when nothing changed', async () => {
-    // A stray file in a tenant snapshot is cleared away too, and still nothing is committed.
-    writeFileSync(join(reposDir, 'tenant-tenant-a', 'stray.yaml'), 'kind: Stray\n')
-    await publishCheckout(env, reposDir, served, run)
+  it('makes no new commit when nothing changed, and runs no git process for it', async () => {
+    const calls: string[] = []
+    const counting: typeof run = (command, args, options) => {
+      calls.push(`${command} ${args.join(' ')}`)
+      return run(command, args, options)
+    }
+    await publishCheckout(env, reposDir, served, counting)
+    expect(calls).toEqual([])
     expect(head('platform')).toBe(firstHeads.platform)
     expect(head('tenant-tenant-a')).toBe(firstHeads.tenant)
     expect(commits('platform')).toBe(1)
-    expect(existsSync(join(reposDir, 'tenant-tenant-a', 'stray.yaml'))).toBe(false)
     expect(git('platform', 'status', '--porcelain')).toBe('')
+  })
+
+  it('publishes again when the served branch moved (someone committed there): the snapshot is restored', async () => {
+    const repo = join(reposDir, 'tenant-tenant-a')
+    writeFileSync(join(repo, 'stray.yaml'), 'kind: Stray\n')
+    git('tenant-tenant-a', 'add', 'stray.yaml')
+    execFileSync('git', ['-C', repo, '-c', 'user.name=x', '-c', 'user.email=x@x', 'commit', '-qm', 'stray'])
+    await publishCheckout(env, reposDir, served, run)
+    expect(existsSync(join(repo, 'stray.yaml'))).toBe(false)
+    expect(git('tenant-tenant-a', 'ls-files').split('\n')).not.toContain('stray.yaml')
+    expect(git('tenant-tenant-a', 'status', '--porcelain')).toBe('')
+    firstHeads.tenant = head('tenant-tenant-a')
   })
 
   it('commits again when the published content changes (other served URLs)', async () => {

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { upstreamChartRepos } from './chart-mirror.ts'
 import type { EnvConfig } from './config.ts'
 import type { Run } from './exec.ts'
@@ -84,6 +85,15 @@ async function snapshot(
   run: Run,
 ): Promise<string> {
   const git = (...args: string[]) => run('git', ['-C', repo, ...args], { env: GIT_IDENTITY })
+  // What was published last, as a digest of the source and the rewrites: the same again costs no
+  // git process (a platform with a hundred tenants has a hundred served repositories).
+  const digest = await sourceDigest(source, into, rewrites)
+  const stamp = join(repo, '.git', 'platform-bootstrap-source')
+  const published = existsSync(stamp) ? await readFile(stamp, 'utf8') : ''
+  const stamped = published.startsWith(`${digest} `) ? published.slice(digest.length + 1).trim() : ''
+  // …and only while the branch is still at the commit it made (read from the ref, no process).
+  const ref = join(repo, '.git', 'refs', 'heads', 'main')
+  if (stamped && existsSync(ref) && (await readFile(ref, 'utf8')).trim() === stamped) return stamped
   if (!existsSync(join(repo, '.git'))) {
     await mkdir(repo, { recursive: true })
     await git('init', '--quiet', '--initial-branch=main')
@@ -102,10 +112,24 @@ async function snapshot(
   // nothing new costs two git processes per repository.
   const { stdout } = await git('status', '--porcelain=v2', '--branch')
   const changed = stdout.split('\n').some((line) => line && !line.startsWith('#'))
-  const head = /^# branch\.oid ([0-9a-f]{40})$/m.exec(stdout)?.[1]
-  if (!changed && head) return head
-  await git('commit', '--quiet', '--message', 'snapshot of the platform-bootstrap checkout')
-  return (await git('rev-parse', 'HEAD')).stdout.trim()
+  let revision = /^# branch\.oid ([0-9a-f]{40})$/m.exec(stdout)?.[1]
+  if (changed || !revision) {
+    await git('commit', '--quiet', '--message', 'snapshot of the platform-bootstrap checkout')
+    revision = (await git('rev-parse', 'HEAD')).stdout.trim()
+  }
+  await writeFile(stamp, `${digest} ${revision}\n`)
+  return revision
+}
+
+/** Every file under the source (path and bytes, in order), where it goes and the URL rewrites: one sha256. */
+async function sourceDigest(source: string, into: string, rewrites: [string, string][]): Promise<string> {
+  const hash = createHash('sha256').update(JSON.stringify({ into, rewrites }))
+  const entries = (await readdir(source, { recursive: true, withFileTypes: true }))
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort()
+  for (const file of entries) hash.update(`\0${relative(source, file)}\0`).update(await readFile(file))
+  return hash.digest('hex')
 }
 
 async function rewriteUrls(dir: string, rewrites: [string, string][]): Promise<void> {

@@ -35,7 +35,11 @@ export function overlaySopsFiles(env: EnvConfig): OverlayFile[] {
   const found: OverlayFile[] = []
   const seen = new Set<string>()
   for (const rel of selectedAppFiles(env.gitops.include, appFiles)) {
-    for (const doc of parseAllDocuments(readFileSync(join(appsDir, rel), 'utf8'))) {
+    const text = readFileSync(join(appsDir, rel), 'utf8')
+    // A file that does not name the platform repository has no Application over it (a tenant's
+    // names its own): not parsed, which a hundred tenants would make the bulk of this step.
+    if (!text.includes(env.gitops.platformRepo.url)) continue
+    for (const doc of parseAllDocuments(text)) {
       const source = (doc.toJS() as { spec?: { source?: { repoURL?: string; path?: string } } } | null)?.spec
         ?.source
       if (source?.repoURL !== env.gitops.platformRepo.url || !source.path) continue

@@ -21,6 +21,8 @@
  *  fallback (4) bootstrap secrets with OpenBao (a) refusing connections and (b) accepting and never
  *           answering, default timeout, timed until the SOPS fallback has returned the values.
  *  openbao  (5) openbao-setup cold (a fresh OpenBao per run) and as a no-op.
+ *  kind     the kind figures (kind.ts).
+ *  scale    N = 1, 10, 100 tenants more on the local provider (scale.ts; `--sizes 1,10` for fewer).
  *
  * Everything it starts it stops at the end, also on failure: stacks are stopped and wiped in a
  * finally, and a process 'exit' handler SIGKILLs whatever is left (killStackSync). No secret value
@@ -64,6 +66,7 @@ import { step as rootAppStep } from '../../scripts/07-root-app.ts'
 import { silentServer } from '../helpers/silent-server.ts'
 import { makeWorkspace, type Workspace } from '../local/workspace.ts'
 import { benchKind } from './kind.ts'
+import { benchScale } from './scale.ts'
 import {
   describeTarget,
   formatMarkdownTable,
@@ -76,8 +79,9 @@ import {
   type Target,
   type Unit,
 } from './stats.ts'
+import { CreateFailed, stepTimes, timedCreate } from './timed-create.ts'
 
-const PHASES = ['tools', 'stack', 'create', 'api', 'fallback', 'openbao', 'backup', 'kind'] as const
+const PHASES = ['tools', 'stack', 'create', 'api', 'fallback', 'openbao', 'backup', 'kind', 'scale'] as const
 type Phase = (typeof PHASES)[number]
 const MIN_RUNS = 5
 const REPORT = join(repoRoot, 'reports', 'bench.json')
@@ -426,15 +430,6 @@ async function phaseStack(b: Bench, nodes: number): Promise<void> {
 
 /** One `create local` in the workspace: ms to step 08's "done", total ms, per-step ms from the summary. */
 /** A `create local` run that failed: its one line of cause, and the end of what it printed. */
-class CreateFailed extends Error {
-  constructor(
-    readonly reason: string,
-    readonly tail: string,
-  ) {
-    super(`create local failed: ${reason}\n${tail}`)
-  }
-}
-
 /** Failed runs (create, openbao-setup cold) tolerated per phase: each is reported and run again; one more aborts the bench. */
 const FAILURES_TOLERATED = 2
 
@@ -444,44 +439,9 @@ async function createOnce(ws: Workspace): Promise<{
   steps: Record<string, number>
   waves: Record<string, number>
 }> {
-  const started = performance.now()
   const startedAt = Date.now()
-  const { child, done } = ws.spawnCli('scripts/create.ts')
-  let converged: number | undefined
-  let header = ''
-  let pending = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
-    pending += chunk.toString()
-    const lines = pending.split('\n')
-    pending = lines.pop() ?? ''
-    for (const line of lines) {
-      const step = /^\[(\d\d)\] /.exec(line)
-      if (step) header = step[1] ?? ''
-      else if (header === '08' && converged === undefined && /^\s+done in /.test(line)) {
-        converged = performance.now() - started
-      }
-    }
-  })
-  const result = await done
-  const total = performance.now() - started
-  if (result.code !== 0 || converged === undefined) {
-    const cause = result.output.split('\n').find((line) => line.includes('✗')) ?? `exited ${result.code}`
-    throw new CreateFailed(
-      redactor.mask(cause.replace(/^\s*✗\s*/, '')),
-      redactor.mask(result.output.split('\n').slice(-25).join('\n')),
-    )
-  }
-  return { converged, total, steps: stepTimes(result.output), waves: await syncWaveTimes(ws, startedAt) }
-}
-
-/** Each step's time from the summary a run prints at its end (`  04 repo-credentials  ok  108 ms`). */
-function stepTimes(output: string): Record<string, number> {
-  const steps: Record<string, number> = {}
-  for (const line of output.split('\n')) {
-    const match = /^ {2}(\d\d [\w-]+)\s+ok\s+([\d.]+) (ms|s)$/.exec(line)
-    if (match) steps[match[1] as string] = Number(match[2]) * (match[3] === 's' ? 1000 : 1)
-  }
-  return steps
+  const { converged, total, steps } = await timedCreate(ws)
+  return { converged, total, steps, waves: await syncWaveTimes(ws, startedAt) }
 }
 
 /**
@@ -1081,6 +1041,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       runs: { type: 'string', default: String(MIN_RUNS) },
       only: { type: 'string' },
+      sizes: { type: 'string' },
       markdown: { type: 'boolean', default: false },
     },
   })
@@ -1156,6 +1117,14 @@ async function main(argv: string[]): Promise<number> {
       fallback: () => phaseFallback(b),
       openbao: () => phaseOpenBao(b),
       backup: () => phaseBackup(b),
+      scale: () =>
+        benchScale({
+          runs: b.runs,
+          sizes: args.sizes ? args.sizes.split(',').map(Number) : undefined,
+          say,
+          note: (line) => notes.push(line),
+          record: (id, title, unit, samples, options) => void record(id, title, unit, samples, options),
+        }),
       kind: () =>
         benchKind({
           runs: b.runs,

@@ -46,7 +46,7 @@ describe('tenant add / remove, then create local (the real Argo CD)', () => {
     expect(await kube().get(ref('v1', 'Secret', 'repo-tenant-team-b', 'argocd'))).toBeDefined()
 
     // Its project refuses an Application of its repository aimed at another tenant's namespace.
-    const escape = {
+    const escapingApp = {
       apiVersion: 'argoproj.io/v1alpha1',
       kind: 'Application',
       metadata: { name: 'team-b-escape', namespace: 'argocd' },
@@ -60,7 +60,7 @@ describe('tenant add / remove, then create local (the real Argo CD)', () => {
         destination: { server: 'https://kubernetes.default.svc', namespace: 'tenant-a' },
       },
     }
-    await kube().apply(escape)
+    await kube().apply(escapingApp)
     try {
       let last: Verdict = refusedByProject(undefined, /./)
       await waitFor(
