@@ -127,6 +127,24 @@ describe('kind provider', () => {
     expect(existsSync(join(stateDir, 'created-by-platform-bootstrap'))).toBe(true)
   })
 
+  it('marks the cluster as its own before kind starts: a run killed during kind create leaves one destroy may delete', async () => {
+    const { ctx, stateDir } = fakeContext([])
+    const run = ctx.run
+    ctx.run = (async (command: string, args: string[], options?: RunOptions) => {
+      if (command === 'kind' && args[0] === 'create') {
+        // kind made the node container, then the run was killed.
+        await run(command, args, options)
+        throw new ProcessError('kind create', 137, 'killed')
+      }
+      return run(command, args, options)
+    }) as Context['run']
+    await expect(kindProvider.ensureCluster(ctx)).rejects.toThrow(ProcessError)
+    expect(existsSync(join(stateDir, 'created-by-platform-bootstrap'))).toBe(true)
+    const again = fakeContext(['platform-dev'], {}, {}, stateDir)
+    await kindProvider.destroy(again.ctx)
+    expect(again.calls.some((call) => call.args[0] === 'delete')).toBe(true)
+  })
+
   it('configures what the host and node image need, and says so', async () => {
     const { ctx, calls, sink } = fakeContext(
       [],

@@ -64,6 +64,9 @@ export const kindProvider: ClusterProvider = {
     const workers = Math.max(0, ctx.env.cluster.nodes - 1)
     const needs = await clusterNeeds(ctx, image, workers)
     ctx.log.detail(`kind cluster ${name}: creating from node image ${image}`)
+    // Marked before kind starts: a run killed half-way through kind create leaves a cluster that
+    // destroy must still know as this runbook's (kind removes its own only when it fails cleanly).
+    await writeFile(createdMarker(ctx.stateDir), `${name}\n`)
     const creating = { done: false }
     // The archives go into the nodes' containerd while kubeadm brings the control plane up: the
     // import does not need Kubernetes, and it takes as long as the rest of kind create.
@@ -92,7 +95,6 @@ export const kindProvider: ClusterProvider = {
     }
     const failed = await early
     if (failed) throw failed.error
-    await writeFile(createdMarker(ctx.stateDir), `${name}\n`)
     nodes = await kindNodes(ctx.run, name)
     // kind wrote the kubeconfig for these very nodes.
     await writeFile(nodesStamp(kubeconfig), (await containerIds(ctx.run, nodes)).join('\n'))
