@@ -161,9 +161,15 @@ async function clusterKeyForNewFile(env: EnvConfig, log: Logger): Promise<string
 /** A value for a missing dev field: the cluster age key is an age identity, the unseal key 32 random bytes. */
 async function generateField(field: string, env: EnvConfig): Promise<string> {
   if (field === env.ageKey.field) return (await generateIdentity()).identity
-  const value = field.includes('unseal')
-    ? randomBytes(32).toString('base64')
-    : randomBytes(24).toString('hex')
+  if (!field.includes('unseal')) return generatedToken()
+  const value = randomBytes(32).toString('base64')
+  redactor.add(value)
+  return value
+}
+
+/** A generated credential (a token no server checks: a served checkout's), registered with the redactor. */
+export function generatedToken(): string {
+  const value = randomBytes(24).toString('hex')
   redactor.add(value)
   return value
 }

@@ -89,6 +89,16 @@ export function repositorySecret(
   )
 }
 
+/** The names of the repository Secrets an environment has: the platform repository's and one per tenant. */
+export const REPOSITORY_SECRET_NAMES = {
+  platform: 'repo-platform-gitops',
+  tenant: (tenant: string) => `repo-tenant-${tenant}`,
+  of: (env: EnvConfig) => [
+    REPOSITORY_SECRET_NAMES.platform,
+    ...Object.keys(env.gitops.tenantRepos).map(REPOSITORY_SECRET_NAMES.tenant),
+  ],
+} as const
+
 /** The platform repository's Secret and one per tenant repository, with the URLs Argo CD pulls from. */
 export function repositorySecrets(
   env: EnvConfig,
@@ -99,7 +109,7 @@ export function repositorySecrets(
   const ns = env.argocd.namespace
   return [
     repositorySecret(
-      'repo-platform-gitops',
+      REPOSITORY_SECRET_NAMES.platform,
       ns,
       platformRepo,
       values[platformRepo.passwordField] ?? '',
@@ -107,7 +117,7 @@ export function repositorySecrets(
     ),
     ...Object.entries(tenantRepos).map(([tenant, repo]) =>
       repositorySecret(
-        `repo-tenant-${tenant}`,
+        REPOSITORY_SECRET_NAMES.tenant(tenant),
         ns,
         repo,
         values[repo.passwordField] ?? '',

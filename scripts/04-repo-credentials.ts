@@ -1,6 +1,11 @@
 import { main } from '../lib/cli.ts'
 import { describeRef } from '../lib/kube.ts'
-import { MANAGED_BY_SELECTOR, REPOSITORY_SECRET_SELECTOR, repositorySecrets } from '../lib/manifests.ts'
+import {
+  MANAGED_BY_SELECTOR,
+  REPOSITORY_SECRET_NAMES,
+  REPOSITORY_SECRET_SELECTOR,
+  repositorySecrets,
+} from '../lib/manifests.ts'
 import { defineStep } from '../lib/step.ts'
 
 /**
@@ -18,8 +23,7 @@ export const step = defineStep({
   },
   async run(ctx) {
     const kube = await ctx.kube()
-    const { values } = await ctx.secrets()
-    const wanted = new Set(repositorySecrets(ctx.env, values, await ctx.source()).map((s) => s.metadata.name))
+    const wanted = new Set(REPOSITORY_SECRET_NAMES.of(ctx.env))
     const found = await kube.list(
       'v1',
       'Secret',

@@ -1,11 +1,12 @@
-import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { writeFileAtomic } from '../atomic-file.ts'
-import { DNS_LABEL, envPath, listEnvironments, loadConfig } from '../config.ts'
+import { generatedToken } from '../bootstrap.ts'
+import { DNS_LABEL, type EnvConfig, envPath, listEnvironments, loadConfig } from '../config.ts'
 import { BootstrapError } from '../errors.ts'
 import { redactor } from '../redact.ts'
+import { displayPath } from '../secrets/common.ts'
 import { decrypt, recipientsOf, writeEncrypted } from '../sops.ts'
 import { addMapEntry, addSeqItem, removeMapEntry, removeSeqItem } from './config-text.ts'
 import { tenantFiles, tenantPaths } from './manifests.ts'
@@ -43,8 +44,7 @@ export async function addTenant(request: AddRequest, deps: TenantDeps): Promise<
   const { name, repoURL } = request
   checkName(name)
   checkRepoURL(repoURL)
-  const envs = environments(deps.root, request.envs)
-  const configs = envs.map((env) => loadConfig(env, join(deps.root, 'environments'), {}))
+  const configs = environments(deps.root, request.envs)
   for (const env of configs) {
     const taken = [...env.namespaces, env.argocd.namespace, env.openbao.namespace]
     if (taken.includes(name))
@@ -77,7 +77,7 @@ export async function addTenant(request: AddRequest, deps: TenantDeps): Promise<
       const current = env.gitops.tenantRepos[name]
       if (current && JSON.stringify(current) !== JSON.stringify(entry))
         throw refusal(
-          `tenant ${name} exists already in ${display(deps.root, env.file)}: gitops.tenantRepos.${name} is ${current.url}`,
+          `tenant ${name} exists already in ${displayPath(env.file, deps.root)}: gitops.tenantRepos.${name} is ${current.url}`,
           `pick another name, or \`just tenant remove ${name}\` first`,
         )
       const sopsFile = envPath(env, env.secrets.sopsFile)
@@ -105,7 +105,7 @@ export async function addTenant(request: AddRequest, deps: TenantDeps): Promise<
     deps.say(`${file.path}: ${file.action === 'created' ? `${verb}created` : 'unchanged'}`)
   }
   for (const change of envChanges) {
-    const config = display(deps.root, change.env.file)
+    const config = displayPath(change.env.file, deps.root)
     if (change.configChanged) {
       if (!request.dryRun)
         await editConfig(change.env.file, (text, file) => {
@@ -118,7 +118,7 @@ export async function addTenant(request: AddRequest, deps: TenantDeps): Promise<
         })
       deps.say(`${config}: gitops.tenantRepos.${name} (${repoURL}) and secrets.fields ${field} ${verb}added`)
     } else deps.say(`${config}: gitops.tenantRepos.${name}: unchanged`)
-    const sops = display(deps.root, change.sopsFile)
+    const sops = displayPath(change.sopsFile, deps.root)
     if (!change.secrets) {
       deps.say(
         change.env.generateMissingSecrets
@@ -131,7 +131,7 @@ export async function addTenant(request: AddRequest, deps: TenantDeps): Promise<
       deps.say(`${sops}: ${field} kept (there already)`)
       continue
     }
-    const value = given ?? generated()
+    const value = given ?? generatedToken()
     if (!request.dryRun)
       await writeEncrypted(
         change.sopsFile,
@@ -157,13 +157,12 @@ export interface RemoveRequest {
 export async function removeTenant(request: RemoveRequest, deps: TenantDeps): Promise<void> {
   const { name } = request
   checkName(name)
-  const envs = environments(deps.root, request.envs)
-  const configs = envs.map((env) => loadConfig(env, join(deps.root, 'environments'), {}))
+  const configs = environments(deps.root, request.envs)
   const paths = tenantPaths(name).filter((path) => existsSync(join(deps.root, path)))
   const registered = configs.filter((env) => env.gitops.tenantRepos[name])
   if (paths.length === 0 && registered.length === 0)
     throw refusal(
-      `no tenant ${name}: nothing of it in gitops/ nor in ${envs.join(', ')}'s config`,
+      `no tenant ${name}: nothing of it in gitops/ nor in ${configs.map((env) => env.name).join(', ')}'s config`,
       undefined,
       1,
     )
@@ -191,12 +190,12 @@ export async function removeTenant(request: RemoveRequest, deps: TenantDeps): Pr
         return change.stillUsed ? out : removeSeqItem(out, file, ['secrets', 'fields'], change.field)
       })
     deps.say(
-      `${display(deps.root, change.env.file)}: gitops.tenantRepos.${name}${change.stillUsed ? '' : ` and secrets.fields ${change.field}`} ${verb}removed`,
+      `${displayPath(change.env.file, deps.root)}: gitops.tenantRepos.${name}${change.stillUsed ? '' : ` and secrets.fields ${change.field}`} ${verb}removed`,
     )
     if (change.secrets && change.field in change.secrets) {
       const { [change.field]: _gone, ...rest } = change.secrets
       if (!request.dryRun) await writeEncrypted(change.sopsFile, rest, await recipientsOf(change.sopsFile))
-      deps.say(`${display(deps.root, change.sopsFile)}: ${change.field} ${verb}removed`)
+      deps.say(`${displayPath(change.sopsFile, deps.root)}: ${change.field} ${verb}removed`)
     }
   }
   for (const path of paths) {
@@ -240,13 +239,15 @@ function checkRepoURL(url: string): void {
     )
 }
 
-function environments(root: string, asked: string[] | undefined): string[] {
-  const known = listEnvironments(join(root, 'environments'))
+/** The environments asked for (default: all), each config loaded from the checkout. */
+function environments(root: string, asked: string[] | undefined): EnvConfig[] {
+  const dir = join(root, 'environments')
+  const known = listEnvironments(dir)
   const envs = asked?.length ? asked : known
   for (const env of envs)
     if (!known.includes(env))
       throw refusal(`unknown environment "${env}"`, `known environments: ${known.join(', ')}`)
-  return envs
+  return envs.map((env) => loadConfig(env, dir, {}))
 }
 
 /** A config.yaml edited in its text (config-text.ts), written whole or not at all. */
@@ -255,15 +256,6 @@ async function editConfig(file: string, change: (text: string, file: string) => 
   const out = change(text, file)
   if (out !== text) await writeFileAtomic(file, out, 0o644)
 }
-
-/** A credential nothing checks (the checkout is served): random, and registered with the redactor. */
-function generated(): string {
-  const value = randomBytes(24).toString('hex')
-  redactor.add(value)
-  return value
-}
-
-const display = (root: string, file: string) => relative(root, file) || file
 
 function refusal(message: string, hint?: string, exitCode = 2): BootstrapError {
   return new BootstrapError(message, { ...(hint ? { hint } : {}), exitCode })

@@ -73,6 +73,7 @@ import {
   formatTable,
   formatValue,
   meetsTarget,
+  type PhaseDeps,
   pairedRatios,
   type Stats,
   stats,
@@ -1103,6 +1104,12 @@ async function main(argv: string[]): Promise<number> {
       b.values = resolved.values
     }
     observeStacks = () => [...(b.ws ? [join(b.ws.stateDir, 'local')] : []), ...stacks]
+    const phaseDeps: PhaseDeps = {
+      runs: b.runs,
+      say,
+      note: (line) => notes.push(line),
+      record: (id, title, unit, samples, options) => void record(id, title, unit, samples, options),
+    }
     const body: Record<Phase, () => Promise<void>> = {
       tools: async () => {
         await phaseTools(b)
@@ -1118,21 +1125,8 @@ async function main(argv: string[]): Promise<number> {
       openbao: () => phaseOpenBao(b),
       backup: () => phaseBackup(b),
       scale: () =>
-        benchScale({
-          runs: b.runs,
-          sizes: args.sizes ? args.sizes.split(',').map(Number) : undefined,
-          say,
-          note: (line) => notes.push(line),
-          record: (id, title, unit, samples, options) => void record(id, title, unit, samples, options),
-        }),
-      kind: () =>
-        benchKind({
-          runs: b.runs,
-          reports: join(repoRoot, 'reports'),
-          say,
-          note: (line) => notes.push(line),
-          record: (id, title, unit, samples, options) => void record(id, title, unit, samples, options),
-        }),
+        benchScale({ ...phaseDeps, sizes: args.sizes ? args.sizes.split(',').map(Number) : undefined }),
+      kind: () => benchKind({ ...phaseDeps, reports: join(repoRoot, 'reports') }),
     }
     for (const name of PHASES) {
       if (!selected.includes(name)) continue

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { redactor } from '../../lib/redact.ts'
 import { kindNotReady, prepareKindWorkspace } from '../e2e/kind-workspace.ts'
-import type { Target, Unit } from './stats.ts'
+import type { PhaseDeps } from './stats.ts'
 
 /**
  * `just bench`'s kind figures, on a real kind cluster offline (the same ground as the test
@@ -11,18 +11,8 @@ import type { Target, Unit } from './stats.ts'
  * OpenBao snapshot included (`kind.destroy`); each spawn to exit. Without an engine and the egress
  * guard the figures are left out, and a note says why.
  */
-export interface KindBenchDeps {
-  runs: number
+export interface KindBenchDeps extends PhaseDeps {
   reports: string
-  say(line: string): void
-  note(line: string): void
-  record(
-    id: string,
-    title: string,
-    unit: Unit,
-    samples: number[],
-    options?: { target?: Target; note?: string },
-  ): void
 }
 
 export async function benchKind(deps: KindBenchDeps): Promise<void> {

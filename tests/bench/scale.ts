@@ -1,8 +1,8 @@
 import { redactor } from '../../lib/redact.ts'
 import { addTenant } from '../../lib/tenants/tenant.ts'
 import { makeWorkspace } from '../local/workspace.ts'
-import type { Target, Unit } from './stats.ts'
-import { CreateFailed, timedCreate } from './timed-create.ts'
+import { type PhaseDeps, stats } from './stats.ts'
+import { apiRequests, CreateFailed, timedCreate } from './timed-create.ts'
 
 /**
  * `just bench`'s scale figures on the local provider: a platform with N tenants more than the
@@ -13,18 +13,9 @@ import { CreateFailed, timedCreate } from './timed-create.ts'
  * Kubernetes API requests each sends (from the run's own summary). Across N: the cost of one more
  * tenant and how 100 compare with 10.
  */
-export interface ScaleBenchDeps {
-  runs: number
+export interface ScaleBenchDeps extends PhaseDeps {
+  /** The tenant counts (default 1, 10, 100). */
   sizes?: number[]
-  say(line: string): void
-  note(line: string): void
-  record(
-    id: string,
-    title: string,
-    unit: Unit,
-    samples: number[],
-    options?: { target?: Target; note?: string },
-  ): void
 }
 
 const SIZES = [1, 10, 100]
@@ -66,10 +57,10 @@ export async function benchScale(deps: ScaleBenchDeps): Promise<void> {
         const again = await ws.cli('scripts/create.ts')
         noop.push(performance.now() - started)
         if (again.code !== 0) throw new Error(`${n} tenants: the no-op create exited ${again.code}`)
-        const requests = /^ {2}Kubernetes API: (\d+) reads, (\d+) writes$/m.exec(again.output)
+        const requests = apiRequests(again.output)
         if (requests) {
-          noopRequests.push(Number(requests[1]) + Number(requests[2]))
-          if (Number(requests[2]) > 0) deps.note(`scale.noop.${n}: run ${run} sent ${requests[2]} writes`)
+          noopRequests.push(requests.reads + requests.writes)
+          if (requests.writes > 0) deps.note(`scale.noop.${n}: run ${run} sent ${requests.writes} writes`)
         }
       }
       converged[n] = create
@@ -96,13 +87,15 @@ export async function benchScale(deps: ScaleBenchDeps): Promise<void> {
         noopRequests,
       )
     } finally {
-      process.env.SOPS_AGE_KEY_FILE = key
+      // Assigning undefined would leave the string 'undefined' behind.
+      if (key === undefined) delete process.env.SOPS_AGE_KEY_FILE
+      else process.env.SOPS_AGE_KEY_FILE = key
       await ws.dispose()
     }
   }
   const [ten, hundred] = [converged[10], converged[100]]
   if (ten?.length && hundred?.length) {
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+    const median = (xs: number[]) => stats(xs).median
     deps.record(
       'scale.ratio.100to10',
       'create with 100 tenants over create with 10 (each sample over the median of 10)',

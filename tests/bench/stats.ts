@@ -112,3 +112,17 @@ function width(text: string): number {
 function pad(text: string, to: number): string {
   return text + ' '.repeat(Math.max(0, to - width(text)))
 }
+
+/** What a phase in its own file (kind.ts, scale.ts) is given by bench.ts: its runs, where to say things, how to record a figure. */
+export interface PhaseDeps {
+  runs: number
+  say(line: string): void
+  note(line: string): void
+  record(
+    id: string,
+    title: string,
+    unit: Unit,
+    samples: number[],
+    options?: { target?: Target; note?: string },
+  ): void
+}
