@@ -67,7 +67,12 @@ const PREVIOUS = 'b'.repeat(40)
 /** An Application from the served platform repository, Synced/Healthy at `revision`. */
 const servedApp = (name: string, revision: string, extra: Record<string, unknown> = {}) =>
   ({
-    ...app(name, { sync: { status: 'Synced', revision }, health: { status: 'Healthy' }, ...extra }),
+    ...app(name, {
+      sync: { status: 'Synced', revision },
+      health: { status: 'Healthy' },
+      reconciledAt: '2026-12-05T10:00:00Z',
+      ...extra,
+    }),
     spec: { source: { repoURL: SERVED, targetRevision: 'HEAD', path: 'gitops/apps' } },
   }) as KObject
 
@@ -132,6 +137,20 @@ describe('08-converge', () => {
     expect(sink.lines.join('\n')).toMatch(
       /pending: root Synced\/Healthy — at bbbbbbb, not yet at the published aaaaaaa/,
     )
+  })
+
+  it('asks no refresh of an Application Argo CD has not compared yet: it compares a new one at the current commit itself', async () => {
+    const created = { ...servedApp('tenant-b', PREVIOUS), status: {} } as KObject
+    const { ctx, annotated } = contextWith(
+      [
+        [servedApp('root', PUBLISHED), created],
+        [servedApp('root', PUBLISHED), servedApp('tenant-b', PUBLISHED)],
+      ],
+      30,
+      { [SERVED]: PUBLISHED },
+    )
+    await waitForConvergence(ctx)
+    expect(annotated).toEqual([])
   })
 
   it('asks for no refresh when every Application is at the published commit (a run with nothing new writes nothing)', async () => {

@@ -159,7 +159,9 @@ async function refreshAll(ctx: Context, kube: Kube, apps: KObject[], refreshed: 
 /**
  * An Application synced at another commit than the published one has not looked at git since:
  * ask Argo CD to, once per run. An Application already at it is not touched, so a run with
- * nothing new writes nothing.
+ * nothing new writes nothing; nor is one Argo CD has never compared (no reconciledAt: just
+ * created), which it compares at the current commit on its own — asking would only add a write
+ * and a second comparison per new Application.
  */
 async function refreshBehind(
   kube: Kube,
@@ -169,7 +171,8 @@ async function refreshBehind(
 ): Promise<void> {
   const behind = apps.filter((app) => {
     const want = expected(app)
-    return want && (app.status as { sync?: { revision?: string } } | undefined)?.sync?.revision !== want
+    const status = app.status as { sync?: { revision?: string }; reconciledAt?: string } | undefined
+    return want && status?.reconciledAt && status.sync?.revision !== want
   })
   await askRefresh(kube, behind, refreshed)
 }

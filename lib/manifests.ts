@@ -6,7 +6,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap'
 import { Namespace } from 'kubernetes-models/v1/Namespace'
 import { Secret } from 'kubernetes-models/v1/Secret'
 import { parseAllDocuments } from 'yaml'
-import { argocdCm } from './argocd-settings.ts'
+import { APPLICATION_SYNC_OPTIONS, argocdCm } from './argocd-settings.ts'
 import type { BootstrapSecretConfig, EnvConfig, RepoConfig } from './config.ts'
 import type { GitopsSource } from './gitops-source.ts'
 import type { KObject } from './kube.ts'
@@ -225,7 +225,7 @@ export function rootApplication(env: EnvConfig, repoURL: string): KObject {
         destination: { server: 'https://kubernetes.default.svc', namespace: env.argocd.namespace },
         syncPolicy: {
           automated: { prune: true, selfHeal: true },
-          syncOptions: ['ServerSideApply=true'],
+          syncOptions: [...APPLICATION_SYNC_OPTIONS],
           retry: { limit: 10, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } },
         },
       },

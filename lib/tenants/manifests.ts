@@ -2,6 +2,7 @@ import { Application, AppProject } from '@kubernetes-models/argo-cd/argoproj.io/
 import { Deployment } from 'kubernetes-models/apps/v1'
 import { LimitRange, Namespace, ResourceQuota, Service } from 'kubernetes-models/v1'
 import { stringify } from 'yaml'
+import { APPLICATION_SYNC_OPTIONS } from '../argocd-settings.ts'
 
 /**
  * What a tenant is on the platform, as files of the platform repository: its Namespace,
@@ -121,8 +122,7 @@ export function tenantFiles(name: string, repoURL: string): TenantFile[] {
               destination: { server: IN_CLUSTER, namespace: name },
               syncPolicy: {
                 automated: { prune: true, selfHeal: true },
-                // Server-side apply: a synced Secret never gets a last-applied-configuration annotation.
-                syncOptions: ['ServerSideApply=true'],
+                syncOptions: [...APPLICATION_SYNC_OPTIONS],
                 retry: { limit: 10, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } },
               },
             },

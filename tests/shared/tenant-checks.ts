@@ -5,6 +5,7 @@ import { Deployment } from 'kubernetes-models/apps/v1'
 import { LimitRange, Namespace, ResourceQuota, Service } from 'kubernetes-models/v1'
 import { expect } from 'vitest'
 import { parseAllDocuments } from 'yaml'
+import { APPLICATION_SYNC_OPTIONS } from '../../lib/argocd-settings.ts'
 
 /**
  * What makes a tenant a tenant, checked on its files whoever wrote them (by hand, or
@@ -95,6 +96,9 @@ export function expectTenantConfined(root: string, name: string, repoURL: string
   expect(app?.spec.source.repoURL).toBe(repoURL)
   expect(app?.spec.destination).toEqual({ server: IN_CLUSTER, namespace: name })
   expect(app?.spec.syncPolicy?.syncOptions ?? []).not.toContain('CreateNamespace=true')
+  expect(app?.spec.syncPolicy?.syncOptions ?? []).toEqual(
+    expect.arrayContaining([...APPLICATION_SYNC_OPTIONS]),
+  )
 
   const max = limits.spec.limits[0].max
   for (const doc of served) {

@@ -8,7 +8,13 @@ import { Deployment } from 'kubernetes-models/apps/v1'
 import { LimitRange, Namespace, ResourceQuota, Service, ServiceAccount } from 'kubernetes-models/v1'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments, stringify } from 'yaml'
-import { argocdCm, ksopsPluginPath, ksopsStandin, repoServerEnv } from '../../lib/argocd-settings.ts'
+import {
+  APPLICATION_SYNC_OPTIONS,
+  argocdCm,
+  ksopsPluginPath,
+  ksopsStandin,
+  repoServerEnv,
+} from '../../lib/argocd-settings.ts'
 import { HEALTHY_AFTER_LABEL } from '../../lib/argocd-status.ts'
 import { listEnvironments, loadConfig } from '../../lib/config.ts'
 import { ProcessError } from '../../lib/errors.ts'
@@ -317,6 +323,13 @@ describe('Applications', () => {
       expect(doc.spec.project, rel).toBe(tenant ?? 'default')
       if (tenant) expect(doc.spec.destination.namespace).toBe(tenant)
     }
+  })
+
+  it('gives every Application the platform sync options (lib/argocd-settings.ts APPLICATION_SYNC_OPTIONS)', () => {
+    for (const { rel, doc } of applications)
+      expect(doc.spec.syncPolicy?.syncOptions ?? [], rel).toEqual(
+        expect.arrayContaining([...APPLICATION_SYNC_OPTIONS]),
+      )
   })
 
   it('labels healthy-after only with a step of the runbook, and the secret consumers with openbao-setup', () => {
