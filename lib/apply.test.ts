@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { memorySink } from '../tests/helpers/memory-sink.ts'
 import { applyAll, contains } from './apply.ts'
 import type { Context } from './context.ts'
 import { BootstrapError } from './errors.ts'
 import type { ApplyOutcome, KObject, Kube, ObjectRef } from './kube.ts'
 import { refOf } from './kube.ts'
-import { Logger, memorySink } from './log.ts'
+import { Logger } from './log.ts'
 import { namespace, opaqueSecret } from './manifests.ts'
 import { Redactor } from './redact.ts'
 

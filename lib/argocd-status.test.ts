@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { recordedApplication } from '../tests/helpers/applications.ts'
-import { appCondition, appVerdict, convergence, HEALTHY_AFTER_LABEL } from './argocd-status.ts'
+import { appVerdict, convergence, HEALTHY_AFTER_LABEL } from './argocd-status.ts'
 import type { KObject } from './kube.ts'
 
 /** Application objects as read from a cluster (trimmed to the fields that matter). */
@@ -91,15 +91,6 @@ describe('appVerdict', () => {
     const healthyOnly = application('b', { sync: { status: 'OutOfSync' }, health: { status: 'Healthy' } })
     expect(appVerdict(synced).converged).toBe(false)
     expect(appVerdict(healthyOnly).converged).toBe(false)
-  })
-})
-
-describe('appCondition', () => {
-  it('finds the message of a condition by type', () => {
-    expect(appCondition(refused, 'InvalidSpecError')).toBe(DENIED)
-    expect(appCondition(refused, 'ComparisonError')).toBe('later condition')
-    expect(appCondition(refused, 'SyncError')).toBeUndefined()
-    expect(appCondition(application('new'), 'InvalidSpecError')).toBeUndefined()
   })
 })
 

@@ -66,11 +66,6 @@ export function appVerdict(app: KObject, expectedRevision?: string): AppVerdict 
 
 const short = (revision: string | undefined) => (revision ? revision.slice(0, 7) : 'no revision')
 
-/** The condition of the given type on an Application, e.g. InvalidSpecError when its project refuses it. */
-export function appCondition(app: KObject, type: string): string | undefined {
-  return ((app.status ?? {}) as AppStatus).conditions?.find((condition) => condition.type === type)?.message
-}
-
 /**
  * The label the gitops tree puts on an Application that only a later step of the runbook can make
  * Healthy: `healthy-after: openbao-setup` on the secret consumers, whose pods cannot mount their

@@ -11,11 +11,12 @@ import {
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { memorySink } from '../tests/helpers/memory-sink.ts'
 import { encryptTo, readKeyFile, recipientOf } from './age.ts'
 import { ensureFirstRunSecrets } from './bootstrap.ts'
 import { type EnvConfig, loadConfig } from './config.ts'
 import { BootstrapError } from './errors.ts'
-import { Logger, memorySink } from './log.ts'
+import { Logger } from './log.ts'
 import { repoRoot } from './paths.ts'
 import { decrypt, recipientsOf } from './sops.ts'
 

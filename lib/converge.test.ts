@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { recordedApplication } from '../tests/helpers/applications.ts'
+import { memorySink } from '../tests/helpers/memory-sink.ts'
 import { HEALTHY_AFTER_LABEL } from './argocd-status.ts'
 import { loadConfig } from './config.ts'
 import type { Context } from './context.ts'
 import { pendingReport, waitForConvergence } from './converge.ts'
 import { BootstrapError } from './errors.ts'
 import type { KObject, Kube } from './kube.ts'
-import { Logger, memorySink } from './log.ts'
+import { Logger } from './log.ts'
 
 const app = (name: string, status: Record<string, unknown>): KObject => recordedApplication(name, status)
 

@@ -2,9 +2,10 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { KubeConfig } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { memorySink } from '../tests/helpers/memory-sink.ts'
 import { reportFailure } from './cli.ts'
 import { ApiRefusal, createKube } from './kube.ts'
-import { Logger, memorySink } from './log.ts'
+import { Logger } from './log.ts'
 
 /** An API server that knows no object and refuses every write as a namespace being deleted would. */
 let server: Server

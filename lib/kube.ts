@@ -9,7 +9,8 @@ import {
 // Not in the package's index: the serializer its KubernetesObjectApi uses (registerModel, one registry).
 import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js'
 import { BootstrapError, errorMessage } from './errors.ts'
-import { retry, statusCode, unlessAbsent } from './retry.ts'
+import { statusCode, unlessAbsent } from './request-failure.ts'
+import { retry } from './retry.ts'
 
 /** The field manager every apply of the runbook uses, so ownership is one name in managedFields. */
 export const FIELD_MANAGER = 'platform-bootstrap'

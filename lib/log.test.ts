@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { formatMs, Logger, memorySink } from './log.ts'
+import { memorySink } from '../tests/helpers/memory-sink.ts'
+import { formatMs, Logger } from './log.ts'
 import { Redactor } from './redact.ts'
 
 const SECRET = 'log-test-secret-value'

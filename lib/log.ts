@@ -87,9 +87,3 @@ export class Logger {
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
 }
-
-/** A sink that keeps lines in memory: tests read what a run would have printed. */
-export function memorySink(): Sink & { lines: string[] } {
-  const lines: string[] = []
-  return { lines, out: (line) => lines.push(line), err: (line) => lines.push(line) }
-}

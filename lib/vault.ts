@@ -2,21 +2,21 @@ import { readFile } from 'node:fs/promises'
 import nodeVault from 'node-vault'
 import { BootstrapError, errorMessage } from './errors.ts'
 import { MIN_SECRET_LENGTH, redactor } from './redact.ts'
-import { isNetworkError, statusCode } from './retry.ts'
+import { isNetworkError, statusCode } from './request-failure.ts'
 import { decrypt as sopsDecrypt } from './sops.ts'
 
 /**
- * Bootstrap secrets from Vault/OpenBao with the SOPS file as fallback. Built around the
- * bugs of a shell version of the same thing:
- *   - a fallback ran after the Vault read and overwrote what Vault returned → per field,
- *     a Vault value is final; SOPS only fills the fields Vault lacks;
- *   - the token clean-up (strip quotes/whitespace) was also applied to values and broke PEM
- *     certificates → only the token is cleaned; values are kept byte for byte;
- *   - an unexported VAULT_ADDR made the CLI talk to localhost → the address is an explicit
- *     argument of one client, nothing read from the ambient environment;
- *   - one `kv get` per field failed on a scoped token (mount metadata) → one read of one
- *     KV v2 path holding every field;
- *   - the token expired at the 32-day max TTL → renew-self first (a failure only warns).
+ * Bootstrap secrets from Vault/OpenBao with the SOPS file as fallback. The rules, each the
+ * reason for a shape below:
+ *   - per field, a Vault value is final; SOPS only fills the fields Vault lacks (a fallback run
+ *     after the read would overwrite what Vault returned);
+ *   - only the token is cleaned (quotes, whitespace); values are kept byte for byte (cleaning a
+ *     PEM certificate breaks it);
+ *   - the address is an explicit argument of one client, nothing is read from the ambient
+ *     environment (an unexported VAULT_ADDR would mean localhost);
+ *   - one read of one KV v2 path holds every field (a read per field needs mount metadata a
+ *     scoped token may not see);
+ *   - renew-self first, a failure only warns (a token stops at its max TTL).
  * An unreachable Vault must cost seconds, not hang the run: every call has a deadline.
  */
 export type SecretSource = 'vault' | 'sops'

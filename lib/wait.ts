@@ -1,5 +1,5 @@
 import { BootstrapError, errorMessage } from './errors.ts'
-import { isTransientError } from './retry.ts'
+import { isTransientError } from './request-failure.ts'
 
 /**
  * The one wait of the project: polls a check until it answers, bounded by a timeout whose error

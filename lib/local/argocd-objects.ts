@@ -4,7 +4,7 @@ import { ApiextensionsV1Api, type V1CustomResourceDefinition } from '@kubernetes
 import { appliedFrom, crdObjects, readCrdFile } from '../crd-file.ts'
 import { BootstrapError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { statusCode, unlessAbsent } from '../retry.ts'
+import { statusCode, unlessAbsent } from '../request-failure.ts'
 import { argocdCrdFiles as cachedArgocdCrdFiles } from '../tools/artifacts.ts'
 import { versions } from '../versions.ts'
 import { waitFor } from '../wait.ts'

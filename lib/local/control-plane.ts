@@ -4,7 +4,7 @@ import { BootstrapError } from '../errors.ts'
 import type { Run } from '../exec.ts'
 import { isNodeReady } from '../kube.ts'
 import { formatMs, type Logger } from '../log.ts'
-import { statusCode } from '../retry.ts'
+import { statusCode } from '../request-failure.ts'
 import { waitFor } from '../wait.ts'
 import { localBinary } from './binaries.ts'
 import { type Component, ensureComponent } from './component.ts'
@@ -128,32 +128,6 @@ export async function ensureControlPlane(options: ControlPlaneOptions): Promise<
   return { kubeconfig: layout.adminKubeconfig, server, caFile: pki.ca.cert, nodes, reused }
 }
 
-/**
- * Stops the apiserver and starts it again on the same port (for fault tests: clients must
- * ride out an apiserver restart). Waits until it is ready again.
- */
-export async function restartApiserver(options: {
-  stateDir: string
-  log: Logger
-  timeoutMs?: number
-}): Promise<void> {
-  const layout = localLayout(options.stateDir)
-  const procs = new Processes(options.stateDir)
-  const previous = procs.record('kube-apiserver')
-  const etcdPort = procs.record('etcd')?.ports.client
-  if (!previous || etcdPort === undefined || !procs.isRunning('etcd')) {
-    throw new BootstrapError('the local control plane is not running', { hint: 'run the cluster step first' })
-  }
-  const started = performance.now()
-  const how = await procs.stop('kube-apiserver', 15_000)
-  options.log.detail(`kube-apiserver: ${how} in ${formatMs(performance.now() - started)}`)
-  const component = apiserverComponent(pkiPaths(layout.pki), etcdPort, {
-    readyTimeoutMs: options.timeoutMs ?? 120_000,
-    fixedPort: previous.ports.secure,
-  })
-  await ensureComponent(procs, component, options.log)
-}
-
 function etcdComponent(layout: LocalLayout): Component<'client' | 'peer'> {
   const pki = pkiPaths(layout.pki)
   return {
@@ -192,7 +166,8 @@ function etcdComponent(layout: LocalLayout): Component<'client' | 'peer'> {
   }
 }
 
-function apiserverComponent(
+/** The kube-apiserver as a component of the stack (exported for the tests' restart fault). */
+export function apiserverComponent(
   pki: Pki,
   etcdPort: number,
   options: { readyTimeoutMs: number; fixedPort?: number },

@@ -6,7 +6,7 @@ import {
   PatchStrategy,
 } from '@kubernetes/client-node'
 import { contains } from '../apply.ts'
-import { unlessAbsent } from '../retry.ts'
+import { unlessAbsent } from '../request-failure.ts'
 import type { WaitOptions } from '../wait.ts'
 
 /** The few API calls the local stack makes itself, through @kubernetes/client-node 1.4.0. */

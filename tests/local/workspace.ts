@@ -19,10 +19,11 @@ import { writeDemoOverlaySecret } from '../../lib/bootstrap.ts'
 import { type EnvConfig, loadConfig } from '../../lib/config.ts'
 import { createKube, type Kube, loadKubeConfig } from '../../lib/kube.ts'
 import { localLayout } from '../../lib/local/layout.ts'
-import { killStackSync, stopStack } from '../../lib/local/stack.ts'
+import { stopStack } from '../../lib/local/stack.ts'
 import { Logger } from '../../lib/log.ts'
 import { repoRoot } from '../../lib/paths.ts'
 import { writeEncrypted } from '../../lib/sops.ts'
+import { killStackSync } from './stack-status.ts'
 
 /**
  * A throwaway copy of this checkout where the real runbook runs as a person runs it

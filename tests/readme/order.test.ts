@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execa, execaSync } from 'execa'
 import { afterAll, describe, expect, it } from 'vitest'
-import { killStackSync } from '../../lib/local/stack.ts'
 import { repoRoot } from '../../lib/paths.ts'
+import { killStackSync } from '../local/stack-status.ts'
 
 /**
  * The README's commands in its order and in another: the test command (whose phases ran before

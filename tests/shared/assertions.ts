@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { appCondition, convergence } from '../../lib/argocd-status.ts'
+import { type AppStatus, convergence } from '../../lib/argocd-status.ts'
 import type { EnvConfig } from '../../lib/config.ts'
 import type { KObject, Kube } from '../../lib/kube.ts'
 import { isNodeReady } from '../../lib/kube.ts'
@@ -171,6 +171,11 @@ export async function secretHolds(
         ? `${key} holds the expected value`
         : `${key} holds a different value`,
   )
+}
+
+/** The condition of the given type on an Application, e.g. InvalidSpecError when its project refuses it. */
+export function appCondition(app: KObject, type: string): string | undefined {
+  return ((app.status ?? {}) as AppStatus).conditions?.find((condition) => condition.type === type)?.message
 }
 
 /** An Application its project must refuse carries the refusal as a condition. */

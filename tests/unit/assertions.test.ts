@@ -32,8 +32,10 @@ import {
   type ReportDocument,
   secretValues,
 } from '../e2e/report.ts'
+import { recordedApplication } from '../helpers/applications.ts'
 import {
   ageKeySecretHolds,
+  appCondition,
   applicationsConverged,
   bootstrapSecretsExist,
   digestOf,
@@ -290,6 +292,25 @@ const BOOTSTRAP = {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+describe('appCondition', () => {
+  it('finds the message of a condition by type', () => {
+    const refused = recordedApplication('tenant-a', {
+      conditions: [
+        {
+          type: 'InvalidSpecError',
+          message: 'not permitted in project',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+        { type: 'ComparisonError', message: 'later condition' },
+      ],
+    })
+    expect(appCondition(refused, 'InvalidSpecError')).toBe('not permitted in project')
+    expect(appCondition(refused, 'ComparisonError')).toBe('later condition')
+    expect(appCondition(refused, 'SyncError')).toBeUndefined()
+    expect(appCondition(recordedApplication('new'), 'InvalidSpecError')).toBeUndefined()
+  })
+})
 
 describe('Applications', () => {
   const kube = (...apps: KObject[]) => new FakeKube(apps)
