@@ -1,5 +1,5 @@
-import { main } from '../lib/cli.ts'
-import { defineStep } from '../lib/step.ts'
+import { main } from '../lib/runner/cli.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /** A cluster that answers, with every node Ready: made by kind or the local stack, or the guarded existing one. */
 export const step = defineStep({

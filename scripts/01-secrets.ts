@@ -1,5 +1,5 @@
-import { main } from '../lib/cli.ts'
-import { defineStep } from '../lib/step.ts'
+import { main } from '../lib/runner/cli.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /**
  * The bootstrap secrets: one read from Vault/OpenBao, the SOPS file filling what Vault lacks.

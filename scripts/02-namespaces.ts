@@ -1,6 +1,6 @@
-import { main } from '../lib/cli.ts'
-import { namespace } from '../lib/manifests.ts'
-import { defineStep } from '../lib/step.ts'
+import { namespace } from '../lib/kube/manifests.ts'
+import { main } from '../lib/runner/cli.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /** The namespaces the bootstrap Secrets and Argo CD land in; the rest are made by GitOps. */
 export const step = defineStep({

@@ -1,10 +1,10 @@
-import { ensureAgeKeyBackup, guardClusterAgeKey } from '../lib/age-key.ts'
-import { ageSecret } from '../lib/argocd-settings.ts'
-import { main } from '../lib/cli.ts'
-import type { Context } from '../lib/context.ts'
-import { ageKeySecret } from '../lib/manifests.ts'
-import { assertOverlaysDecryptable } from '../lib/overlay-keys.ts'
-import { defineStep } from '../lib/step.ts'
+import { ageSecret } from '../lib/argocd/settings.ts'
+import { ensureAgeKeyBackup, guardClusterAgeKey } from '../lib/bootstrap-secrets/cluster-key.ts'
+import { assertOverlaysDecryptable } from '../lib/bootstrap-secrets/overlay-keys.ts'
+import { ageKeySecret } from '../lib/kube/manifests.ts'
+import { main } from '../lib/runner/cli.ts'
+import type { Context } from '../lib/runner/context.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /**
  * The cluster age key KSOPS decrypts with, as Secret ksops-age-key before Argo CD starts, so

@@ -1,12 +1,12 @@
-import { main } from '../lib/cli.ts'
-import { describeRef } from '../lib/kube.ts'
+import { describeRef } from '../lib/kube/client.ts'
 import {
   MANAGED_BY_SELECTOR,
   REPOSITORY_SECRET_NAMES,
   REPOSITORY_SECRET_SELECTOR,
   repositorySecrets,
-} from '../lib/manifests.ts'
-import { defineStep } from '../lib/step.ts'
+} from '../lib/kube/manifests.ts'
+import { main } from '../lib/runner/cli.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /**
  * One repository Secret per repo Argo CD pulls from: the platform repo and each tenant's. A

@@ -1,6 +1,6 @@
-import { main } from '../lib/cli.ts'
-import { bootstrapSecret } from '../lib/manifests.ts'
-import { defineStep } from '../lib/step.ts'
+import { bootstrapSecret } from '../lib/kube/manifests.ts'
+import { main } from '../lib/runner/cli.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /** The Secrets the platform needs before GitOps can make them (e.g. OpenBao's unseal key), with Prune=false. */
 export const step = defineStep({

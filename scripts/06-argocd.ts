@@ -1,5 +1,5 @@
-import { main } from '../lib/cli.ts'
-import { defineStep } from '../lib/step.ts'
+import { main } from '../lib/runner/cli.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /** Argo CD with KSOPS in the repo-server: the Helm chart on a cluster, its controllers as processes on local. */
 export const step = defineStep({

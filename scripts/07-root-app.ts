@@ -1,7 +1,7 @@
-import { main } from '../lib/cli.ts'
-import { refOf } from '../lib/kube.ts'
-import { changedSourceFields, rootApplication, sourceOf } from '../lib/manifests.ts'
-import { defineStep } from '../lib/step.ts'
+import { refOf } from '../lib/kube/client.ts'
+import { changedSourceFields, rootApplication, sourceOf } from '../lib/kube/manifests.ts'
+import { main } from '../lib/runner/cli.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /**
  * The root App of Apps. What create owns in it — its source: the repository, path, revision and

@@ -1,6 +1,6 @@
-import { main } from '../lib/cli.ts'
-import { waitForConvergence } from '../lib/converge.ts'
-import { defineStep } from '../lib/step.ts'
+import { waitForConvergence } from '../lib/argocd/converge.ts'
+import { main } from '../lib/runner/cli.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /**
  * Every Application Synced and Healthy, with progress while it waits and diagnostics if it times

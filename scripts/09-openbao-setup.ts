@@ -1,8 +1,8 @@
-import { main } from '../lib/cli.ts'
-import { waitForConvergence } from '../lib/converge.ts'
+import { waitForConvergence } from '../lib/argocd/converge.ts'
 import { noOpenBaoLine, openbaoDeployed } from '../lib/openbao/endpoint.ts'
 import { openbaoSetup } from '../lib/openbao/setup.ts'
-import { defineStep } from '../lib/step.ts'
+import { main } from '../lib/runner/cli.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /**
  * OpenBao setup (runtime secrets), once OpenBao runs — `just openbao-setup <env>`:

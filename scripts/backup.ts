@@ -1,7 +1,7 @@
-import { main } from '../lib/cli.ts'
-import { sayWhetherToCommit } from '../lib/commit-note.ts'
 import { describeTaken, takeSnapshot } from '../lib/openbao/backup.ts'
-import { defineStep } from '../lib/step.ts'
+import { main } from '../lib/runner/cli.ts'
+import { sayWhetherToCommit } from '../lib/runner/commit-note.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /**
  * `just backup <env>`: OpenBao's raft snapshot of the running platform into openbao.snapshotFile,

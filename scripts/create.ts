@@ -1,4 +1,4 @@
-import { main } from '../lib/cli.ts'
+import { main } from '../lib/runner/cli.ts'
 import { steps } from './steps.ts'
 
 // `just create [env] [--from NN] [--step NN] [--dry-run]`

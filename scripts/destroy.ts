@@ -1,6 +1,6 @@
-import { main } from '../lib/cli.ts'
 import { snapshotBeforeDestroy } from '../lib/openbao/backup.ts'
-import { defineStep } from '../lib/step.ts'
+import { main } from '../lib/runner/cli.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /**
  * `just destroy [env] [--force]`: OpenBao's data first, as a snapshot encrypted to the environment's

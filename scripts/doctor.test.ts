@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, describe, expect, it } from 'vitest'
-import { repoRoot } from '../lib/paths.ts'
+import { repoRoot } from '../lib/core/paths.ts'
 
 const bin = mkdtempSync(join(tmpdir(), 'pb-doctor-path-'))
 afterAll(() => rmSync(bin, { recursive: true, force: true }))

@@ -4,14 +4,14 @@
  * tool; kind and Docker are reported but optional (nightly e2e only).
  */
 
-import { chartSource } from '../lib/chart-mirror.ts'
-import { type EnvConfig, listEnvironments, loadConfig } from '../lib/config.ts'
-import { errorMessage } from '../lib/errors.ts'
-import { runStatus } from '../lib/exec.ts'
-import { toolsCacheDir } from '../lib/paths.ts'
+import { errorMessage } from '../lib/core/errors.ts'
+import { runStatus } from '../lib/core/exec.ts'
+import { toolsCacheDir } from '../lib/core/paths.ts'
+import { versions } from '../lib/core/versions.ts'
+import { chartSource } from '../lib/helm/chart-mirror.ts'
+import { type EnvConfig, listEnvironments, loadConfig } from '../lib/runner/config.ts'
 import { type ToolStatus, toolStatus } from '../lib/tools/index.ts'
 import { type KindImageStatus, kindImagesStatus } from '../lib/tools/kind-images/index.ts'
-import { versions } from '../lib/versions.ts'
 
 interface Row {
   item: string

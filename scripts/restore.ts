@@ -1,8 +1,8 @@
-import { main } from '../lib/cli.ts'
-import { BootstrapError } from '../lib/errors.ts'
+import { BootstrapError } from '../lib/core/errors.ts'
 import { loadSnapshot, restoreRunning } from '../lib/openbao/backup.ts'
 import { openbaoSetup } from '../lib/openbao/setup.ts'
-import { defineStep } from '../lib/step.ts'
+import { main } from '../lib/runner/cli.ts'
+import { defineStep } from '../lib/runner/step.ts'
 
 /**
  * `just restore <env> [--from FILE] [--force]`: a snapshot (openbao.snapshotFile, or FILE) back into

@@ -5,7 +5,7 @@
  * committed. Reads files only; never decrypts anything.
  */
 
-import { runScript } from '../lib/cli.ts'
+import { runScript } from '../lib/runner/cli.ts'
 import { checkSecrets, formatFinding } from '../lib/secrets/check.ts'
 
 await runScript(async (log) => {

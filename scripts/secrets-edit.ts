@@ -4,8 +4,8 @@
  * decrypted to disk by this script.
  */
 
-import { runScript } from '../lib/cli.ts'
-import { BootstrapError } from '../lib/errors.ts'
+import { BootstrapError } from '../lib/core/errors.ts'
+import { runScript } from '../lib/runner/cli.ts'
 import { editSecrets } from '../lib/secrets/edit.ts'
 
 await runScript(async (log) => {

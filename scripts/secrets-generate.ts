@@ -6,9 +6,9 @@
  */
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { runScript } from '../lib/cli.ts'
-import { BootstrapError } from '../lib/errors.ts'
-import { repoRoot } from '../lib/paths.ts'
+import { BootstrapError } from '../lib/core/errors.ts'
+import { repoRoot } from '../lib/core/paths.ts'
+import { runScript } from '../lib/runner/cli.ts'
 import { generateSecrets } from '../lib/secrets/generate.ts'
 
 await runScript(async (log) => {

@@ -3,7 +3,7 @@
  * whose recipients differ (`sops updatekeys`) and lists what changed. Needs a key that decrypts
  * them (SOPS_AGE_KEY_FILE, default ~/.config/sops/age/keys.txt).
  */
-import { runScript } from '../lib/cli.ts'
+import { runScript } from '../lib/runner/cli.ts'
 import { rotateSecrets } from '../lib/secrets/rotate.ts'
 
 await runScript(async (log) => {

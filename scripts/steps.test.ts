@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { repoRoot } from '../lib/paths.ts'
+import { repoRoot } from '../lib/core/paths.ts'
 import { steps } from './steps.ts'
 
 describe('the runbook order', () => {

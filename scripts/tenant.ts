@@ -7,9 +7,9 @@
  */
 
 import { parseArgs } from 'node:util'
-import { runScript } from '../lib/cli.ts'
-import { BootstrapError } from '../lib/errors.ts'
-import { repoRoot } from '../lib/paths.ts'
+import { BootstrapError } from '../lib/core/errors.ts'
+import { repoRoot } from '../lib/core/paths.ts'
+import { runScript } from '../lib/runner/cli.ts'
 import { addTenant, removeTenant } from '../lib/tenants/tenant.ts'
 
 const USAGE =

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { execa, execaSync } from 'execa'
-import { formatMs } from '../lib/log.ts'
-import { envStateDir, personalAgeKeyFile, repoRoot } from '../lib/paths.ts'
+import { envStateDir, personalAgeKeyFile, repoRoot } from '../lib/core/paths.ts'
+import { formatMs } from '../lib/runner/log.ts'
 import { toolsPath } from '../lib/tools/index.ts'
 
 /**

@@ -5,8 +5,8 @@
  * pulled (`--offline`, or the registries do not answer), the kind provider's images
  * (lib/tools/kind-images): `bun scripts/tools.ts kind-images` runs that part alone.
  */
-import { BootstrapError, errorMessage } from '../lib/errors.ts'
-import { toolsCacheDir } from '../lib/paths.ts'
+import { BootstrapError, errorMessage } from '../lib/core/errors.ts'
+import { toolsCacheDir } from '../lib/core/paths.ts'
 import { ensureTools } from '../lib/tools/index.ts'
 import { ensureKindImages, type KindImagesResult } from '../lib/tools/kind-images/index.ts'
 

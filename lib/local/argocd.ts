@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { ksopsStandin, repoServerEnv } from '../argocd-settings.ts'
-import { BootstrapError } from '../errors.ts'
-import { type Run, run } from '../exec.ts'
-import { formatMs, type Logger } from '../log.ts'
-import { argocdCmdParamsConfigMap } from '../manifests.ts'
-import { versions } from '../versions.ts'
+import { ksopsStandin, repoServerEnv } from '../argocd/settings.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { type Run, run } from '../core/exec.ts'
+import { versions } from '../core/versions.ts'
+import { argocdCmdParamsConfigMap } from '../kube/manifests.ts'
+import { formatMs, type Logger } from '../runner/log.ts'
 import { ensureImage, IMAGE_BINARIES } from './argocd-image.ts'
 import { applyCrds, argocdCrdFiles, checkSettingsObjects, ensureDefaultProject } from './argocd-objects.ts'
 import { localBinary } from './binaries.ts'
@@ -46,7 +46,7 @@ export interface ArgoCDOptions {
   /** The cluster Argo CD manages as https://kubernetes.default.svc, and where its CRDs go. */
   kubeconfig: string
   namespace?: string
-  /** argocd-cmd-params-cm entries (lib/argocd-settings.ts argocdCmdParams), over the address presets. */
+  /** argocd-cmd-params-cm entries (lib/argocd/settings.ts argocdCmdParams), over the address presets. */
   params: Readonly<Record<string, string>>
   log: Logger
   run?: Run
@@ -120,7 +120,7 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
   const unread = unreadParams(params)
   if (unread.length)
     throw new BootstrapError(`argocd-cmd-params-cm: no Argo CD process reads ${unread.join(', ')}`, {
-      hint: 'check the key against lib/local/chart-env.ts (recorded from the argo-cd chart) and fix argocdCmdParams in lib/argocd-settings.ts',
+      hint: 'check the key against lib/local/chart-env.ts (recorded from the argo-cd chart) and fix argocdCmdParams in lib/argocd/settings.ts',
     })
   const [redisPassword, cm, cmdParams] = await Promise.all([
     ensureRedisSecret(apis, namespace, log),

@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { BootstrapError } from '../errors.ts'
+import { BootstrapError } from '../core/errors.ts'
 import { toolsPath } from '../tools/catalogue.ts'
 
 /**

@@ -1,5 +1,5 @@
 /**
- * How the argo-cd chart (10.1.1, the one lib/versions.ts pins) turns Argo CD's settings ConfigMaps
+ * How the argo-cd chart (10.1.1, the one lib/core/versions.ts pins) turns Argo CD's settings ConfigMaps
  * into each container's environment: every `configMapKeyRef` of its application-controller,
  * repo-server and server templates, env var → key, all `optional: true` (a key the map lacks sets
  * nothing). Recorded from templates/argocd-{application-controller,repo-server,server}/*.yaml; the

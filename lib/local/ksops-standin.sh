@@ -14,7 +14,7 @@
 # that the committed files are really encrypted to that key.
 # What it does NOT prove: KSOPS itself (its parsing, `secretFrom`, generator options, KRM mode)
 # nor the init container that installs it. Those are proven only on kind, where the
-# repo-server's init container installs the real binary (lib/argocd-settings.ts).
+# repo-server's init container installs the real binary (lib/argocd/settings.ts).
 set -eu
 
 fail() {

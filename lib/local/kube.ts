@@ -5,9 +5,9 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
 } from '@kubernetes/client-node'
-import { contains } from '../apply.ts'
-import { unlessAbsent } from '../request-failure.ts'
-import type { WaitOptions } from '../wait.ts'
+import { unlessAbsent } from '../core/request-failure.ts'
+import type { WaitOptions } from '../core/wait.ts'
+import { contains } from '../kube/apply.ts'
 
 /** The few API calls the local stack makes itself, through @kubernetes/client-node 1.4.0. */
 

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { stringify } from 'yaml'
-import { writeFileAtomicSync } from '../atomic-file.ts'
+import { writeFileAtomicSync } from '../core/atomic-file.ts'
 
 export interface KubeconfigOptions {
   /** https://127.0.0.1:<port> */

@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { V1Node } from '@kubernetes/client-node'
-import { writeFileAtomicSync } from '../atomic-file.ts'
-import { run as defaultRun, type Run } from '../exec.ts'
+import { writeFileAtomicSync } from '../core/atomic-file.ts'
+import { run as defaultRun, type Run } from '../core/exec.ts'
+import { versions } from '../core/versions.ts'
 import { kwokStageFiles as cachedKwokStageFiles } from '../tools/artifacts.ts'
-import { versions } from '../versions.ts'
 
 /**
  * kwok's side of the local cluster: the stages it plays (kwok's own defaults — node

@@ -1,10 +1,10 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { writeFileAtomicSync } from '../atomic-file.ts'
-import { BootstrapError } from '../errors.ts'
-import { run as defaultRun, type Run } from '../exec.ts'
-import type { Logger } from '../log.ts'
+import { writeFileAtomicSync } from '../core/atomic-file.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { run as defaultRun, type Run } from '../core/exec.ts'
+import type { Logger } from '../runner/log.ts'
 
 /**
  * The local cluster's PKI: one CA, the apiserver's serving certificate, one client

@@ -9,12 +9,12 @@ import {
   ksopsPluginPath,
   type RepoServerPaths,
   repoServerPaths,
-} from '../argocd-settings.ts'
-import { writeFileAtomicSync } from '../atomic-file.ts'
-import { BootstrapError, errorMessage } from '../errors.ts'
-import type { Run } from '../exec.ts'
-import type { Logger } from '../log.ts'
-import { statusCode } from '../request-failure.ts'
+} from '../argocd/settings.ts'
+import { writeFileAtomicSync } from '../core/atomic-file.ts'
+import { BootstrapError, errorMessage } from '../core/errors.ts'
+import type { Run } from '../core/exec.ts'
+import { statusCode } from '../core/request-failure.ts'
+import type { Logger } from '../runner/log.ts'
 import type { KubeApis } from './kube.ts'
 import { type LocalLayout, podRoot, servedReposDir } from './layout.ts'
 import { pkiPaths } from './pki.ts'
@@ -70,7 +70,7 @@ async function ensureUser(run: Run, log: Logger): Promise<void> {
   )
 }
 
-/** The repo-server's paths (lib/argocd-settings.ts) inside its pod's root on the node; the served repositories are the node's. */
+/** The repo-server's paths (lib/argocd/settings.ts) inside its pod's root on the node; the served repositories are the node's. */
 export function podRepoServerPaths(podRoot: string, servedRepos: string): RepoServerPaths {
   const inPod = (path: string) => join(podRoot, path)
   return {
@@ -139,7 +139,7 @@ function basePod(layout: LocalLayout, name: string, runAs: RunAs | undefined): P
 
 /**
  * The repo-server's pod: the age key Secret and the git config ConfigMap written where the chart
- * values mount them (lib/argocd-settings.ts), root-owned with the volumes' modes, and the KSOPS
+ * values mount them (lib/argocd/settings.ts), root-owned with the volumes' modes, and the KSOPS
  * stand-in where the init containers put KSOPS.
  */
 export async function repoServerPod(

@@ -11,9 +11,9 @@ import {
   writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { BootstrapError, lastLines } from '../errors.ts'
+import { BootstrapError, lastLines } from '../core/errors.ts'
+import { waitFor } from '../core/wait.ts'
 import { toolsPath } from '../tools/catalogue.ts'
-import { waitFor } from '../wait.ts'
 import { localLayout } from './layout.ts'
 
 /**

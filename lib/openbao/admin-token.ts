@@ -1,5 +1,5 @@
-import { BootstrapError } from '../errors.ts'
-import { redactor } from '../redact.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { redactor } from '../core/redact.ts'
 import { ensurePolicy } from './access.ts'
 import { dataOf } from './client.ts'
 import { INIT_KEYS, recoveryHint } from './init-store.ts'

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { memorySink } from '../../tests/helpers/memory-sink.ts'
-import { loadConfig } from '../config.ts'
-import type { Context } from '../context.ts'
-import { BootstrapError } from '../errors.ts'
-import { Logger } from '../log.ts'
+import { BootstrapError } from '../core/errors.ts'
 import { existingProvider } from '../providers/existing.ts'
+import { loadConfig } from '../runner/config.ts'
+import type { Context } from '../runner/context.ts'
+import { Logger } from '../runner/log.ts'
 import { snapshotBeforeDestroy } from './backup.ts'
 
 /** A destroy's context whose OpenBao cannot be reached (a kind cluster whose OpenBao pod is gone). */

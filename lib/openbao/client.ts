@@ -1,7 +1,7 @@
 import nodeVault from 'node-vault'
-import { errorMessage } from '../errors.ts'
-import { redactor } from '../redact.ts'
-import { statusCode } from '../request-failure.ts'
+import { errorMessage } from '../core/errors.ts'
+import { redactor } from '../core/redact.ts'
+import { statusCode } from '../core/request-failure.ts'
 
 /**
  * How setup talks to OpenBao: one call shape, node-vault underneath; tests pass a recording

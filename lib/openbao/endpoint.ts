@@ -1,5 +1,5 @@
-import type { Context } from '../context.ts'
-import { deploysOpenBao } from '../manifests.ts'
+import { deploysOpenBao } from '../kube/manifests.ts'
+import type { Context } from '../runner/context.ts'
 
 /**
  * An OpenBao the runbook can talk to for as long as it needs; close() ends any port-forward.

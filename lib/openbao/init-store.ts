@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { decrypt, encrypt, recipientsOf, type SopsDeps, writeEncrypted } from '../sops.ts'
+import { decrypt, encrypt, recipientsOf, type SopsDeps, writeEncrypted } from '../sops/index.ts'
 
 /**
  * The init file: what OpenBao cannot keep across a destroy of a kind cluster (the recovery

@@ -28,10 +28,10 @@ import {
   setupOptions,
   storedFile,
 } from '../../tests/helpers/openbao-fakes.ts'
-import { generateIdentity, writeKeyFile } from '../age.ts'
-import { run } from '../exec.ts'
+import { generateIdentity, writeKeyFile } from '../bootstrap-secrets/age.ts'
+import { run } from '../core/exec.ts'
 import { freePort } from '../local/ports.ts'
-import { decrypt, type SopsDeps, writeEncrypted } from '../sops.ts'
+import { decrypt, type SopsDeps, writeEncrypted } from '../sops/index.ts'
 import { type BaoCall, type BaoRequest, nodeVaultCall } from './client.ts'
 import { generatedKey, sopsInitStore } from './init-store.ts'
 import { ADMIN_POLICY } from './policy.ts'

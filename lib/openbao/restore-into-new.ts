@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { waitFor } from '../wait.ts'
+import { waitFor } from '../core/wait.ts'
 import { initRequest, POLL_MS, type SealStatus, waitUnsealed } from './init.ts'
 import { GENERATED_PREFIX, INIT_KEYS } from './init-store.ts'
 import { markInitPending } from './interrupted-init.ts'

@@ -27,7 +27,7 @@ import {
   setupOptions,
   storedFile,
 } from '../../tests/helpers/openbao-fakes.ts'
-import type { OpenBaoAppConfig } from '../config.ts'
+import type { OpenBaoAppConfig } from '../runner/config.ts'
 import { nodeVaultCall } from './client.ts'
 import { generatedKey } from './init-store.ts'
 import { ADMIN_POLICY, adminPolicy, appPolicy, appRole } from './policy.ts'

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execaSync } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generateIdentity } from '../age.ts'
-import { BootstrapError } from '../errors.ts'
+import { generateIdentity } from '../bootstrap-secrets/age.ts'
+import { BootstrapError } from '../core/errors.ts'
 import {
   downloadSnapshot,
   readSnapshot,

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
-import { decryptWith, encryptTo } from '../age.ts'
-import { writeFileAtomic } from '../atomic-file.ts'
-import { BootstrapError, errorMessage } from '../errors.ts'
-import { redactor } from '../redact.ts'
+import { decryptWith, encryptTo } from '../bootstrap-secrets/age.ts'
+import { writeFileAtomic } from '../core/atomic-file.ts'
+import { BootstrapError, errorMessage } from '../core/errors.ts'
+import { redactor } from '../core/redact.ts'
 import { GENERATED_PREFIX, INIT_KEYS } from './init-store.ts'
 
 /**

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import type { Context } from '../context.ts'
-import type { KObject, Kube } from '../kube.ts'
-import { Logger } from '../log.ts'
-import { MANAGED_BY } from '../manifests.ts'
+import type { KObject, Kube } from '../kube/client.ts'
+import { MANAGED_BY } from '../kube/manifests.ts'
+import type { Context } from '../runner/context.ts'
+import { Logger } from '../runner/log.ts'
 import { deleteRootCascading, namespacesMade, rootsApplications } from './existing-teardown.ts'
 
 const app = (name: string, meta: Record<string, unknown> = {}): KObject => ({

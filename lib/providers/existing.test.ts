@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../config.ts'
-import type { Context } from '../context.ts'
-import { BootstrapError } from '../errors.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { loadConfig } from '../runner/config.ts'
+import type { Context } from '../runner/context.ts'
 import { assertContext, existingProvider } from './existing.ts'
 
 // Only the context check is under test: the chart install and the port-forward are not loaded.

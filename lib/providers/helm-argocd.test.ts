@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { caught } from '../../tests/helpers/caught.ts'
 import { memorySink } from '../../tests/helpers/memory-sink.ts'
-import { loadConfig } from '../config.ts'
-import type { Context } from '../context.ts'
-import type { KObject, Kube } from '../kube.ts'
-import { Logger } from '../log.ts'
+import type { KObject, Kube } from '../kube/client.ts'
+import { loadConfig } from '../runner/config.ts'
+import type { Context } from '../runner/context.ts'
+import { Logger } from '../runner/log.ts'
 import { waitForWorkloads } from './helm-argocd.ts'
 
 function workload(kind: string, name: string, ready: boolean): KObject {

@@ -1,22 +1,22 @@
-import { helmValues } from '../argocd-settings.ts'
-import { chartMirrorObjects, chartSource, helmChartArgs } from '../chart-mirror.ts'
-import type { Context } from '../context.ts'
-import { appliedFrom, crdObjects, readCrdFile } from '../crd-file.ts'
-import { BootstrapError } from '../errors.ts'
-import { ensureRelease } from '../helm-release.ts'
-import type { ClusterAccess, KObject, Kube } from '../kube.ts'
-import { isManagedByUs, MANAGED_BY } from '../manifests.ts'
-import { describePodFailure, podFailureHint, podFailures, stuckFilter } from '../pod-failures.ts'
+import { helmValues } from '../argocd/settings.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { versions } from '../core/versions.ts'
+import { waitFor } from '../core/wait.ts'
+import { chartMirrorObjects, chartSource, helmChartArgs } from '../helm/chart-mirror.ts'
+import { ensureRelease } from '../helm/release.ts'
+import type { ClusterAccess, KObject, Kube } from '../kube/client.ts'
+import { appliedFrom, crdObjects, readCrdFile } from '../kube/crd-file.ts'
+import { isManagedByUs, MANAGED_BY } from '../kube/manifests.ts'
+import { describePodFailure, podFailureHint, podFailures, stuckFilter } from '../kube/pod-failures.ts'
+import type { Context } from '../runner/context.ts'
 import { argocdCrdFiles } from '../tools/artifacts.ts'
-import { versions } from '../versions.ts'
-import { waitFor } from '../wait.ts'
 
 /** Argo CD's Helm release on kind and existing clusters (existing-teardown.ts uninstalls it). */
 export const ARGOCD_RELEASE = 'argocd'
 
 /**
  * Argo CD from its pinned Helm chart (kind, existing), then the server and repo-server Available.
- * A second create with nothing new writes no Helm revision (lib/helm-release.ts); an Argo CD
+ * A second create with nothing new writes no Helm revision (lib/helm/release.ts); an Argo CD
  * someone else installed in the namespace is refused, not adopted, unless --force.
  */
 export async function installArgoCDChart(
@@ -147,7 +147,7 @@ export function argocdUiHints(ctx: Context, access: ClusterAccess): string[] {
   return [
     `Argo CD UI:      ${kubectl} port-forward svc/argocd-server 8080:80   # then open http://localhost:8080`,
     `admin password:  ${password}`,
-    // server.insecure (lib/argocd-settings.ts): the server speaks plain HTTP behind the port-forward.
+    // server.insecure (lib/argocd/settings.ts): the server speaks plain HTTP behind the port-forward.
     `argocd CLI:      argocd login localhost:8080 --plaintext --username admin --password "$(${password})"`,
     `applications:    ${kubectl} get applications   # or: argocd app list`,
   ]

@@ -1,5 +1,5 @@
-import type { Provider } from '../config.ts'
-import type { ClusterProvider } from '../context.ts'
+import type { Provider } from '../runner/config.ts'
+import type { ClusterProvider } from '../runner/context.ts'
 import { existingProvider } from './existing.ts'
 import { kindProvider } from './kind.ts'
 import { localProvider } from './local.ts'

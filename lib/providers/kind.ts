@@ -1,9 +1,13 @@
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { repoServerPaths } from '../argocd-settings.ts'
-import { chartRepoURL } from '../chart-mirror.ts'
-import type { ClusterProvider, Context } from '../context.ts'
+import { publishCheckout, servedRepoNames } from '../argocd/gitops-source.ts'
+import { repoServerPaths } from '../argocd/settings.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { waitFor } from '../core/wait.ts'
+import { chartRepoURL } from '../helm/chart-mirror.ts'
+import { isNodeReady, type KObject } from '../kube/client.ts'
+import type { ClusterProvider, Context } from '../runner/context.ts'
 import {
   type ArchiveIndex,
   containerIds,
@@ -12,9 +16,8 @@ import {
   imageArchives,
   nodeImages,
   normalImageName,
-} from '../docker.ts'
-import { BootstrapError } from '../errors.ts'
-import { publishCheckout, servedRepoNames } from '../gitops-source.ts'
+} from './docker.ts'
+import { argocdUiHints, chartInstallObjects, installArgoCDChart } from './helm-argocd.ts'
 import {
   type KindNeeds,
   kindClusters,
@@ -24,10 +27,7 @@ import {
   kindLoadArchive,
   kindNodes,
   nodeImageNeeds,
-} from '../kind.ts'
-import { isNodeReady, type KObject } from '../kube.ts'
-import { waitFor } from '../wait.ts'
-import { argocdUiHints, chartInstallObjects, installArgoCDChart } from './helm-argocd.ts'
+} from './kind-cli.ts'
 import { portForwardOpenBao } from './port-forward.ts'
 
 /**

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { argocdCmdParams, repoServerGitConfigMap } from '../argocd-settings.ts'
-import type { ClusterProvider, Context } from '../context.ts'
-import { BootstrapError } from '../errors.ts'
-import { publishCheckout, servedRepoNames } from '../gitops-source.ts'
-import { type KObject, loadKubeConfig } from '../kube.ts'
+import { publishCheckout, servedRepoNames } from '../argocd/gitops-source.ts'
+import { argocdCmdParams, repoServerGitConfigMap } from '../argocd/settings.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { type KObject, loadKubeConfig } from '../kube/client.ts'
+import { argocdConfigMap, argocdServerSecret } from '../kube/manifests.ts'
 import { ensureArgoCD } from '../local/argocd.ts'
 import { ensureControlPlane } from '../local/control-plane.ts'
 import { localLayout, podRoot, servedReposDir } from '../local/layout.ts'
@@ -15,14 +15,14 @@ import { pkiPaths } from '../local/pki.ts'
 import { podRepoServerPaths } from '../local/pod.ts'
 import { Processes } from '../local/processes.ts'
 import { stopStack } from '../local/stack.ts'
-import { argocdConfigMap, argocdServerSecret } from '../manifests.ts'
 import type { OpenBaoEndpoint } from '../openbao/endpoint.ts'
+import type { ClusterProvider, Context } from '../runner/context.ts'
 import { type Tool, toolDir, tools } from '../tools/catalogue.ts'
 
 /**
  * The whole platform as processes on loopback: a real control plane with kwok nodes, Argo CD's
  * own controllers in place of its Helm release, OpenBao in place of its pod. Each is
- * configured from the same settings the cluster gets (lib/argocd-settings.ts), with the
+ * configured from the same settings the cluster gets (lib/argocd/settings.ts), with the
  * in-cluster paths swapped for files under the environment's state folder.
  */
 export const localProvider: ClusterProvider = {

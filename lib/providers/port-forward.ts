@@ -1,11 +1,11 @@
 import { createServer, type Socket } from 'node:net'
 import { PortForward } from '@kubernetes/client-node'
-import type { Context } from '../context.ts'
-import { BootstrapError } from '../errors.ts'
-import type { KObject, Kube } from '../kube.ts'
-import { loadKubeConfig } from '../kube.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { waitFor } from '../core/wait.ts'
+import type { KObject, Kube } from '../kube/client.ts'
+import { loadKubeConfig } from '../kube/client.ts'
 import type { OpenBaoEndpoint, OpenBaoStorage } from '../openbao/endpoint.ts'
-import { waitFor } from '../wait.ts'
+import type { Context } from '../runner/context.ts'
 
 /** OpenBao through a port-forward to its first Running pod (client-node, no kubectl process). */
 export async function portForwardOpenBao(ctx: Context): Promise<OpenBaoEndpoint> {

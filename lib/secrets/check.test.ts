@@ -15,10 +15,10 @@ import {
   useSecretsFixtures,
   value,
 } from '../../tests/helpers/secrets-fixtures.ts'
-import { generateIdentity } from '../age.ts'
-import { loadConfig } from '../config.ts'
-import { run } from '../exec.ts'
-import { writeEncrypted } from '../sops.ts'
+import { generateIdentity } from '../bootstrap-secrets/age.ts'
+import { run } from '../core/exec.ts'
+import { loadConfig } from '../runner/config.ts'
+import { writeEncrypted } from '../sops/index.ts'
 import { checkSecrets, type Finding, sopsProblems } from './check.ts'
 import { findPrivateKeys } from './private-keys.ts'
 

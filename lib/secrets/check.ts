@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
-import { recipientOf } from '../age.ts'
-import { type EnvConfig, envPath, listEnvironments, loadConfig } from '../config.ts'
-import { BootstrapError, errorMessage } from '../errors.ts'
-import { overlayKeyProblems } from '../overlay-keys.ts'
-import { repoRoot } from '../paths.ts'
-import { decrypt, recipientsIn } from '../sops.ts'
+import { recipientOf } from '../bootstrap-secrets/age.ts'
+import { overlayKeyProblems } from '../bootstrap-secrets/overlay-keys.ts'
+import { BootstrapError, errorMessage } from '../core/errors.ts'
+import { repoRoot } from '../core/paths.ts'
+import { type EnvConfig, envPath, listEnvironments, loadConfig } from '../runner/config.ts'
+import { decrypt, recipientsIn } from '../sops/index.ts'
 import { defaultDeps, readText, type SecretsDeps, type SecretsOptions, sameSet } from './common.ts'
 import { findPrivateKeys } from './private-keys.ts'
 import { loadSopsConfig, ruleFor, type SopsConfig } from './sops-rules.ts'
@@ -142,7 +142,7 @@ export async function checkSecrets(options: SecretsOptions = {}): Promise<Findin
 }
 
 /**
- * What create's preflight refuses (lib/overlay-keys.ts), for every environment whose bootstrap file
+ * What create's preflight refuses (lib/bootstrap-secrets/overlay-keys.ts), for every environment whose bootstrap file
  * a key here decrypts: an overlay file its cluster key cannot decrypt. The others are left to the
  * recipients check above: their cluster key is not this machine's to read.
  */

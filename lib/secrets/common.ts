@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, relative, sep } from 'node:path'
-import { envPath } from '../config.ts'
-import { run as defaultRun, type Run } from '../exec.ts'
+import { run as defaultRun, type Run } from '../core/exec.ts'
+import { envPath } from '../runner/config.ts'
 
 /**
  * Secrets as code, on the two-key design (a team key and one cluster key per environment):
@@ -12,7 +12,7 @@ import { run as defaultRun, type Run } from '../exec.ts'
  *    .sops.yaml (sops-rules.ts) asks for;
  *  - check (check.ts): nothing secret in clear text, every file encrypted as .sops.yaml says, no
  *    private key.
- * Secret values travel only through stdin/stdout pipes to sops (lib/sops.ts, the one module that
+ * Secret values travel only through stdin/stdout pipes to sops (lib/sops/index.ts, the one module that
  * runs it) and are registered with the redactor as soon as they are read; messages name files,
  * lines and keys, never values.
  * This file: what several of those modules share.

@@ -1,5 +1,5 @@
-import { BootstrapError } from '../errors.ts'
-import { redactor } from '../redact.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { redactor } from '../core/redact.ts'
 
 /** `.env` files as secrets-generate reads them, and the names their keys become. */
 

@@ -14,8 +14,8 @@ import {
   useSecretsFixtures,
   value,
 } from '../../tests/helpers/secrets-fixtures.ts'
-import { run } from '../exec.ts'
-import { recipientsOf } from '../sops.ts'
+import { run } from '../core/exec.ts'
+import { recipientsOf } from '../sops/index.ts'
 import { editSecrets } from './edit.ts'
 
 useSecretsFixtures()

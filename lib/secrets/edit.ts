@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadConfig } from '../config.ts'
-import { BootstrapError } from '../errors.ts'
-import { repoRoot } from '../paths.ts'
-import { edit } from '../sops.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { repoRoot } from '../core/paths.ts'
+import { loadConfig } from '../runner/config.ts'
+import { edit } from '../sops/index.ts'
 import { defaultDeps, displayPath, relativeTo, resolveEnvFile, type SecretsOptions } from './common.ts'
 import { loadSopsConfig, ruleFor } from './sops-rules.ts'
 

@@ -18,11 +18,11 @@ import {
   useSecretsFixtures,
   value,
 } from '../../tests/helpers/secrets-fixtures.ts'
-import { writeKeyFile } from '../age.ts'
-import { argocdCm, ksopsPluginPath, ksopsStandin, repoServerEnv } from '../argocd-settings.ts'
-import { run } from '../exec.ts'
-import { repoRoot } from '../paths.ts'
-import { recipientsOf } from '../sops.ts'
+import { argocdCm, ksopsPluginPath, ksopsStandin, repoServerEnv } from '../argocd/settings.ts'
+import { writeKeyFile } from '../bootstrap-secrets/age.ts'
+import { run } from '../core/exec.ts'
+import { repoRoot } from '../core/paths.ts'
+import { recipientsOf } from '../sops/index.ts'
 import { toolsPath } from '../tools/index.ts'
 import { checkSecrets } from './check.ts'
 import { normaliseName, parseDotenv } from './dotenv.ts'

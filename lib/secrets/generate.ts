@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { writeFileAtomic } from '../atomic-file.ts'
-import { listEnvironments, loadConfig } from '../config.ts'
-import { BootstrapError } from '../errors.ts'
-import { repoRoot } from '../paths.ts'
-import { recipientsOf } from '../sops.ts'
+import { writeFileAtomic } from '../core/atomic-file.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { repoRoot } from '../core/paths.ts'
+import { listEnvironments, loadConfig } from '../runner/config.ts'
+import { recipientsOf } from '../sops/index.ts'
 import {
   defaultDeps,
   displayPath,

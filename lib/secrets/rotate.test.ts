@@ -15,8 +15,8 @@ import {
   useSecretsFixtures,
   value,
 } from '../../tests/helpers/secrets-fixtures.ts'
-import { type AgeKeyPair, generateIdentity, writeKeyFile } from '../age.ts'
-import { run } from '../exec.ts'
+import { type AgeKeyPair, generateIdentity, writeKeyFile } from '../bootstrap-secrets/age.ts'
+import { run } from '../core/exec.ts'
 import { checkSecrets } from './check.ts'
 import { generateSecrets } from './generate.ts'
 import { rotateSecrets } from './rotate.ts'

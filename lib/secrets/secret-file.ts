@@ -1,7 +1,7 @@
 import { parse as parseYaml, stringify } from 'yaml'
-import { BootstrapError } from '../errors.ts'
-import { redactor } from '../redact.ts'
-import { decryptDocument, encryptYaml } from '../sops.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { redactor } from '../core/redact.ts'
+import { decryptDocument, encryptYaml } from '../sops/index.ts'
 import { relativeTo, type SecretsDeps } from './common.ts'
 
 /**

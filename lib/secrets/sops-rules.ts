@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import { BootstrapError, errorMessage } from '../errors.ts'
-import { repoRoot } from '../paths.ts'
+import { BootstrapError, errorMessage } from '../core/errors.ts'
+import { repoRoot } from '../core/paths.ts'
 import { relativeTo } from './common.ts'
 
 /** .sops.yaml's creation rules: who the secrets of each path are encrypted to. */

@@ -1,5 +1,5 @@
-import { run as defaultRun, type Run, type RunResult } from '../exec.ts'
-import { personalAgeKeyFile } from '../paths.ts'
+import { run as defaultRun, type Run, type RunResult } from '../core/exec.ts'
+import { personalAgeKeyFile } from '../core/paths.ts'
 import { explainFailure, type SopsAction } from './explain.ts'
 
 /** The sops binary: the one place it is named and run. */

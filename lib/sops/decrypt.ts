@@ -1,5 +1,5 @@
-import { BootstrapError } from '../errors.ts'
-import { redactor } from '../redact.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { redactor } from '../core/redact.ts'
 import { defaultSopsDeps, runSopsOn, type SopsDeps, type SopsRunOptions } from './binary.ts'
 import { assertExists, formatOf, shownPath } from './file.ts'
 

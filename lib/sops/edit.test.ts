@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { caught } from '../../tests/helpers/caught.ts'
-import { ProcessError } from '../errors.ts'
-import type { Run, RunOptions } from '../exec.ts'
+import { ProcessError } from '../core/errors.ts'
+import type { Run, RunOptions } from '../core/exec.ts'
 import { edit } from './edit.ts'
 
 let dir: string

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { ProcessError } from '../errors.ts'
+import { ProcessError } from '../core/errors.ts'
 import { defaultSopsDeps, keyFileOf, runSops, type SopsDeps, type SopsRunOptions } from './binary.ts'
 import { explainFailure } from './explain.ts'
 

@@ -1,7 +1,7 @@
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
-import { writeFileAtomic } from '../atomic-file.ts'
-import { BootstrapError } from '../errors.ts'
-import { redactor } from '../redact.ts'
+import { writeFileAtomic } from '../core/atomic-file.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { redactor } from '../core/redact.ts'
 import { defaultSopsDeps, runSopsOn, type SopsDeps } from './binary.ts'
 import { formatOf, type SopsFormat } from './file.ts'
 

@@ -1,6 +1,6 @@
-import { BootstrapError, ProcessError } from '../errors.ts'
-import type { RunResult } from '../exec.ts'
-import { redactor } from '../redact.ts'
+import { BootstrapError, ProcessError } from '../core/errors.ts'
+import type { RunResult } from '../core/exec.ts'
+import { redactor } from '../core/redact.ts'
 import { defaultSopsDeps, runSops, type SopsDeps } from './binary.ts'
 import { type DecryptOptions, decrypt } from './decrypt.ts'
 

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BootstrapError, ProcessError } from '../errors.ts'
+import { BootstrapError, ProcessError } from '../core/errors.ts'
 import { explainFailure } from './explain.ts'
 
 let dir: string

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { BootstrapError, errorMessage, lastLines, ProcessError } from '../errors.ts'
+import { BootstrapError, errorMessage, lastLines, ProcessError } from '../core/errors.ts'
 import { notSops, shownPath } from './file.ts'
 import { recipientsOf } from './recipients.ts'
 

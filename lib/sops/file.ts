@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { basename, isAbsolute, relative, resolve } from 'node:path'
-import { BootstrapError } from '../errors.ts'
+import { BootstrapError } from '../core/errors.ts'
 
 /** A SOPS file: its format (from its name), how it is named in messages, and the errors for one that is missing or is not one. */
 

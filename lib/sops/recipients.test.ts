@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { BootstrapError } from '../errors.ts'
+import { BootstrapError } from '../core/errors.ts'
 import { recipientsIn } from './recipients.ts'
 
 // The metadata as sops writes it (recipients are public keys; no encrypted data key is needed to read them).

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import { BootstrapError } from '../errors.ts'
+import { BootstrapError } from '../core/errors.ts'
 import { addMapEntry, addSeqItem, removeMapEntry, removeSeqItem } from './config-text.ts'
 
 const TEXT = `# a comment that stays

@@ -1,5 +1,5 @@
 import { isMap, isScalar, isSeq, type Node, parseDocument, stringify } from 'yaml'
-import { BootstrapError } from '../errors.ts'
+import { BootstrapError } from '../core/errors.ts'
 
 /**
  * Edits of an environment's config.yaml made in its text, so everything else — comments, blank

@@ -2,7 +2,7 @@ import { Application, AppProject } from '@kubernetes-models/argo-cd/argoproj.io/
 import { Deployment } from 'kubernetes-models/apps/v1'
 import { LimitRange, Namespace, ResourceQuota, Service } from 'kubernetes-models/v1'
 import { stringify } from 'yaml'
-import { APPLICATION_SYNC_OPTIONS } from '../argocd-settings.ts'
+import { APPLICATION_SYNC_OPTIONS } from '../argocd/settings.ts'
 
 /**
  * What a tenant is on the platform, as files of the platform repository: its Namespace,

@@ -14,12 +14,12 @@ import {
   value,
 } from '../../tests/helpers/secrets-fixtures.ts'
 import { expectTenantConfined } from '../../tests/shared/tenant-checks.ts'
-import { loadConfig } from '../config.ts'
-import { BootstrapError } from '../errors.ts'
-import { run } from '../exec.ts'
-import { repoRoot } from '../paths.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { run } from '../core/exec.ts'
+import { repoRoot } from '../core/paths.ts'
+import { loadConfig } from '../runner/config.ts'
 import { checkSecrets } from '../secrets/check.ts'
-import { writeEncrypted } from '../sops.ts'
+import { writeEncrypted } from '../sops/index.ts'
 import { addTenant, credentialField, removeTenant, type TenantDeps } from './tenant.ts'
 
 useSecretsFixtures()

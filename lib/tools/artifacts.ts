@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { BootstrapError } from '../errors.ts'
+import { BootstrapError } from '../core/errors.ts'
 import { ARGOCD_CRDS, selectTools, type Tool, toolDir } from './catalogue.ts'
 
 /** Files besides binaries that other modules take from the tools cache. */

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { BootstrapError } from '../errors.ts'
-import { toolsCacheDir } from '../paths.ts'
-import { versions } from '../versions.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { toolsCacheDir } from '../core/paths.ts'
+import { versions } from '../core/versions.ts'
 
 /**
- * The tool catalogue: every binary the project runs (pinned in lib/versions.ts), and where each
+ * The tool catalogue: every binary the project runs (pinned in lib/core/versions.ts), and where each
  * one lives in the tools cache.
  */
 

@@ -1,11 +1,11 @@
-import { type RunStatus, runStatus } from '../exec.ts'
+import { type RunStatus, runStatus } from '../core/exec.ts'
 
 /** What the installer depends on, passed in so tests can swap the command runner, the network and the clock. */
 
 export type Fetch = (url: string, init?: { method?: string; signal?: AbortSignal }) => Promise<Response>
 
 export interface ToolDeps {
-  /** lib/exec.ts runStatus: the env given is the child's whole environment; a non-zero exit is returned. */
+  /** lib/core/exec.ts runStatus: the env given is the child's whole environment; a non-zero exit is returned. */
   run: RunStatus
   fetch: Fetch
   /** One progress line (stderr by default: stdout stays free for machine-readable output). */

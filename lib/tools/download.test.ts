@@ -13,7 +13,7 @@ import {
   ok,
   useToolsSandbox,
 } from '../../tests/helpers/tools-sandbox.ts'
-import { versions } from '../versions.ts'
+import { versions } from '../core/versions.ts'
 import { checksumFor } from './download.ts'
 import { ensureTools } from './install.ts'
 import { recipeOf } from './recipes.ts'

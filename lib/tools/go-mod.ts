@@ -1,4 +1,4 @@
-import { BootstrapError } from '../errors.ts'
+import { BootstrapError } from '../core/errors.ts'
 
 /**
  * go.mod replace lines: derived from the upstream go.mod, never kept by hand (they change between

@@ -13,8 +13,8 @@ import {
   pathDir,
   useToolsSandbox,
 } from '../../tests/helpers/tools-sandbox.ts'
-import { BootstrapError } from '../errors.ts'
-import { versions } from '../versions.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { versions } from '../core/versions.ts'
 import { toolDir } from './catalogue.ts'
 import { ensureTools } from './install.ts'
 

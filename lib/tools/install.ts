@@ -11,8 +11,8 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
-import { BootstrapError } from '../errors.ts'
-import { toolsCacheDir } from '../paths.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { toolsCacheDir } from '../core/paths.ts'
 import { selectTools, type Tool, toolDir, toolLogFile } from './catalogue.ts'
 import { checkAll, isComplete } from './check.ts'
 import { defaultToolDeps, type ToolDeps } from './deps.ts'
@@ -236,7 +236,7 @@ function buildFailure(tool: Tool, error: unknown, logFile: string): BootstrapErr
   const hint =
     error instanceof StepFailed && error.exitCode === 127
       ? `a command it needs is not installed (see the log); full log: ${logFile}`
-      : `full log: ${logFile}. Is the registry reachable (Go module proxy, PyPI, Debian)? A version the Go proxy refuses (403) is final: pin another in lib/versions.ts. Then run \`just tools ${tool.name}\` again`
+      : `full log: ${logFile}. Is the registry reachable (Go module proxy, PyPI, Debian)? A version the Go proxy refuses (403) is final: pin another in lib/core/versions.ts. Then run \`just tools ${tool.name}\` again`
   return new BootstrapError(
     `${tool.name} ${tool.version} could not be installed: ${why}\n  last lines of its log:\n${tail}`,
     {

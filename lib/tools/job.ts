@@ -1,5 +1,5 @@
 import { chmodSync, copyFileSync, writeFileSync } from 'node:fs'
-import type { ExitStatus } from '../exec.ts'
+import type { ExitStatus } from '../core/exec.ts'
 import type { Tool } from './catalogue.ts'
 import type { ToolDeps } from './deps.ts'
 

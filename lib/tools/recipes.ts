@@ -1,6 +1,6 @@
 import { basename } from 'node:path'
-import { BootstrapError } from '../errors.ts'
-import { versions } from '../versions.ts'
+import { BootstrapError } from '../core/errors.ts'
+import { versions } from '../core/versions.ts'
 import { installRedisFromApt } from './apt.ts'
 import { ARGOCD_CRDS, K8S_CMDS, type Tool } from './catalogue.ts'
 import {

@@ -10,7 +10,7 @@ import {
   pathDir,
   useToolsSandbox,
 } from '../../tests/helpers/tools-sandbox.ts'
-import { versions } from '../versions.ts'
+import { versions } from '../core/versions.ts'
 import { toolDir } from './catalogue.ts'
 import { toolStatus } from './status.ts'
 

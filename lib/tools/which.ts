@@ -1,6 +1,6 @@
 import { delimiter, isAbsolute, relative, resolve } from 'node:path'
 import { which } from 'zx'
-import { toolsCacheDir } from '../paths.ts'
+import { toolsCacheDir } from '../core/paths.ts'
 import type { ToolDeps } from './deps.ts'
 
 /** Finding executables on PATH (outside the tools cache), with zx's `which`. */

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { redactor } from '../../lib/redact.ts'
+import { redactor } from '../../lib/core/redact.ts'
 import { kindNotReady, prepareKindWorkspace } from '../e2e/kind-workspace.ts'
 import type { PhaseDeps } from './stats.ts'
 

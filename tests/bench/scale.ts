@@ -1,4 +1,4 @@
-import { redactor } from '../../lib/redact.ts'
+import { redactor } from '../../lib/core/redact.ts'
 import { addTenant } from '../../lib/tenants/tenant.ts'
 import { makeWorkspace } from '../local/workspace.ts'
 import { type PhaseDeps, stats } from './stats.ts'

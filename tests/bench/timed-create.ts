@@ -1,4 +1,4 @@
-import { redactor } from '../../lib/redact.ts'
+import { redactor } from '../../lib/core/redact.ts'
 import type { Workspace } from '../local/workspace.ts'
 
 /**

@@ -1,7 +1,7 @@
 import { execa } from 'execa'
-import type { EnvConfig } from '../../lib/config.ts'
-import { errorMessage } from '../../lib/errors.ts'
-import { versions } from '../../lib/versions.ts'
+import { errorMessage } from '../../lib/core/errors.ts'
+import { versions } from '../../lib/core/versions.ts'
+import type { EnvConfig } from '../../lib/runner/config.ts'
 
 /**
  * What the kind e2e needs before it touches anything: a Docker daemon that answers and, for what

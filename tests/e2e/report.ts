@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
-import { describeApplication } from '../../lib/argocd-status.ts'
-import { errorMessage } from '../../lib/errors.ts'
-import type { KObject, Kube } from '../../lib/kube.ts'
-import type { Redactor } from '../../lib/redact.ts'
+import { describeApplication } from '../../lib/argocd/status.ts'
+import { errorMessage } from '../../lib/core/errors.ts'
+import type { Redactor } from '../../lib/core/redact.ts'
+import type { KObject, Kube } from '../../lib/kube/client.ts'
 import type { Verdict } from '../shared/assertions.ts'
 
 /**

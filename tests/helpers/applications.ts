@@ -1,4 +1,4 @@
-import type { KObject } from '../../lib/kube.ts'
+import type { KObject } from '../../lib/kube/client.ts'
 
 /** An Application as read from a cluster, trimmed to what verdicts read: its name, status, and what else a test gives. */
 export function recordedApplication(

@@ -1,5 +1,5 @@
 import { expect } from 'vitest'
-import { BootstrapError } from '../../lib/errors.ts'
+import { BootstrapError } from '../../lib/core/errors.ts'
 
 /** The BootstrapError a promise (or a function) rejects with; fails the test if it resolves or throws anything else. */
 export async function caught(promise: Promise<unknown> | (() => unknown)): Promise<BootstrapError> {

@@ -1,4 +1,4 @@
-import type { Run } from '../../lib/exec.ts'
+import type { Run } from '../../lib/core/exec.ts'
 
 /**
  * The latest revision of a release as `helm list` reports it: what the tests compare before and

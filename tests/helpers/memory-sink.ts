@@ -1,4 +1,4 @@
-import type { Sink } from '../../lib/log.ts'
+import type { Sink } from '../../lib/runner/log.ts'
 
 /** A sink that keeps lines in memory: tests read what a run would have printed. */
 export function memorySink(): Sink & { lines: string[] } {

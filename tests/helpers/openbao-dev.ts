@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
+import { versions } from '../../lib/core/versions.ts'
 import { freePort } from '../../lib/local/ports.ts'
 import { toolDir, toolsPath } from '../../lib/tools/index.ts'
-import { versions } from '../../lib/versions.ts'
 
 /**
  * A real `bao server -dev` for tests: in memory, unsealed, KV v2 at secret/, on a free

@@ -2,10 +2,10 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach } from 'vitest'
-import type { ExitStatus, StatusOptions } from '../../lib/exec.ts'
+import type { ExitStatus, StatusOptions } from '../../lib/core/exec.ts'
+import { versions } from '../../lib/core/versions.ts'
 import { tools } from '../../lib/tools/catalogue.ts'
 import type { ToolDeps } from '../../lib/tools/deps.ts'
-import { versions } from '../../lib/versions.ts'
 
 /**
  * Test fixture shared by install.test.ts and status.test.ts: a temp PATH dir and tools cache per

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { toolsCacheDir } from '../../lib/paths.ts'
+import { toolsCacheDir } from '../../lib/core/paths.ts'
 import { makeWorkspace, type Workspace } from './workspace.ts'
 
 /**

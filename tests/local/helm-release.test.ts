@@ -4,21 +4,21 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { loadConfig } from '../../lib/config.ts'
-import type { Context } from '../../lib/context.ts'
-import { BootstrapError } from '../../lib/errors.ts'
-import { type Run, run } from '../../lib/exec.ts'
-import { deployedRelease, type HelmRelease } from '../../lib/helm.ts'
-import { ensureRelease } from '../../lib/helm-release.ts'
-import { createKube, loadKubeConfig } from '../../lib/kube.ts'
-import { Logger } from '../../lib/log.ts'
+import { BootstrapError } from '../../lib/core/errors.ts'
+import { type Run, run } from '../../lib/core/exec.ts'
+import { deployedRelease, type HelmRelease } from '../../lib/helm/binary.ts'
+import { ensureRelease } from '../../lib/helm/release.ts'
+import { createKube, loadKubeConfig } from '../../lib/kube/client.ts'
+import { loadConfig } from '../../lib/runner/config.ts'
+import type { Context } from '../../lib/runner/context.ts'
+import { Logger } from '../../lib/runner/log.ts'
 import { listedRevision } from '../helpers/helm-list.ts'
 import { memorySink } from '../helpers/memory-sink.ts'
 import { helmRevisionKept } from '../shared/assertions.ts'
 import { useLocalStack } from './fixture.ts'
 
 /**
- * The release logic of step 06 on kind/existing (lib/helm-release.ts) with the real helm against
+ * The release logic of step 06 on kind/existing (lib/helm/release.ts) with the real helm against
  * the local tier's real kube-apiserver: a small chart made here and served from a chart repository
  * on loopback stands in for the argo-cd chart, which is on the internet. A second run writes no
  * revision, a change says what differs, --dry-run reports per object, a foreign release is refused.

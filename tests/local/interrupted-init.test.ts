@@ -1,11 +1,11 @@
 import { existsSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { waitFor } from '../../lib/core/wait.ts'
 import { Processes } from '../../lib/local/processes.ts'
 import { nodeVaultCall } from '../../lib/openbao/client.ts'
 import { INIT_KEYS } from '../../lib/openbao/init-store.ts'
-import { decrypt } from '../../lib/sops.ts'
-import { waitFor } from '../../lib/wait.ts'
+import { decrypt } from '../../lib/sops/index.ts'
 import { makeWorkspace, type Workspace } from './workspace.ts'
 
 /**

@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
-import { HEALTHY_AFTER_LABEL } from '../../lib/argocd-status.ts'
-import type { EnvConfig } from '../../lib/config.ts'
+import { HEALTHY_AFTER_LABEL } from '../../lib/argocd/status.ts'
 import { authDelegatorBinding } from '../../lib/openbao/policy.ts'
+import type { EnvConfig } from '../../lib/runner/config.ts'
 
 /**
  * A secret consumer for the local tree, planted into a workspace copy: on kind the consumers' pods

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
-import type { EnvConfig } from '../../lib/config.ts'
+import type { EnvConfig } from '../../lib/runner/config.ts'
 
 /**
  * Two Applications that no amount of waiting makes converge, planted into a workspace's apps tree

@@ -1,10 +1,10 @@
-import { BootstrapError } from '../../lib/errors.ts'
+import { BootstrapError } from '../../lib/core/errors.ts'
 import { ensureComponent } from '../../lib/local/component.ts'
 import { apiserverComponent } from '../../lib/local/control-plane.ts'
 import { localLayout } from '../../lib/local/layout.ts'
 import { pkiPaths } from '../../lib/local/pki.ts'
 import { Processes } from '../../lib/local/processes.ts'
-import { formatMs, type Logger } from '../../lib/log.ts'
+import { formatMs, type Logger } from '../../lib/runner/log.ts'
 
 /**
  * Stops the apiserver and starts it again on the same port (for fault tests: clients must

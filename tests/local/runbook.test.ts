@@ -4,16 +4,16 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
-import { ARGOCD_USER } from '../../lib/argocd-settings.ts'
-import { writeDemoOverlaySecret } from '../../lib/bootstrap.ts'
-import { run } from '../../lib/exec.ts'
-import type { KObject } from '../../lib/kube.ts'
+import { ARGOCD_USER } from '../../lib/argocd/settings.ts'
+import { writeDemoOverlaySecret } from '../../lib/bootstrap-secrets/first-run.ts'
+import { run } from '../../lib/core/exec.ts'
+import { waitFor } from '../../lib/core/wait.ts'
+import type { KObject } from '../../lib/kube/client.ts'
 import { localLayout, servedReposDir } from '../../lib/local/layout.ts'
 import { Processes } from '../../lib/local/processes.ts'
-import { Logger } from '../../lib/log.ts'
 import { INIT_KEYS } from '../../lib/openbao/init-store.ts'
-import { decrypt } from '../../lib/sops.ts'
-import { waitFor } from '../../lib/wait.ts'
+import { Logger } from '../../lib/runner/log.ts'
+import { decrypt } from '../../lib/sops/index.ts'
 import {
   ageKeySecretHolds,
   applicationsConverged,
@@ -544,7 +544,7 @@ describe('faults', () => {
   it('a SOPS file no available key decrypts: a clear error naming the file and the recipients, no object written', async () => {
     const before = await ownedVersions()
     const wrongKey = join(ws.stateDir, 'wrong-key.txt')
-    const { generateIdentity, writeKeyFile } = await import('../../lib/age.ts')
+    const { generateIdentity, writeKeyFile } = await import('../../lib/bootstrap-secrets/age.ts')
     await writeKeyFile(wrongKey, (await generateIdentity()).identity)
     const result = await ws.cli(CREATE, [], { env: { SOPS_AGE_KEY_FILE: wrongKey } })
     expect(result.code).not.toBe(0)
@@ -557,7 +557,7 @@ describe('faults', () => {
   it('an overlay Secret encrypted to a key the cluster does not hold: create stops at once, naming it', async () => {
     const demo = join(ws.dir, 'gitops/overlays/local/secrets/demo-credentials.secret.yaml')
     const original = readFileSync(demo)
-    const { generateIdentity } = await import('../../lib/age.ts')
+    const { generateIdentity } = await import('../../lib/bootstrap-secrets/age.ts')
     const stranger = await generateIdentity()
     rmSync(demo)
     await writeDemoOverlaySecret(demo, [stranger.recipient], ws.demoPassword)
@@ -729,7 +729,7 @@ describe('destroy and recreate', () => {
   })
 
   it('a snapshot no key here decrypts: refused, naming the file and its recipients, nothing changed', async () => {
-    const { generateIdentity } = await import('../../lib/age.ts')
+    const { generateIdentity } = await import('../../lib/bootstrap-secrets/age.ts')
     const { writeSnapshot } = await import('../../lib/openbao/snapshot.ts')
     const stranger = await generateIdentity()
     const foreign = join(ws.stateDir, 'foreign-snapshot.age')

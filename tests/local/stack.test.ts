@@ -12,9 +12,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node'
 import { describe, expect, it, vi } from 'vitest'
-import { ksopsPluginPath } from '../../lib/argocd-settings.ts'
-import { run } from '../../lib/exec.ts'
-import { isNodeReady } from '../../lib/kube.ts'
+import { ksopsPluginPath } from '../../lib/argocd/settings.ts'
+import { run } from '../../lib/core/exec.ts'
+import { redactor } from '../../lib/core/redact.ts'
+import { waitFor } from '../../lib/core/wait.ts'
+import { isNodeReady } from '../../lib/kube/client.ts'
 import { ensureControlPlane } from '../../lib/local/control-plane.ts'
 import { kubeApis, LOCAL_POLL } from '../../lib/local/kube.ts'
 import { localLayout, podRoot, servedReposDir } from '../../lib/local/layout.ts'
@@ -24,9 +26,7 @@ import { portIsFree } from '../../lib/local/ports.ts'
 import { httpGet } from '../../lib/local/probe.ts'
 import { Processes } from '../../lib/local/processes.ts'
 import { stopStack } from '../../lib/local/stack.ts'
-import { redactor } from '../../lib/redact.ts'
-import { encryptYaml } from '../../lib/sops.ts'
-import { waitFor } from '../../lib/wait.ts'
+import { encryptYaml } from '../../lib/sops/index.ts'
 import { useLocalStack } from './fixture.ts'
 import { restartApiserver } from './restart-apiserver.ts'
 import { stackStatus } from './stack-status.ts'
@@ -332,7 +332,7 @@ async function makeGitRepo(repo: string, ageRecipient: string): Promise<string> 
     join(app, 'secret-generator.yaml'),
     'apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: demo-secrets\nfiles:\n  - ./secret.sops.yaml\n',
   )
-  // Plaintext goes to sops on stdin, never to a file (lib/sops.ts encryptYaml).
+  // Plaintext goes to sops on stdin, never to a file (lib/sops/index.ts encryptYaml).
   const encrypted = await encryptYaml(
     `apiVersion: v1\nkind: Secret\nmetadata:\n  name: demo-credentials\n  namespace: demo\ntype: Opaque\nstringData:\n  password: ${SECRET_VALUE}\n`,
     {

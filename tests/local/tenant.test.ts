@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { waitFor } from '../../lib/core/wait.ts'
 import { localLayout, servedReposDir } from '../../lib/local/layout.ts'
-import { waitFor } from '../../lib/wait.ts'
 import { applicationsConverged, refusedByProject, type Verdict } from '../shared/assertions.ts'
 import { makeWorkspace, type Workspace } from './workspace.ts'
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { execa, execaSync } from 'execa'
 import { afterAll, describe, expect, it } from 'vitest'
-import { repoRoot } from '../../lib/paths.ts'
+import { repoRoot } from '../../lib/core/paths.ts'
 import { killStackSync } from '../local/stack-status.ts'
 
 /**

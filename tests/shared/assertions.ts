@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
-import { type AppStatus, convergence } from '../../lib/argocd-status.ts'
-import type { EnvConfig } from '../../lib/config.ts'
-import type { KObject, Kube } from '../../lib/kube.ts'
-import { isNodeReady } from '../../lib/kube.ts'
-import { MANAGED_BY_SELECTOR, PRUNE_FALSE } from '../../lib/manifests.ts'
+import { type AppStatus, convergence } from '../../lib/argocd/status.ts'
+import type { KObject, Kube } from '../../lib/kube/client.ts'
+import { isNodeReady } from '../../lib/kube/client.ts'
+import { MANAGED_BY_SELECTOR, PRUNE_FALSE } from '../../lib/kube/manifests.ts'
+import type { EnvConfig } from '../../lib/runner/config.ts'
 
 /**
  * What a converged platform looks like, judged from objects read from a cluster. The same
@@ -191,7 +191,7 @@ export function refusedByProject(app: KObject | undefined, fragment: RegExp): Ve
 
 /**
  * A create with nothing new wrote no Helm revision: the runbook read its release first and found it
- * as it would install it (lib/helm-release.ts). Kind runs it on Argo CD's release, the local tier on
+ * as it would install it (lib/helm/release.ts). Kind runs it on Argo CD's release, the local tier on
  * a chart of its own.
  */
 export function helmRevisionKept(

@@ -5,7 +5,7 @@ import { Deployment } from 'kubernetes-models/apps/v1'
 import { LimitRange, Namespace, ResourceQuota, Service } from 'kubernetes-models/v1'
 import { expect } from 'vitest'
 import { parseAllDocuments } from 'yaml'
-import { APPLICATION_SYNC_OPTIONS } from '../../lib/argocd-settings.ts'
+import { APPLICATION_SYNC_OPTIONS } from '../../lib/argocd/settings.ts'
 
 /**
  * What makes a tenant a tenant, checked on its files whoever wrote them (by hand, or

@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseDocument } from 'yaml'
-import { BootstrapError } from '../../lib/errors.ts'
-import { run } from '../../lib/exec.ts'
+import { BootstrapError } from '../../lib/core/errors.ts'
+import { run } from '../../lib/core/exec.ts'
+import { versions } from '../../lib/core/versions.ts'
 import { proxyOnly } from '../../lib/tools/kind-images/context.ts'
-import { versions } from '../../lib/versions.ts'
 
 /**
  * STAND-IN charts, not the upstream ones: the argo-cd and openbao charts the runbook installs
- * (lib/versions.ts versions.charts) cannot be had from any registry the CI tier reaches, so the
+ * (lib/core/versions.ts versions.charts) cannot be had from any registry the CI tier reaches, so the
  * tests serve these in their place, under the same chart names and versions, from a chart mirror.
  * The skeletons are committed under tests/standins/charts/<chart name>; the argo-cd one renders
  * Argo CD's own release manifests (manifests/install.yaml of the pinned Argo CD module), which are
@@ -47,7 +47,7 @@ export interface BuildStandinChartsOptions {
 /**
  * Assembles the stand-in charts and packages them into outDir as `<name>-<version>.tgz`
  * (argo-cd-10.1.1.tgz, openbao-0.26.0.tgz with today's pins); returns the package paths, argo-cd
- * first. helm is found on PATH (with the tools cache first, as lib/exec.ts runs every tool); the
+ * first. helm is found on PATH (with the tools cache first, as lib/core/exec.ts runs every tool); the
  * Argo CD module comes from the Go module proxy (or the module cache) through `go mod download`.
  */
 export async function buildStandinCharts(

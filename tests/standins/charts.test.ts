@@ -22,12 +22,12 @@ import {
   helmValues,
   repoServerEnv,
   repoServerPaths,
-} from '../../lib/argocd-settings.ts'
-import { run } from '../../lib/exec.ts'
-import type { KObject } from '../../lib/kube.ts'
-import { repoRoot } from '../../lib/paths.ts'
+} from '../../lib/argocd/settings.ts'
+import { run } from '../../lib/core/exec.ts'
+import { repoRoot } from '../../lib/core/paths.ts'
+import { versions } from '../../lib/core/versions.ts'
+import type { KObject } from '../../lib/kube/client.ts'
 import { platformImages } from '../../lib/tools/kind-images/recipe.ts'
-import { versions } from '../../lib/versions.ts'
 import { buildStandinCharts } from './chart-mirror.ts'
 
 /**
@@ -168,7 +168,7 @@ describe('stand-in charts (tests/standins/charts)', () => {
     if (mirror) rmSync(mirror, { recursive: true, force: true })
   })
 
-  it('packages argo-cd and openbao under the names and versions lib/versions.ts pins, marked as stand-ins', async () => {
+  it('packages argo-cd and openbao under the names and versions lib/core/versions.ts pins, marked as stand-ins', async () => {
     const { argocd: argoChart, openbao: baoChart } = versions.charts
     expect(packages).toEqual([
       join(mirror, `${argoChart.name}-${argoChart.version}.tgz`),

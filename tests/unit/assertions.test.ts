@@ -6,11 +6,11 @@ import { join } from 'node:path'
 import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1'
 import { Pod } from 'kubernetes-models/v1'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EnvConfig, loadConfig } from '../../lib/config.ts'
-import type { ApplyOutcome, KObject, Kube, ObjectRef } from '../../lib/kube.ts'
-import { ageKeySecret, bootstrapSecret, opaqueSecret, rootApplication } from '../../lib/manifests.ts'
+import { MASK, Redactor } from '../../lib/core/redact.ts'
+import type { ApplyOutcome, KObject, Kube, ObjectRef } from '../../lib/kube/client.ts'
+import { ageKeySecret, bootstrapSecret, opaqueSecret, rootApplication } from '../../lib/kube/manifests.ts'
 import type { BaoRequest, BaoResponse } from '../../lib/openbao/client.ts'
-import { MASK, Redactor } from '../../lib/redact.ts'
+import { type EnvConfig, loadConfig } from '../../lib/runner/config.ts'
 import {
   type Cluster,
   consumersOf,

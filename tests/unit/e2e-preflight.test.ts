@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EnvConfig, loadConfig } from '../../lib/config.ts'
-import { versions } from '../../lib/versions.ts'
+import { versions } from '../../lib/core/versions.ts'
+import { type EnvConfig, loadConfig } from '../../lib/runner/config.ts'
 import { main } from '../e2e/harness.ts'
 import {
   dockerProbe,

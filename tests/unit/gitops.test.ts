@@ -14,16 +14,16 @@ import {
   ksopsPluginPath,
   ksopsStandin,
   repoServerEnv,
-} from '../../lib/argocd-settings.ts'
-import { HEALTHY_AFTER_LABEL } from '../../lib/argocd-status.ts'
-import { listEnvironments, loadConfig } from '../../lib/config.ts'
-import { ProcessError } from '../../lib/errors.ts'
-import { run } from '../../lib/exec.ts'
-import { includeMatches, selectedAppFiles } from '../../lib/manifests.ts'
-import { repoRoot } from '../../lib/paths.ts'
-import { encryptYaml } from '../../lib/sops.ts'
+} from '../../lib/argocd/settings.ts'
+import { HEALTHY_AFTER_LABEL } from '../../lib/argocd/status.ts'
+import { ProcessError } from '../../lib/core/errors.ts'
+import { run } from '../../lib/core/exec.ts'
+import { repoRoot } from '../../lib/core/paths.ts'
+import { versions } from '../../lib/core/versions.ts'
+import { includeMatches, selectedAppFiles } from '../../lib/kube/manifests.ts'
+import { listEnvironments, loadConfig } from '../../lib/runner/config.ts'
+import { encryptYaml } from '../../lib/sops/index.ts'
 import { toolsPath } from '../../lib/tools/index.ts'
-import { versions } from '../../lib/versions.ts'
 import { steps } from '../../scripts/steps.ts'
 import { expectTenantConfined } from '../shared/tenant-checks.ts'
 
@@ -325,7 +325,7 @@ describe('Applications', () => {
     }
   })
 
-  it('gives every Application the platform sync options (lib/argocd-settings.ts APPLICATION_SYNC_OPTIONS)', () => {
+  it('gives every Application the platform sync options (lib/argocd/settings.ts APPLICATION_SYNC_OPTIONS)', () => {
     for (const { rel, doc } of applications)
       expect(doc.spec.syncPolicy?.syncOptions ?? [], rel).toEqual(
         expect.arrayContaining([...APPLICATION_SYNC_OPTIONS]),
@@ -343,7 +343,7 @@ describe('Applications', () => {
     ])
   })
 
-  it('pins every chart to lib/versions.ts', () => {
+  it('pins every chart to lib/core/versions.ts', () => {
     const charts = Object.values(versions.charts)
     for (const { rel, doc } of applications.filter((a) => a.doc.spec.source.chart)) {
       const { repoURL, chart, targetRevision } = doc.spec.source
@@ -528,7 +528,7 @@ describe.skipIf(!haveTools)(
     beforeAll(async () => {
       tmp = await mkdtemp(join(tmpdir(), 'gitops-render-'))
       // The same layout as the repo-server: the key file named after the Secret key, the plugin
-      // under KUSTOMIZE_PLUGIN_HOME, the environment from lib/argocd-settings.ts.
+      // under KUSTOMIZE_PLUGIN_HOME, the environment from lib/argocd/settings.ts.
       const paths = {
         configHome: join(tmp, 'config'),
         ageKeyDir: join(tmp, 'config', 'sops', 'age'),
@@ -575,7 +575,7 @@ describe.skipIf(!haveTools)(
           type: 'Opaque',
           stringData: { username: 'demo', password: values[file] ?? 'unset' },
         }
-        // Plaintext goes to sops on stdin, never to a file (lib/sops.ts encryptYaml).
+        // Plaintext goes to sops on stdin, never to a file (lib/sops/index.ts encryptYaml).
         const ciphertext = await encryptYaml(stringify(secret), {
           file: join(dir, file),
           recipients: [to(file)],

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { versions } from '../../versions.ts'
+import { versions } from '../../core/versions.ts'
 import { selectTools, toolDir } from '../catalogue.ts'
 import { archiveImage, busyboxRoot, installBinary, staticRoot } from './images.ts'
 import { archiveFileName } from './manifest.ts'

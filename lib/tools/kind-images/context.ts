@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { toolsCacheDir } from '../../paths.ts'
+import { toolsCacheDir } from '../../core/paths.ts'
 import type { ToolDeps } from '../deps.ts'
 
 /** What every kind-images build step shares: the installer's dependencies and the cache layout. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { kindConfig, nodeImageNeeds } from '../../kind.ts'
+import { kindConfig, nodeImageNeeds } from '../../providers/kind-cli.ts'
 import { builtFrom, NODE_LABELS, nodeImageLabels, POD_RESOLV_CONF } from './labels.ts'
 
 describe('node image labels', () => {

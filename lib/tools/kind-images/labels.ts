@@ -1,7 +1,7 @@
-import { NODE_IMAGE_LABELS } from '../../kind.ts'
+import { NODE_IMAGE_LABELS } from '../../providers/kind-cli.ts'
 
 /**
- * The node image's labels: what it needs of the kind config (read back by lib/kind.ts
+ * The node image's labels: what it needs of the kind config (read back by lib/providers/kind-cli.ts
  * nodeImageNeeds, so the kind provider need not know how it was built), and the recipe it was
  * built from (a changed recipe rebuilds it).
  */

@@ -10,8 +10,8 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { BootstrapError } from '../../errors.ts'
-import { versions } from '../../versions.ts'
+import { BootstrapError } from '../../core/errors.ts'
+import { versions } from '../../core/versions.ts'
 import { selectTools, toolDir } from '../catalogue.ts'
 import { downloadModule } from '../go-build.ts'
 import type { Job } from '../job.ts'

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { versions } from '../../versions.ts'
+import { versions } from '../../core/versions.ts'
 
 /**
  * What the offline kind images are made of: every pinned component, Debian package list, image

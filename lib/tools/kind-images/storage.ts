@@ -1,4 +1,4 @@
-import { BootstrapError } from '../../errors.ts'
+import { BootstrapError } from '../../core/errors.ts'
 
 /**
  * kind's default storage (local-path-provisioner) manifest and its two images, read from kind's
