@@ -4,7 +4,7 @@ import { BootstrapError } from '../core/errors.ts'
 import { Redactor } from '../core/redact.ts'
 import type { Context } from '../runner/context.ts'
 import { Logger } from '../runner/log.ts'
-import { applyAll, contains } from './apply.ts'
+import { applyAll, applyObjects, contains } from './apply.ts'
 import type { ApplyOutcome, KObject, Kube, ObjectRef } from './client.ts'
 import { refOf } from './client.ts'
 import { namespace, opaqueSecret } from './manifests.ts'
@@ -202,6 +202,18 @@ describe('applyAll', () => {
       '    Namespace/openbao: unchanged',
       '    Secret/openbao/openbao-unseal-key: would be created',
     ])
+  })
+})
+
+describe('applyObjects (the local stack applies through it with its own client, forced)', () => {
+  it('passes force on, records changes only when asked, and applies nothing already there', async () => {
+    const kube = new FakeKube()
+    const changed = new Set<string>()
+    expect(await applyObjects(kube, objects(), { force: true, changed })).toEqual(['created', 'created'])
+    expect(kube.applied.map((call) => call.options?.force)).toEqual([true, true])
+    expect([...changed]).toEqual(['Namespace/openbao', 'Secret/openbao/openbao-unseal-key'])
+    expect(await applyObjects(kube, objects(), { force: true })).toEqual(['unchanged', 'unchanged'])
+    expect(kube.applied).toHaveLength(2)
   })
 })
 

@@ -3,18 +3,34 @@ import { BootstrapError } from '../core/errors.ts'
 import type { Context } from '../runner/context.ts'
 import { type ApplyResult, describeRef, type KObject, type Kube, refOf } from './client.ts'
 
+/** How applyObjects applies, and where it says what it did. */
+export interface ApplyObjectsOptions {
+  /** Ask the server what would change, and change nothing. */
+  dryRun?: boolean
+  /** Take over fields another manager set (for a manager that owns all it sets). */
+  force?: boolean
+  /** One line per object: what happened to it. */
+  log?: (line: string) => void
+  /** Gets each object created or changed (not on a dry run). */
+  changed?: Set<string>
+}
+
 /**
- * Applies the objects a step owns and says, per object, what happened. An object whose
+ * The one applier: applies objects and says, per object, what happened. An object whose
  * fields are already all in the cluster is not sent at all, so a re-run makes no writes;
- * `--dry-run` asks the server what would change and changes nothing.
+ * `dryRun` asks the server what would change and changes nothing.
  *
  * Each object is read once: objects of one kind in one namespace with one list, a lone one with
  * a get, all at the same time. Then only what differs is applied, concurrently, except that
  * Namespaces go first (everything else may live in one). An absent object costs its write, a
  * present one its share of a read.
  */
-export async function applyAll(ctx: Context, objects: KObject[]): Promise<ApplyResult[]> {
-  const kube = await ctx.kube()
+export async function applyObjects(
+  kube: Kube,
+  objects: KObject[],
+  options: ApplyObjectsOptions = {},
+): Promise<ApplyResult[]> {
+  const { dryRun = false, force } = options
   const existing = await readAll(kube, objects)
   refuseTerminating(objects, existing)
   const results: ApplyResult[] = new Array(objects.length)
@@ -24,7 +40,7 @@ export async function applyAll(ctx: Context, objects: KObject[]): Promise<ApplyR
     results[i] =
       before && contains(before, object)
         ? 'unchanged'
-        : (await kube.apply(object, { dryRun: ctx.flags.dryRun, before: before ?? null })).result
+        : (await kube.apply(object, { dryRun, ...(force ? { force } : {}), before: before ?? null })).result
   }
   const indexes = objects.map((_, i) => i)
   const first = indexes.filter((i) => isContainer(objects[i] as KObject))
@@ -32,11 +48,20 @@ export async function applyAll(ctx: Context, objects: KObject[]): Promise<ApplyR
   await Promise.all(indexes.filter((i) => !first.includes(i)).map(applyAt))
   objects.forEach((object, i) => {
     const result = results[i] as ApplyResult
-    if (result !== 'unchanged' && !ctx.flags.dryRun) ctx.changed?.add(describeRef(refOf(object)))
-    const verb = ctx.flags.dryRun && result !== 'unchanged' ? `would be ${result}` : result
-    ctx.log.detail(`${describeRef(refOf(object))}: ${verb}`)
+    if (result !== 'unchanged' && !dryRun) options.changed?.add(describeRef(refOf(object)))
+    const verb = dryRun && result !== 'unchanged' ? `would be ${result}` : result
+    options.log?.(`${describeRef(refOf(object))}: ${verb}`)
   })
   return results
+}
+
+/** The objects a step owns, applied with the run's client, flags, log and record of changes. */
+export async function applyAll(ctx: Context, objects: KObject[]): Promise<ApplyResult[]> {
+  return applyObjects(await ctx.kube(), objects, {
+    dryRun: ctx.flags.dryRun,
+    log: (line) => ctx.log.detail(line),
+    changed: ctx.changed,
+  })
 }
 
 /**

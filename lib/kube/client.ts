@@ -132,9 +132,14 @@ function asJson(apiVersion: string, kind: string): void {
 
 export function createKube(
   kc: KubeConfig,
-  options: { onRetry?: (what: string, error: unknown) => void } = {},
+  options: {
+    onRetry?: (what: string, error: unknown) => void
+    /** Who owns what this client applies (default FIELD_MANAGER). */
+    fieldManager?: string
+  } = {},
 ): Kube {
   const api = KubernetesObjectApi.makeApiClient(kc)
+  const fieldManager = options.fieldManager ?? FIELD_MANAGER
   const requests = { reads: 0, writes: 0 }
   const withRetry = <T>(what: string, fn: () => Promise<T>) =>
     retry(fn, { onRetry: (error) => options.onRetry?.(what, error), deadlineMs: 90_000, attempts: 30 }).catch(
@@ -185,7 +190,7 @@ export function createKube(
           stripServerFields(object),
           undefined,
           dryRun ? 'All' : undefined,
-          FIELD_MANAGER,
+          fieldManager,
           force,
           PatchStrategy.ServerSideApply,
         )) as KObject
@@ -199,7 +204,7 @@ export function createKube(
           { ...patch, ...header(ref), metadata: { ...(patch.metadata as object), ...header(ref).metadata } },
           undefined,
           undefined,
-          FIELD_MANAGER,
+          fieldManager,
           undefined,
           PatchStrategy.MergePatch,
         )

@@ -5,10 +5,11 @@ import { BootstrapError } from '../core/errors.ts'
 import { statusCode, unlessAbsent } from '../core/request-failure.ts'
 import { versions } from '../core/versions.ts'
 import { waitFor } from '../core/wait.ts'
+import { applyObjects } from '../kube/apply.ts'
 import { appliedFrom, crdObjects, readCrdFile } from '../kube/crd-file.ts'
 import type { Logger } from '../runner/log.ts'
 import { argocdCrdFiles as cachedArgocdCrdFiles } from '../tools/artifacts.ts'
-import { applyObjects, type KubeApis, LOCAL_POLL } from './kube.ts'
+import { type KubeApis, LOCAL_POLL } from './kube.ts'
 
 /**
  * What the local cluster must hold before Argo CD's processes start, as the chart's install
@@ -59,7 +60,7 @@ export async function applyCrds(
           return { names: [crd.name], applied: false }
       }
       const objects = crdObjects(crd)
-      await applyObjects(apis, objects)
+      await applyObjects(apis.kube, objects, { force: true })
       return { names: objects.map((object) => object.metadata.name ?? ''), applied: true }
     }),
   )

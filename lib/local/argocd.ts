@@ -4,6 +4,7 @@ import { ksopsStandin, repoServerEnv } from '../argocd/settings.ts'
 import { BootstrapError } from '../core/errors.ts'
 import { type Run, run } from '../core/exec.ts'
 import { versions } from '../core/versions.ts'
+import { applyObjects } from '../kube/apply.ts'
 import { argocdCmdParamsConfigMap } from '../kube/manifests.ts'
 import { formatMs, type Logger } from '../runner/log.ts'
 import { ensureImage, IMAGE_BINARIES } from './argocd-image.ts'
@@ -11,7 +12,7 @@ import { applyCrds, argocdCrdFiles, checkSettingsObjects, ensureDefaultProject }
 import { localBinary } from './binaries.ts'
 import { type ArgoCDProcess, envFromConfigMaps, REDIS_SECRET, unreadParams } from './chart-env.ts'
 import { ensureComponent } from './component.ts'
-import { applyObjects, type KubeApis, kubeApis } from './kube.ts'
+import { type KubeApis, kubeApis } from './kube.ts'
 import { localLayout } from './layout.ts'
 import { argocdRunAs, clusterClientPod, type Pod, podEnv, repoServerPod } from './pod.ts'
 import { LOOPBACK, pickPorts } from './ports.ts'
@@ -82,7 +83,9 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
   const cluster = async () => {
     await Promise.all([
       applyCrds(apis, options.crdFiles ?? argocdCrdFiles(), timeoutMs, options.kubeconfig),
-      applyObjects(apis, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }]),
+      applyObjects(apis.kube, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }], {
+        force: true,
+      }),
     ])
     await checkSettingsObjects(apis, namespace)
     log.detail(`argocd: CRDs and namespace in ${formatMs(performance.now() - started)}`)
@@ -126,7 +129,7 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
     ensureRedisSecret(apis, namespace, log),
     configMapData(apis, namespace, 'argocd-cm'),
     (async () => {
-      await applyObjects(apis, [argocdCmdParamsConfigMap(namespace, params)])
+      await applyObjects(apis.kube, [argocdCmdParamsConfigMap(namespace, params)], { force: true })
       return configMapData(apis, namespace, 'argocd-cmd-params-cm')
     })(),
   ])

@@ -4,11 +4,12 @@ import { BootstrapError } from '../core/errors.ts'
 import type { Run } from '../core/exec.ts'
 import { statusCode } from '../core/request-failure.ts'
 import { waitFor } from '../core/wait.ts'
+import { applyObjects } from '../kube/apply.ts'
 import { isNodeReady } from '../kube/client.ts'
 import { formatMs, type Logger } from '../runner/log.ts'
 import { localBinary } from './binaries.ts'
 import { type Component, ensureComponent } from './component.ts'
-import { applyObjects, kubeApis, LOCAL_POLL } from './kube.ts'
+import { kubeApis, LOCAL_POLL } from './kube.ts'
 import { writeKubeconfig } from './kubeconfig.ts'
 import { fakeNode, KWOK_NODE_ANNOTATION, nodeName, writeKwokStages } from './kwok.ts'
 import { type LocalLayout, localLayout } from './layout.ts'
@@ -298,8 +299,9 @@ async function ensureNodes(
   const missing = wanted.filter((name) => !names.has(name))
   if (missing.length > 0) {
     await applyObjects(
-      apis,
+      apis.kube,
       missing.map((name) => fakeNode(Number(name.slice('kwok-node-'.length)))),
+      { force: true },
     )
     log.detail(`nodes: created ${missing.join(', ')}`)
   }

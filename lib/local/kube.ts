@@ -1,13 +1,6 @@
-import {
-  CoreV1Api,
-  KubeConfig,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  PatchStrategy,
-} from '@kubernetes/client-node'
-import { unlessAbsent } from '../core/request-failure.ts'
+import { CoreV1Api, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node'
 import type { WaitOptions } from '../core/wait.ts'
-import { contains } from '../kube/apply.ts'
+import { createKube, type Kube } from '../kube/client.ts'
 
 /** The few API calls the local stack makes itself, through @kubernetes/client-node 1.4.0. */
 
@@ -15,31 +8,24 @@ export interface KubeApis {
   kc: KubeConfig
   core: CoreV1Api
   objects: KubernetesObjectApi
+  /**
+   * What the stack applies goes through lib/kube/apply.ts applyObjects with this client, forced:
+   * under its own field manager, apart from the runbook's, so applying a Namespace the runbook
+   * labelled does not take the runbook's labels away.
+   */
+  kube: Kube
 }
+
+export const LOCAL_FIELD_MANAGER = 'platform-bootstrap-local'
 
 export function kubeApis(kubeconfigFile: string): KubeApis {
   const kc = new KubeConfig()
   kc.loadFromFile(kubeconfigFile)
-  return { kc, core: kc.makeApiClient(CoreV1Api), objects: KubernetesObjectApi.makeApiClient(kc) }
-}
-
-/**
- * Server-side apply (forced: this manager owns what it sets) of what is missing or differs; an
- * object already as wanted is only read, so a run with nothing to change writes nothing. Its own
- * field manager, apart from the runbook's: applying a Namespace the runbook labelled must not take
- * the runbook's labels away.
- */
-export async function applyObjects(
-  apis: KubeApis,
-  objects: KubernetesObject[],
-  fieldManager = 'platform-bootstrap-local',
-): Promise<void> {
-  for (const object of objects) {
-    const current = await unlessAbsent(
-      apis.objects.read(object as KubernetesObject & { metadata: { name: string } }),
-    )
-    if (current && contains(current, object)) continue
-    await apis.objects.patch(object, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply)
+  return {
+    kc,
+    core: kc.makeApiClient(CoreV1Api),
+    objects: KubernetesObjectApi.makeApiClient(kc),
+    kube: createKube(kc, { fieldManager: LOCAL_FIELD_MANAGER }),
   }
 }
 

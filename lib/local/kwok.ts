@@ -4,6 +4,7 @@ import type { V1Node } from '@kubernetes/client-node'
 import { writeFileAtomicSync } from '../core/atomic-file.ts'
 import { run as defaultRun, type Run } from '../core/exec.ts'
 import { versions } from '../core/versions.ts'
+import type { KObject } from '../kube/client.ts'
 import { kwokStageFiles as cachedKwokStageFiles } from '../tools/artifacts.ts'
 
 /**
@@ -25,7 +26,7 @@ export function nodeName(index: number): string {
  * A fake Node as kwok's documentation creates one (kwok.sigs.k8s.io "Manage Nodes and Pods"),
  * without the NoSchedule taint: here its pods are meant to be scheduled.
  */
-export function fakeNode(index: number): V1Node {
+export function fakeNode(index: number): V1Node & KObject {
   const name = nodeName(index)
   const arch = process.arch === 'arm64' ? 'arm64' : 'amd64'
   return {

@@ -6,10 +6,11 @@ import { afterAll, afterEach, beforeAll } from 'vitest'
 import { argocdCmdParams, repoServerGitConfigMap } from '../../lib/argocd/settings.ts'
 import { run } from '../../lib/core/exec.ts'
 import { redactor } from '../../lib/core/redact.ts'
+import { applyObjects } from '../../lib/kube/apply.ts'
 import { ageKeySecret } from '../../lib/kube/manifests.ts'
 import { type ArgoCD, ensureArgoCD } from '../../lib/local/argocd.ts'
 import { type ControlPlane, ensureControlPlane } from '../../lib/local/control-plane.ts'
-import { applyObjects, kubeApis } from '../../lib/local/kube.ts'
+import { kubeApis } from '../../lib/local/kube.ts'
 import { localLayout, podRoot, servedReposDir } from '../../lib/local/layout.ts'
 import { ensureOpenBao, type OpenBao } from '../../lib/local/openbao.ts'
 import { podRepoServerPaths } from '../../lib/local/pod.ts'
@@ -114,34 +115,40 @@ export function useLocalStack(options: StackOptions = {}): () => LocalStack {
         const apis = kubeApis(controlPlane.kubeconfig)
         const layout = localLayout(stateDir)
         const repoServer = podRepoServerPaths(podRoot(layout, 'argocd-repo-server'), servedReposDir(layout))
-        await applyObjects(apis, [
-          { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'argocd' } },
-          {
-            apiVersion: 'v1',
-            kind: 'ConfigMap',
-            metadata: {
-              name: 'argocd-cm',
-              namespace: 'argocd',
-              labels: { 'app.kubernetes.io/part-of': 'argocd' },
-            },
-            data: {
-              'kustomize.buildOptions': '--enable-alpha-plugins --enable-exec',
-              'timeout.reconciliation': '10s',
-            },
-          } as never,
-          {
-            apiVersion: 'v1',
-            kind: 'Secret',
-            metadata: {
-              name: 'argocd-secret',
-              namespace: 'argocd',
-              labels: { 'app.kubernetes.io/part-of': 'argocd' },
-            },
-            stringData: { 'server.secretkey': (await run('openssl', ['rand', '-hex', '32'])).stdout.trim() },
-          } as never,
-          ageKeySecret('argocd', readFileSync(ageKeyFile, 'utf8')) as never,
-          repoServerGitConfigMap('argocd', options.servedRepos ?? [], repoServer).toJSON() as never,
-        ])
+        await applyObjects(
+          apis.kube,
+          [
+            { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'argocd' } },
+            {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              metadata: {
+                name: 'argocd-cm',
+                namespace: 'argocd',
+                labels: { 'app.kubernetes.io/part-of': 'argocd' },
+              },
+              data: {
+                'kustomize.buildOptions': '--enable-alpha-plugins --enable-exec',
+                'timeout.reconciliation': '10s',
+              },
+            } as never,
+            {
+              apiVersion: 'v1',
+              kind: 'Secret',
+              metadata: {
+                name: 'argocd-secret',
+                namespace: 'argocd',
+                labels: { 'app.kubernetes.io/part-of': 'argocd' },
+              },
+              stringData: {
+                'server.secretkey': (await run('openssl', ['rand', '-hex', '32'])).stdout.trim(),
+              },
+            } as never,
+            ageKeySecret('argocd', readFileSync(ageKeyFile, 'utf8')) as never,
+            repoServerGitConfigMap('argocd', options.servedRepos ?? [], repoServer).toJSON() as never,
+          ],
+          { force: true },
+        )
         stack.argocd = await phase('argocd', () =>
           ensureArgoCD({
             stateDir,

@@ -5,8 +5,9 @@ import { generateIdentity } from '../../lib/bootstrap-secrets/age.ts'
 import { run } from '../../lib/core/exec.ts'
 import { Redactor } from '../../lib/core/redact.ts'
 import { waitFor } from '../../lib/core/wait.ts'
+import { applyObjects } from '../../lib/kube/apply.ts'
 import { createKube, loadKubeConfig } from '../../lib/kube/client.ts'
-import { applyObjects, kubeApis, LOCAL_POLL } from '../../lib/local/kube.ts'
+import { kubeApis, LOCAL_POLL } from '../../lib/local/kube.ts'
 import type { BaoCall, BaoRequest } from '../../lib/openbao/client.ts'
 import { authDelegatorBinding } from '../../lib/openbao/policy.ts'
 import type { SetupReport } from '../../lib/openbao/report.ts'
@@ -109,24 +110,28 @@ beforeAll(async () => {
   // The apps' ServiceAccounts are their charts' (Argo CD's) to make; here the test makes them.
   const apis = kubeApis(controlPlane.kubeconfig)
   const key = readFileSync(unsealKeyFile, 'utf8')
-  await applyObjects(apis, [
-    ...['openbao', ...base.openbao.apps.map((a) => a.namespace)].map((name) => ({
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name },
-    })),
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'openbao-unseal-key', namespace: 'openbao' },
-      stringData: { key },
-    } as never,
-    ...base.openbao.apps.map((a) => ({
-      apiVersion: 'v1',
-      kind: 'ServiceAccount',
-      metadata: { name: a.serviceAccount, namespace: a.namespace },
-    })),
-  ])
+  await applyObjects(
+    apis.kube,
+    [
+      ...['openbao', ...base.openbao.apps.map((a) => a.namespace)].map((name) => ({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name },
+      })),
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'openbao-unseal-key', namespace: 'openbao' },
+        stringData: { key },
+      } as never,
+      ...base.openbao.apps.map((a) => ({
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: a.serviceAccount, namespace: a.namespace },
+      })),
+    ],
+    { force: true },
+  )
 
   sink = memorySink()
   // A redactor of its own that knows no value: what the step prints is checked as it printed it.
