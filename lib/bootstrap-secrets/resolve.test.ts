@@ -403,10 +403,7 @@ describe('falls back to SOPS, saying why', () => {
     const run = await resolve(
       { vault: vaultAt(await tokenFile(scopedToken), { timeoutMs: 300 }) },
       {
-        vaultClient: () => ({
-          tokenRenewSelf: () => new Promise(() => {}),
-          read: () => new Promise(() => {}),
-        }),
+        vaultCall: () => () => new Promise(() => {}),
       },
     )
     expectSopsFallback(run, /no answer within 300 ms/)

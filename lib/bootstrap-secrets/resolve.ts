@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
-import nodeVault from 'node-vault'
 import { BootstrapError, errorMessage } from '../core/errors.ts'
 import { MIN_SECRET_LENGTH, redactor } from '../core/redact.ts'
-import { isNetworkError, statusCode } from '../core/request-failure.ts'
+import { isNetworkError } from '../core/request-failure.ts'
+import { type BaoCall, type BaoResponse, errorsOf, nodeVaultCall } from '../openbao/client.ts'
 import { decrypt as sopsDecrypt } from '../sops/index.ts'
 
 /**
@@ -49,42 +49,15 @@ export interface ResolvedSecrets {
   warnings: string[]
 }
 
-/** The two calls this module makes; node-vault's client satisfies it. */
-export interface VaultClient {
-  tokenRenewSelf(options?: object): Promise<unknown>
-  read(path: string, requestOptions?: object): Promise<unknown>
-}
-
-export interface VaultClientConfig {
-  address: string
-  token: string
-  timeoutMs: number
-}
-
 export interface ResolveDeps {
-  /** Default: node-vault ({@link createVaultClient}). */
-  vaultClient?: (config: VaultClientConfig) => VaultClient
+  /** How to reach Vault/OpenBao at an address (default: the one client, lib/openbao/client.ts). */
+  vaultCall?: (address: string, timeoutMs: number) => BaoCall
   /** Default: sops decrypt from lib/sops/index.ts. */
   decryptSops?: (file: string, options: { ageKeyFile?: string }) => Promise<Record<string, string>>
   log: { warn(message: string): void; detail(message: string): void }
 }
 
 export const DEFAULT_TIMEOUT_MS = 3000
-
-/** node-vault 0.12 (axios) with a per-request timeout; works against Vault and OpenBao alike. */
-export function createVaultClient(config: VaultClientConfig): VaultClient {
-  const client = nodeVault({
-    apiVersion: 'v1',
-    endpoint: config.address,
-    token: config.token,
-    requestOptions: { timeout: config.timeoutMs },
-  }) as unknown as VaultClient & { namespace?: string; pathPrefix: string }
-  // node-vault falls back to VAULT_NAMESPACE / VAULT_PREFIX for empty options: clear them after
-  // construction, so the caller's environment cannot redirect the read (the unexported-VAULT_ADDR bug, inverted).
-  client.namespace = undefined
-  client.pathPrefix = ''
-  return client
-}
 
 export async function resolveBootstrapSecrets(
   options: ResolveOptions,
@@ -204,24 +177,31 @@ async function readVault(
       `the token in ${vault.tokenFile} is ${token.length} characters long — a dev server's root token? Too short to mask without mangling ordinary words, so output does not mask it: use a scoped token`,
     )
 
-  const client = (deps.vaultClient ?? createVaultClient)({ address: vault.address, token, timeoutMs })
+  const call = (deps.vaultCall ?? nodeVaultCall)(vault.address, timeoutMs)
+  const ask = (method: 'GET' | 'POST', path: string) =>
+    withDeadline(call({ method, path, token, ...(method === 'POST' ? { body: {} } : {}) }), timeoutMs).then(
+      (answer) => ({ answer }),
+      (error: unknown) => ({ error }),
+    )
 
-  try {
-    await withDeadline(client.tokenRenewSelf(), timeoutMs)
-  } catch (error) {
-    const failure = classify(error, timeoutMs)
+  const renewed = await ask('POST', 'auth/token/renew-self')
+  const renewFailure = failureOf(renewed, timeoutMs)
+  if (renewFailure) {
     // No answer, no TLS, or sealed: the read would fail the same way; fall back now, not after a second timeout.
-    if (failure.kind === 'unreachable' || failure.kind === 'tls' || failure.kind === 'sealed') {
-      return { ok: false, reason: connectionReason(at, failure) }
+    if (
+      renewFailure.kind === 'unreachable' ||
+      renewFailure.kind === 'tls' ||
+      renewFailure.kind === 'sealed'
+    ) {
+      return { ok: false, reason: connectionReason(at, renewFailure) }
     }
-    warn(`${at}: token renew-self failed (${failure.detail}); continuing with the token as it is`)
+    warn(`${at}: token renew-self failed (${renewFailure.detail}); continuing with the token as it is`)
   }
 
-  let response: unknown
-  try {
-    response = await withDeadline(client.read(vault.kvPath.replace(/^\/+/, '')), timeoutMs)
-  } catch (error) {
-    const failure = classify(error, timeoutMs)
+  const kv = await ask('GET', vault.kvPath.replace(/^\/+/, ''))
+  const failure = failureOf(kv, timeoutMs)
+  const response = 'answer' in kv ? kv.answer.body : undefined
+  if (failure) {
     switch (failure.kind) {
       case 'unreachable':
       case 'tls':
@@ -313,22 +293,26 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<
   }
 }
 
+/** What went wrong with a call, if anything: an answer with an error status, or no answer at all. */
+function failureOf(
+  outcome: { answer: BaoResponse } | { error: unknown },
+  timeoutMs: number,
+): Failure | undefined {
+  if ('error' in outcome) return classify(outcome.error, timeoutMs)
+  const { status, body } = outcome.answer
+  if (status < 400) return undefined
+  const said = errorsOf(body, oneLine)
+  const detail = redactor.mask(said || `status ${status}`)
+  if (status === 503 && /sealed/i.test(said)) return { kind: 'sealed', detail }
+  if (status === 403) return { kind: 'forbidden', detail }
+  if (status === 404) return { kind: 'not-found', detail }
+  return { kind: 'other', detail: `${status} ${detail}` }
+}
+
+/** A call that got no answer. */
 function classify(error: unknown, timeoutMs: number): Failure {
   if (error instanceof DeadlineError) return { kind: 'unreachable', detail: error.message }
-  const e = error as {
-    code?: string
-    message?: string
-    response?: { body?: { errors?: unknown[] } }
-  }
-  const status = statusCode(error)
-  if (status !== undefined) {
-    const said = Array.isArray(e.response?.body?.errors) ? e.response.body.errors.map(oneLine).join('; ') : ''
-    const detail = redactor.mask(said || `status ${status}`)
-    if (status === 503 && /sealed/i.test(said)) return { kind: 'sealed', detail }
-    if (status === 403) return { kind: 'forbidden', detail }
-    if (status === 404) return { kind: 'not-found', detail }
-    return { kind: 'other', detail: `${status} ${detail}` }
-  }
+  const e = error as { code?: string; message?: string }
   const code = e.code ?? ''
   if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? '')) {
     return { kind: 'unreachable', detail: `no answer within ${timeoutMs} ms` }

@@ -4,8 +4,9 @@ import { redactor } from '../core/redact.ts'
 import { statusCode } from '../core/request-failure.ts'
 
 /**
- * How setup talks to OpenBao: one call shape, node-vault underneath; tests pass a recording
- * fake. And what to make of an answer: its `data`, its `errors`, a network failure.
+ * The one Vault/OpenBao HTTP client: OpenBao setup and the bootstrap secrets' Vault read talk
+ * through it. One call shape, node-vault underneath; tests pass a recording fake. And what to make
+ * of an answer: its `data`, its `errors`, a network failure.
  */
 
 export type BaoMethod = 'GET' | 'POST' | 'PUT'
@@ -64,9 +65,10 @@ export function dataOf(body: unknown): Record<string, unknown> | undefined {
     : undefined
 }
 
-export function errorsOf(body: unknown): string {
+/** The `errors` of an answer, one string (each item through `item`, default String). */
+export function errorsOf(body: unknown, item: (said: unknown) => string = String): string {
   const errors = (body as { errors?: unknown } | undefined)?.errors
-  return Array.isArray(errors) ? errors.map(String).join('; ') : ''
+  return Array.isArray(errors) ? errors.map(item).join('; ') : ''
 }
 
 export function networkDetail(error: unknown): string {
