@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { parse } from 'yaml'
+import { expectTenantConfined } from '../../tests/assertions/tenant-checks.ts'
 import { caught } from '../../tests/helpers/caught.ts'
 import {
   copyTree,
@@ -13,7 +14,6 @@ import {
   useSecretsFixtures,
   value,
 } from '../../tests/helpers/secrets-fixtures.ts'
-import { expectTenantConfined } from '../../tests/shared/tenant-checks.ts'
 import { BootstrapError } from '../core/errors.ts'
 import { run } from '../core/exec.ts'
 import { repoRoot } from '../core/paths.ts'

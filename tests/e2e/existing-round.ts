@@ -16,8 +16,6 @@ import { createKube, type KObject, type Kube, loadKubeConfig } from '../../lib/k
 import { dockerCgroupVersion, dockerImageLabels } from '../../lib/providers/docker.ts'
 import { kindCreate, kindDelete, kindLoadArchive, nodeImageNeeds } from '../../lib/providers/kind-cli.ts'
 import { loadConfig, OVERRIDE_VARIABLES } from '../../lib/runner/config.ts'
-import { listedRevision } from '../helpers/helm-list.ts'
-import { leakedFields, makeWorkspace, type Workspace } from '../local/workspace.ts'
 import {
   applicationsConverged,
   bootstrapSecretsExist,
@@ -28,7 +26,9 @@ import {
   resourceVersionsKept,
   rootApplicationExists,
   type Verdict,
-} from '../shared/assertions.ts'
+} from '../assertions/assertions.ts'
+import { listedRevision } from '../helpers/helm-list.ts'
+import { leakedFields, makeWorkspace, type Workspace } from '../local/workspace.ts'
 import { type GitServer, startGitServer } from './git-server.ts'
 import { expectedApplications } from './harness.ts'
 

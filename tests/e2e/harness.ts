@@ -18,7 +18,6 @@ import { createContext } from '../../lib/runner/cli.ts'
 import { type EnvConfig, envPath, loadConfig } from '../../lib/runner/config.ts'
 import { Logger } from '../../lib/runner/log.ts'
 import { decrypt } from '../../lib/sops/index.ts'
-import { listedRevision } from '../helpers/helm-list.ts'
 import {
   ageKeySecretHolds,
   applicationsConverged,
@@ -37,7 +36,8 @@ import {
   rootApplicationExists,
   secretHolds,
   type Verdict,
-} from '../shared/assertions.ts'
+} from '../assertions/assertions.ts'
+import { listedRevision } from '../helpers/helm-list.ts'
 import {
   EXIT,
   internetTargets,

@@ -4,7 +4,7 @@ import { describeApplication } from '../../lib/argocd/status.ts'
 import { errorMessage } from '../../lib/core/errors.ts'
 import type { Redactor } from '../../lib/core/redact.ts'
 import type { KObject, Kube } from '../../lib/kube/client.ts'
-import type { Verdict } from '../shared/assertions.ts'
+import type { Verdict } from '../assertions/assertions.ts'
 
 /**
  * What a kind e2e run leaves behind: a JSON report with every step and assertion, its

@@ -12,9 +12,9 @@ import { createKube, loadKubeConfig } from '../../lib/kube/client.ts'
 import { loadConfig } from '../../lib/runner/config.ts'
 import type { Context } from '../../lib/runner/context.ts'
 import { Logger } from '../../lib/runner/log.ts'
+import { helmRevisionKept } from '../assertions/assertions.ts'
 import { listedRevision } from '../helpers/helm-list.ts'
 import { memorySink } from '../helpers/memory-sink.ts'
-import { helmRevisionKept } from '../shared/assertions.ts'
 import { useLocalStack } from './fixture.ts'
 
 /**

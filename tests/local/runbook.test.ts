@@ -25,7 +25,7 @@ import {
   rootApplicationExists,
   secretHolds,
   type Verdict,
-} from '../shared/assertions.ts'
+} from '../assertions/assertions.ts'
 import { CONSUMER_APP, CONSUMER_POLICY, plantOpenBaoConsumer } from './openbao-consumer.ts'
 import { plantFaults, REFUSED_APP, REJECTED_APP } from './planted-faults.ts'
 import { restartApiserver } from './restart-apiserver.ts'

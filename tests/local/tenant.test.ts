@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../../lib/core/wait.ts'
 import { localLayout, servedReposDir } from '../../lib/local/layout.ts'
-import { applicationsConverged, refusedByProject, type Verdict } from '../shared/assertions.ts'
+import { applicationsConverged, refusedByProject, type Verdict } from '../assertions/assertions.ts'
 import { makeWorkspace, type Workspace } from './workspace.ts'
 
 /**

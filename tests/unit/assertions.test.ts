@@ -12,6 +12,25 @@ import { ageKeySecret, bootstrapSecret, opaqueSecret, rootApplication } from '..
 import type { BaoRequest, BaoResponse } from '../../lib/openbao/client.ts'
 import { type EnvConfig, loadConfig } from '../../lib/runner/config.ts'
 import {
+  ageKeySecretHolds,
+  appCondition,
+  applicationsConverged,
+  bootstrapSecretsExist,
+  digestOf,
+  failed,
+  kindClusterExists,
+  mountedFileHolds,
+  namespacesExist,
+  nodesReady,
+  openbaoUnsealed,
+  openbaoValuesKept,
+  podReplaced,
+  refusedByProject,
+  resourceVersionsKept,
+  rootApplicationExists,
+  secretHolds,
+} from '../assertions/assertions.ts'
+import {
   type Cluster,
   consumersOf,
   expectedApplications,
@@ -33,25 +52,6 @@ import {
   secretValues,
 } from '../e2e/report.ts'
 import { recordedApplication } from '../helpers/applications.ts'
-import {
-  ageKeySecretHolds,
-  appCondition,
-  applicationsConverged,
-  bootstrapSecretsExist,
-  digestOf,
-  failed,
-  kindClusterExists,
-  mountedFileHolds,
-  namespacesExist,
-  nodesReady,
-  openbaoUnsealed,
-  openbaoValuesKept,
-  podReplaced,
-  refusedByProject,
-  resourceVersionsKept,
-  rootApplicationExists,
-  secretHolds,
-} from '../shared/assertions.ts'
 
 /**
  * The verdicts of the kind e2e, fed objects as a cluster returns them: the same functions the

@@ -25,7 +25,7 @@ import { listEnvironments, loadConfig } from '../../lib/runner/config.ts'
 import { encryptYaml } from '../../lib/sops/index.ts'
 import { toolsPath } from '../../lib/tools/index.ts'
 import { steps } from '../../scripts/steps.ts'
-import { expectTenantConfined } from '../shared/tenant-checks.ts'
+import { expectTenantConfined } from '../assertions/tenant-checks.ts'
 
 /**
  * The committed GitOps tree: every manifest against its real schema, the project locks,
@@ -221,7 +221,7 @@ describe('projects', () => {
     })
   })
 
-  it('confines every tenant under gitops/tenants to its repository and namespace (tests/shared/tenant-checks.ts)', () => {
+  it('confines every tenant under gitops/tenants to its repository and namespace (tests/assertions/tenant-checks.ts)', () => {
     const tenants = readdirSync(join(gitops, 'tenants'))
     expect(tenants).toContain('tenant-a')
     for (const tenant of tenants) {
