@@ -36,9 +36,11 @@ export const step = defineStep({
   summary:
     'OpenBao initialised; KV v2, kubernetes auth, a read-only policy and role per app; initial secrets written once; every Application Synced and Healthy',
   async run(ctx) {
+    // Changes made before this step ask every Application to refresh; this step's own do not (converge.ts refreshFor).
+    const refreshFor = ctx.changed?.size ?? 0
     if (!openbaoDeployed(ctx)) ctx.log.detail(noOpenBaoLine(ctx))
     else await openbaoSetup(ctx)
-    if (!ctx.flags.dryRun) await waitForConvergence(ctx)
+    if (!ctx.flags.dryRun) await waitForConvergence(ctx, { refreshFor })
   },
 })
 

@@ -311,6 +311,26 @@ describe('08-converge: errors waiting will not fix (recorded from Argo CD on the
     expect(third.annotated).toHaveLength(1)
   })
 
+  it('asks no refresh for changes past refreshFor (09: what OpenBao setup applied), and still for those before', async () => {
+    const synced = app('platform-config', { sync: { status: 'Synced' }, health: { status: 'Healthy' } })
+    const asked = {
+      ...synced,
+      metadata: { ...synced.metadata, annotations: { 'argocd.argoproj.io/refresh': 'normal' } },
+    }
+    const own = contextWith([[synced]], 600)
+    own.ctx.changed = new Set(['ClusterRoleBinding/openbao-auth-delegator'])
+    await waitForConvergence(own.ctx, { refreshFor: 0 })
+    expect(own.annotated).toEqual([])
+    // A run started at 09 after changes 08 never waited for (--from 05, say): those still count.
+    const earlier = contextWith([[synced], [asked], [synced]], 600)
+    earlier.ctx.changed = new Set([
+      'Secret/argocd/repo-platform',
+      'ClusterRoleBinding/openbao-auth-delegator',
+    ])
+    await waitForConvergence(earlier.ctx, { refreshFor: 1 })
+    expect(earlier.annotated).toHaveLength(1)
+  })
+
   it('writes nothing when this run changed nothing', async () => {
     const synced = app('platform-config', { sync: { status: 'Synced' }, health: { status: 'Healthy' } })
     const { ctx, annotated } = contextWith([[synced]], 600)

@@ -23,6 +23,14 @@ export interface ConvergeOptions {
    * nothing but them, are not waited for now. Unset: every Application counts.
    */
   leaveFor?: string
+  /**
+   * How many of the run's changes (the first ones, in the order made) ask every Application to
+   * refresh; default all. 09 passes how many there were before its own: what OpenBao setup applies
+   * (the auth-delegator bindings) no Application renders or manages, and what it does to pods
+   * Argo CD sees through its own watches — asking a hundred Applications to compare again would
+   * only keep Argo CD busy after the run.
+   */
+  refreshFor?: number
   /** Injectable for tests: the clock the stuck-error window runs on, and how long it is. */
   now?: () => number
   stuckAfterMs?: number
@@ -68,8 +76,9 @@ export async function waitForConvergence(ctx: Context, options: ConvergeOptions 
           expected = await expectedRevisions(lastApps, await revisionDeps(ctx))
           resolvedFor = names
         }
-        if (ctx.changed && ctx.changed.size > (refreshedAfter.get(ctx.changed) ?? 0)) {
-          refreshedAfter.set(ctx.changed, ctx.changed.size)
+        const counted = Math.min(ctx.changed?.size ?? 0, options.refreshFor ?? Number.POSITIVE_INFINITY)
+        if (ctx.changed && counted > (refreshedAfter.get(ctx.changed) ?? 0)) {
+          refreshedAfter.set(ctx.changed, counted)
           await refreshAll(ctx, kube, lastApps, refreshed)
           // What was just listed predates the request.
           if (lastApps.length) return false
