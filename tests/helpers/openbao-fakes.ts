@@ -1,9 +1,9 @@
 import type { BaoCall, BaoRequest, BaoResponse } from '../../lib/openbao/client.ts'
 import { generatedKey, type InitStore } from '../../lib/openbao/init-store.ts'
-import { ADMIN_POLICY, adminPolicy, appPolicy, appRole } from '../../lib/openbao/policy.ts'
-import type { SetupReport } from '../../lib/openbao/report.ts'
-import { randomSecret } from '../../lib/openbao/secrets.ts'
-import type { SetupDeps, SetupOptions } from '../../lib/openbao/session.ts'
+import { ADMIN_POLICY, adminPolicy, appPolicy, appRole } from '../../lib/openbao/setup/policy.ts'
+import type { SetupReport } from '../../lib/openbao/setup/report.ts'
+import { randomSecret } from '../../lib/openbao/setup/secrets.ts'
+import type { SetupDeps, SetupOptions } from '../../lib/openbao/setup/session.ts'
 import type { OpenBaoAppConfig } from '../../lib/runner/config.ts'
 
 /** What the openbao tests share: configured apps, fakes that answer from recorded OpenBao 2.7.2 responses, and a run's harness. */

@@ -1,5 +1,5 @@
 import { createServer, type Socket } from 'node:net'
-import { LOOPBACK } from '../../lib/local/ports.ts'
+import { LOOPBACK } from '../../lib/local/process/ports.ts'
 
 /** A TCP server on loopback that accepts every connection and never sends a byte: a hung Vault or OpenBao. */
 export interface SilentServer {

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { HEALTHY_AFTER_LABEL } from '../../lib/argocd/status.ts'
-import { authDelegatorBinding } from '../../lib/openbao/policy.ts'
+import { authDelegatorBinding } from '../../lib/openbao/setup/policy.ts'
 import type { EnvConfig } from '../../lib/runner/config.ts'
 
 /**

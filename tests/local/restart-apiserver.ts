@@ -1,9 +1,9 @@
 import { BootstrapError } from '../../lib/core/errors.ts'
-import { ensureComponent } from '../../lib/local/component.ts'
 import { apiserverComponent } from '../../lib/local/control-plane.ts'
 import { localLayout } from '../../lib/local/layout.ts'
 import { pkiPaths } from '../../lib/local/pki.ts'
-import { Processes } from '../../lib/local/processes.ts'
+import { ensureComponent } from '../../lib/local/process/component.ts'
+import { Processes } from '../../lib/local/process/processes.ts'
 import { formatMs, type Logger } from '../../lib/runner/log.ts'
 
 /**

@@ -10,7 +10,7 @@ import { run } from '../../lib/core/exec.ts'
 import { waitFor } from '../../lib/core/wait.ts'
 import type { KObject } from '../../lib/kube/client.ts'
 import { localLayout, servedReposDir } from '../../lib/local/layout.ts'
-import { Processes } from '../../lib/local/processes.ts'
+import { Processes } from '../../lib/local/process/processes.ts'
 import { INIT_KEYS } from '../../lib/openbao/init-store.ts'
 import { Logger } from '../../lib/runner/log.ts'
 import { decrypt } from '../../lib/sops/index.ts'
@@ -785,7 +785,7 @@ describe('destroy and recreate', () => {
       }
     })
     expect(alive.map((r) => r.name)).toEqual([])
-    const { portIsFree } = await import('../../lib/local/ports.ts')
+    const { portIsFree } = await import('../../lib/local/process/ports.ts')
     for (const record of records)
       for (const port of Object.values(record.ports)) expect(await portIsFree(port)).toBe(true)
     // The cluster's state is gone; the keys and secrets files are not.

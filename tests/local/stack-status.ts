@@ -1,4 +1,4 @@
-import { Processes } from '../../lib/local/processes.ts'
+import { Processes } from '../../lib/local/process/processes.ts'
 import { STOP_ORDER } from '../../lib/local/stack.ts'
 
 /** What the tests and the bench read of a local stack, and how they kill one whatever its state. */

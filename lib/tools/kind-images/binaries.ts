@@ -6,7 +6,7 @@ import {
   downloadModule,
   initWrapperModule,
   requireGo,
-} from '../go-build.ts'
+} from '../build/go-build.ts'
 import { type Job, step } from '../job.ts'
 import type { Part } from './parts.ts'
 import {

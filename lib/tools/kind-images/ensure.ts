@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { join } from 'node:path'
 import { BootstrapError } from '../../core/errors.ts'
 import { toolsCacheDir } from '../../core/paths.ts'
+import { PROBE_TIMEOUT_MS } from '../build/download.ts'
 import { defaultToolDeps, type ToolDeps } from '../deps.ts'
-import { PROBE_TIMEOUT_MS } from '../download.ts'
 import { appendLog } from '../job.ts'
 import {
   cniPart,

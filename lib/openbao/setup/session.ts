@@ -1,12 +1,12 @@
-import { BootstrapError } from '../core/errors.ts'
-import { redactor } from '../core/redact.ts'
-import type { OpenBaoAppConfig } from '../runner/config.ts'
-import { type BaoCall, type BaoMethod, type BaoResponse, dataOf, errorsOf, networkDetail } from './client.ts'
-import type { OpenBaoStorage } from './endpoint.ts'
-import { type InitStore, recoveryHint } from './init-store.ts'
+import { BootstrapError } from '../../core/errors.ts'
+import { redactor } from '../../core/redact.ts'
+import type { OpenBaoAppConfig } from '../../runner/config.ts'
+import { type BaoCall, type BaoMethod, type BaoResponse, dataOf, errorsOf, networkDetail } from '../client.ts'
+import type { OpenBaoStorage } from '../endpoint.ts'
+import { type InitStore, recoveryHint } from '../init-store.ts'
+import type { Snapshot } from '../snapshot.ts'
 import { ADMIN_POLICY, type KubernetesTarget } from './policy.ts'
 import { formatEntry, type Outcome, type SetupReport } from './report.ts'
-import type { Snapshot } from './snapshot.ts'
 
 /**
  * One run of setup against one OpenBao: what it is given, and what every part of it shares: the

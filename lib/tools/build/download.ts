@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import { appendLog, copyInto, type Job, step } from './job.ts'
-import { type Artifact, recipeOf } from './recipes.ts'
+import { appendLog, copyInto, type Job, step } from '../job.ts'
+import { type Artifact, recipeOf } from '../recipes.ts'
 
 /** Official release downloads (only where the release host answers within a few seconds), checksum-verified. */
 

@@ -9,16 +9,16 @@ import {
   ksopsPluginPath,
   type RepoServerPaths,
   repoServerPaths,
-} from '../argocd/settings.ts'
-import { writeFileAtomicSync } from '../core/atomic-file.ts'
-import { BootstrapError, errorMessage } from '../core/errors.ts'
-import type { Run } from '../core/exec.ts'
-import { statusCode } from '../core/request-failure.ts'
-import type { Logger } from '../runner/log.ts'
-import type { KubeApis } from './kube.ts'
-import { type LocalLayout, podRoot, servedReposDir } from './layout.ts'
-import { pkiPaths } from './pki.ts'
-import type { RunAs } from './processes.ts'
+} from '../../argocd/settings.ts'
+import { writeFileAtomicSync } from '../../core/atomic-file.ts'
+import { BootstrapError, errorMessage } from '../../core/errors.ts'
+import type { Run } from '../../core/exec.ts'
+import { statusCode } from '../../core/request-failure.ts'
+import type { Logger } from '../../runner/log.ts'
+import type { KubeApis } from '../kube.ts'
+import { type LocalLayout, podRoot, servedReposDir } from '../layout.ts'
+import { pkiPaths } from '../pki.ts'
+import type { RunAs } from '../process/processes.ts'
 
 /**
  * What a pod gives Argo CD's processes that a host process lacks: its image's user, a filesystem of

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { INIT_KEYS } from './init-store.ts'
+import { INIT_KEYS } from '../init-store.ts'
 import type { OpenBaoSession } from './session.ts'
 
 /**

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { caught } from '../../tests/helpers/caught.ts'
-import { type OpenBaoDev, startOpenBaoDev } from '../../tests/helpers/openbao-dev.ts'
+import { caught } from '../../../tests/helpers/caught.ts'
+import { type OpenBaoDev, startOpenBaoDev } from '../../../tests/helpers/openbao-dev.ts'
 import {
   ADMIN_TOKEN,
   type Answer,
@@ -26,15 +26,15 @@ import {
   sealStatus,
   setupOptions,
   storedFile,
-} from '../../tests/helpers/openbao-fakes.ts'
-import type { OpenBaoAppConfig } from '../runner/config.ts'
-import { nodeVaultCall } from './client.ts'
-import { generatedKey } from './init-store.ts'
+} from '../../../tests/helpers/openbao-fakes.ts'
+import type { OpenBaoAppConfig } from '../../runner/config.ts'
+import { nodeVaultCall } from '../client.ts'
+import { generatedKey } from '../init-store.ts'
+import { reconcileOpenBao } from './index.ts'
 import { ADMIN_POLICY, adminPolicy, appPolicy, appRole } from './policy.ts'
 import { summaryLines } from './report.ts'
 import { parseRotations } from './secrets.ts'
 import type { SetupOptions } from './session.ts'
-import { reconcileOpenBao } from './setup.ts'
 
 describe('plan from recorded OpenBao responses', () => {
   it('writes nothing at all when everything is in place', async () => {

@@ -1,23 +1,23 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { ksopsStandin, repoServerEnv } from '../argocd/settings.ts'
-import { BootstrapError } from '../core/errors.ts'
-import { type Run, run } from '../core/exec.ts'
-import { versions } from '../core/versions.ts'
-import { applyObjects } from '../kube/apply.ts'
-import { argocdCmdParamsConfigMap } from '../kube/manifests.ts'
-import { formatMs, type Logger } from '../runner/log.ts'
-import { ensureImage, IMAGE_BINARIES } from './argocd-image.ts'
-import { applyCrds, argocdCrdFiles, checkSettingsObjects, ensureDefaultProject } from './argocd-objects.ts'
-import { localBinary } from './binaries.ts'
+import { ksopsStandin, repoServerEnv } from '../../argocd/settings.ts'
+import { BootstrapError } from '../../core/errors.ts'
+import { type Run, run } from '../../core/exec.ts'
+import { versions } from '../../core/versions.ts'
+import { applyObjects } from '../../kube/apply.ts'
+import { argocdCmdParamsConfigMap } from '../../kube/manifests.ts'
+import { formatMs, type Logger } from '../../runner/log.ts'
+import { type KubeApis, kubeApis } from '../kube.ts'
+import { localLayout } from '../layout.ts'
+import { localBinary } from '../process/binaries.ts'
+import { ensureComponent } from '../process/component.ts'
+import { LOOPBACK, pickPorts } from '../process/ports.ts'
+import { httpGet, tcpOpen } from '../process/probe.ts'
+import { Processes, type RunAs } from '../process/processes.ts'
 import { type ArgoCDProcess, envFromConfigMaps, REDIS_SECRET, unreadParams } from './chart-env.ts'
-import { ensureComponent } from './component.ts'
-import { type KubeApis, kubeApis } from './kube.ts'
-import { localLayout } from './layout.ts'
+import { ensureImage, IMAGE_BINARIES } from './image.ts'
+import { applyCrds, argocdCrdFiles, checkSettingsObjects, ensureDefaultProject } from './objects.ts'
 import { argocdRunAs, clusterClientPod, type Pod, podEnv, repoServerPod } from './pod.ts'
-import { LOOPBACK, pickPorts } from './ports.ts'
-import { httpGet, tcpOpen } from './probe.ts'
-import { Processes, type RunAs } from './processes.ts'
 import { ensureRedisSecret, redisComponent, redisSocket } from './redis.ts'
 
 /**
@@ -123,7 +123,7 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
   const unread = unreadParams(params)
   if (unread.length)
     throw new BootstrapError(`argocd-cmd-params-cm: no Argo CD process reads ${unread.join(', ')}`, {
-      hint: 'check the key against lib/local/chart-env.ts (recorded from the argo-cd chart) and fix argocdCmdParams in lib/argocd/settings.ts',
+      hint: 'check the key against lib/local/argocd/chart-env.ts (recorded from the argo-cd chart) and fix argocdCmdParams in lib/argocd/settings.ts',
     })
   const [redisPassword, cm, cmdParams] = await Promise.all([
     ensureRedisSecret(apis, namespace, log),

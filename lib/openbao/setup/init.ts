@@ -1,12 +1,12 @@
-import { BootstrapError } from '../core/errors.ts'
-import { redactor } from '../core/redact.ts'
-import { waitFor } from '../core/wait.ts'
+import { BootstrapError } from '../../core/errors.ts'
+import { redactor } from '../../core/redact.ts'
+import { waitFor } from '../../core/wait.ts'
+import { networkDetail } from '../client.ts'
+import { GENERATED_PREFIX, INIT_KEYS } from '../init-store.ts'
+import type { Snapshot } from '../snapshot.ts'
 import { replaceAdminToken } from './admin-token.ts'
-import { networkDetail } from './client.ts'
-import { GENERATED_PREFIX, INIT_KEYS } from './init-store.ts'
 import { markInitPending } from './interrupted-init.ts'
 import type { OpenBaoSession } from './session.ts'
-import type { Snapshot } from './snapshot.ts'
 
 /**
  * Reaching OpenBao: wait until it answers; the first time, initialise it (its output into the

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
-import { waitFor } from '../core/wait.ts'
+import { waitFor } from '../../core/wait.ts'
+import { GENERATED_PREFIX, INIT_KEYS } from '../init-store.ts'
+import { type Snapshot, uploadSnapshot } from '../snapshot.ts'
 import { initRequest, POLL_MS, type SealStatus, waitUnsealed } from './init.ts'
-import { GENERATED_PREFIX, INIT_KEYS } from './init-store.ts'
 import { markInitPending } from './interrupted-init.ts'
 import type { OpenBaoSession } from './session.ts'
-import { type Snapshot, uploadSnapshot } from './snapshot.ts'
 
 /**
  * A new OpenBao with a snapshot to come back to: initialised (its root token only lives for the

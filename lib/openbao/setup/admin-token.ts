@@ -1,8 +1,8 @@
-import { BootstrapError } from '../core/errors.ts'
-import { redactor } from '../core/redact.ts'
+import { BootstrapError } from '../../core/errors.ts'
+import { redactor } from '../../core/redact.ts'
+import { dataOf } from '../client.ts'
+import { INIT_KEYS, recoveryHint } from '../init-store.ts'
 import { ensurePolicy } from './access.ts'
-import { dataOf } from './client.ts'
-import { INIT_KEYS, recoveryHint } from './init-store.ts'
 import { ADMIN_POLICY, adminPolicy } from './policy.ts'
 import type { OpenBaoSession } from './session.ts'
 

@@ -12,11 +12,11 @@ import {
   lines,
   ok,
   useToolsSandbox,
-} from '../../tests/helpers/tools-sandbox.ts'
-import { versions } from '../core/versions.ts'
+} from '../../../tests/helpers/tools-sandbox.ts'
+import { versions } from '../../core/versions.ts'
+import { ensureTools } from '../install.ts'
+import { recipeOf } from '../recipes.ts'
 import { checksumFor } from './download.ts'
-import { ensureTools } from './install.ts'
-import { recipeOf } from './recipes.ts'
 
 useToolsSandbox()
 

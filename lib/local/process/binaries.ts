@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { BootstrapError } from '../core/errors.ts'
-import { toolsPath } from '../tools/catalogue.ts'
+import { BootstrapError } from '../../core/errors.ts'
+import { toolsPath } from '../../tools/catalogue.ts'
 
 /**
  * The absolute path of a binary the local stack runs: the pinned one in the tools cache

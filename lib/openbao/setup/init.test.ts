@@ -4,8 +4,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { caught } from '../../tests/helpers/caught.ts'
-import { findBao } from '../../tests/helpers/openbao-dev.ts'
+import { caught } from '../../../tests/helpers/caught.ts'
+import { findBao } from '../../../tests/helpers/openbao-dev.ts'
 import {
   ADMIN_TOKEN,
   type Answer,
@@ -27,17 +27,17 @@ import {
   sealStatus,
   setupOptions,
   storedFile,
-} from '../../tests/helpers/openbao-fakes.ts'
-import { generateIdentity, writeKeyFile } from '../bootstrap-secrets/age.ts'
-import { run } from '../core/exec.ts'
-import { freePort } from '../local/ports.ts'
-import { decrypt, type SopsDeps, writeEncrypted } from '../sops/index.ts'
-import { type BaoCall, type BaoRequest, nodeVaultCall } from './client.ts'
-import { generatedKey, sopsInitStore } from './init-store.ts'
+} from '../../../tests/helpers/openbao-fakes.ts'
+import { generateIdentity, writeKeyFile } from '../../bootstrap-secrets/age.ts'
+import { run } from '../../core/exec.ts'
+import { freePort } from '../../local/process/ports.ts'
+import { decrypt, type SopsDeps, writeEncrypted } from '../../sops/index.ts'
+import { type BaoCall, type BaoRequest, nodeVaultCall } from '../client.ts'
+import { generatedKey, sopsInitStore } from '../init-store.ts'
+import { reconcileOpenBao } from './index.ts'
 import { ADMIN_POLICY } from './policy.ts'
 import { formatEntry, summaryLines } from './report.ts'
 import { parseRotations } from './secrets.ts'
-import { reconcileOpenBao } from './setup.ts'
 
 describe('first run on an uninitialised OpenBao (recorded static-seal responses)', () => {
   const ROOT = 's.plantedRootToken0123456789'

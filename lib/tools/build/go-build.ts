@@ -1,10 +1,10 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BootstrapError } from '../core/errors.ts'
-import { versions } from '../core/versions.ts'
-import { ARGOCD_CRDS, K8S_CMDS } from './catalogue.ts'
+import { BootstrapError } from '../../core/errors.ts'
+import { versions } from '../../core/versions.ts'
+import { ARGOCD_CRDS, K8S_CMDS } from '../catalogue.ts'
+import { appendLog, copyInto, type Job, StepFailed, step } from '../job.ts'
 import { argocdReplaceArgs, goModRequire, kubernetesReplaceArgs, parseGoModReplaces } from './go-mod.ts'
-import { appendLog, copyInto, type Job, StepFailed, step } from './job.ts'
 
 /**
  * Building tools from Go modules (the Go module proxy): `go install`, or a wrapper module that

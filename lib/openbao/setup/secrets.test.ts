@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { apps } from '../../tests/helpers/openbao-fakes.ts'
-import { BootstrapError } from '../core/errors.ts'
+import { apps } from '../../../tests/helpers/openbao-fakes.ts'
+import { BootstrapError } from '../../core/errors.ts'
 import { parseRotations, randomSecret } from './secrets.ts'
 
 describe('--rotate', () => {

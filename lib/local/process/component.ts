@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { BootstrapError } from '../core/errors.ts'
-import { formatMs, type Logger } from '../runner/log.ts'
+import { BootstrapError } from '../../core/errors.ts'
+import { formatMs, type Logger } from '../../runner/log.ts'
 import { pickPorts } from './ports.ts'
 import type { Processes, ProcessSpec } from './processes.ts'
 

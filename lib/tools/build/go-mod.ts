@@ -1,4 +1,4 @@
-import { BootstrapError } from '../core/errors.ts'
+import { BootstrapError } from '../../core/errors.ts'
 
 /**
  * go.mod replace lines: derived from the upstream go.mod, never kept by hand (they change between
@@ -61,7 +61,7 @@ export function wrapperReplaceArgs(
       throw new BootstrapError(
         `no published module stands for the local replace ${replace.module} => ${replace.target}`,
         {
-          hint: 'the upstream go.mod changed shape: extend the mapping in lib/tools/go-mod.ts',
+          hint: 'the upstream go.mod changed shape: extend the mapping in lib/tools/build/go-mod.ts',
         },
       )
     }

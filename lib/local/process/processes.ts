@@ -11,10 +11,10 @@ import {
   writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { BootstrapError, lastLines } from '../core/errors.ts'
-import { waitFor } from '../core/wait.ts'
-import { toolsPath } from '../tools/catalogue.ts'
-import { localLayout } from './layout.ts'
+import { BootstrapError, lastLines } from '../../core/errors.ts'
+import { waitFor } from '../../core/wait.ts'
+import { toolsPath } from '../../tools/catalogue.ts'
+import { localLayout } from '../layout.ts'
 
 /**
  * Long-lived processes of the local stack. Each one is started detached (its own process

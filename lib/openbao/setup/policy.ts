@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util'
-import type { KObject } from '../kube/client.ts'
-import type { OpenBaoAppConfig } from '../runner/config.ts'
+import type { KObject } from '../../kube/client.ts'
+import type { OpenBaoAppConfig } from '../../runner/config.ts'
 
 /**
  * The documents `openbao-setup` writes into OpenBao, and how each is compared with what is

@@ -1,7 +1,7 @@
 import { symlinkSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { type Job, StepFailed, step } from './job.ts'
-import { findOnPath } from './which.ts'
+import { type Job, StepFailed, step } from '../job.ts'
+import { findOnPath } from '../which.ts'
 
 /** redis-server from Debian's package (apt-get), linked into its tool folder. */
 

@@ -1,4 +1,4 @@
-import { BootstrapError } from '../core/errors.ts'
+import { BootstrapError } from '../../core/errors.ts'
 import { KUBERNETES_AUTH_MOUNT, KV_MOUNT, kubernetesAuthConfig, sameKubernetesAuthConfig } from './policy.ts'
 import type { OpenBaoSession } from './session.ts'
 
