@@ -17,7 +17,7 @@ import { kindClusters } from '../../lib/providers/kind-cli.ts'
 import { createContext } from '../../lib/runner/cli.ts'
 import { type EnvConfig, envPath, loadConfig } from '../../lib/runner/config.ts'
 import { Logger } from '../../lib/runner/log.ts'
-import { decrypt } from '../../lib/sops/index.ts'
+import { decrypt, decryptDocument } from '../../lib/sops/index.ts'
 import {
   ageKeySecretHolds,
   applicationsConverged,
@@ -911,25 +911,11 @@ async function readOverlaySecrets(env: EnvConfig, redactor: Redactor): Promise<O
   const secrets: OverlaySecret[] = []
   for (const listed of generator.files ?? []) {
     const file = join(overlay, listed)
-    const { stdout } = await run(
-      'sops',
-      ['--decrypt', '--input-type', 'yaml', '--output-type', 'json', file],
-      {
-        env: { SOPS_AGE_KEY_FILE: personalAgeKeyFile() },
-        timeoutMs: 60_000,
-        hint: 'is sops installed (`just tools`) and your personal key one of the file’s recipients?',
-      },
-    )
-    let manifest: {
+    // lib/sops decrypts it (its failures explained for the file); the values are registered below.
+    const manifest = (await decryptDocument(file, { ageKeyFile: personalAgeKeyFile() })) as {
       metadata?: { name?: string; namespace?: string }
       data?: Record<string, string>
       stringData?: Record<string, string>
-    }
-    try {
-      manifest = JSON.parse(stdout)
-    } catch {
-      // Never quote stdout: it is plaintext.
-      throw new BootstrapError(`sops decrypted ${listed} but its output is not JSON`)
     }
     const data: Record<string, string> = { ...(manifest.stringData ?? {}) }
     for (const [key, value] of Object.entries(manifest.data ?? {}))

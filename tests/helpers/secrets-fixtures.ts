@@ -11,7 +11,7 @@ import { loadConfig } from '../../lib/runner/config.ts'
 import { listRepoFiles } from '../../lib/secrets/check.ts'
 import type { SecretsDeps } from '../../lib/secrets/common.ts'
 import { loadSopsConfig } from '../../lib/secrets/sops-rules.ts'
-import { writeEncrypted } from '../../lib/sops/index.ts'
+import { decryptDocument, writeEncrypted } from '../../lib/sops/index.ts'
 
 // Real sops and age, keys made here at run time (no key is written in this file), and a
 // temporary copy of the checkout for everything that writes or plants.
@@ -110,9 +110,5 @@ export function snapshot(dir: string): Record<string, string> {
 export type Json = Record<string, any>
 
 export async function decryptJson(root: string, file: string, keyFile = teamKeyFile): Promise<Json> {
-  const { stdout } = await run('sops', ['--decrypt', '--output-type', 'json', file], {
-    cwd: root,
-    env: { ...process.env, SOPS_AGE_KEY_FILE: keyFile },
-  })
-  return JSON.parse(stdout)
+  return (await decryptDocument(file, { cwd: root, ageKeyFile: keyFile })) as Json
 }

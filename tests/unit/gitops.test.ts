@@ -621,27 +621,16 @@ describe.skipIf(!haveTools)(
         join(dir, 'secret-generator.yaml'),
         `${readFileSync(join(dir, 'secret-generator.yaml'), 'utf8')}  - ./secrets/foreign.secret.yaml\n`,
       )
-      const plain = join(tmp, 'foreign.plain.yaml')
-      await writeFile(
-        plain,
+      const foreign = await encryptYaml(
         stringify({
           apiVersion: 'v1',
           kind: 'Secret',
           metadata: { name: 'foreign' },
           stringData: { x: 'y' },
         }),
+        { file: join(tmp, 'foreign.plain.yaml'), recipients: [otherRecipient], outputType: 'yaml' },
       )
-      const { stdout } = await run('sops', [
-        '--encrypt',
-        '--age',
-        otherRecipient,
-        '--input-type',
-        'yaml',
-        '--output-type',
-        'yaml',
-        plain,
-      ])
-      await writeFile(join(dir, 'secrets', 'foreign.secret.yaml'), stdout)
+      await writeFile(join(dir, 'secrets', 'foreign.secret.yaml'), foreign)
       const error = await build(dir).then(
         () => undefined,
         (e: unknown) => e,
