@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { BootstrapError } from '../../core/errors.ts'
 import { formatMs, type Logger } from '../../runner/log.ts'
-import { pickPorts } from './ports.ts'
+import { pickPorts, portIsFree } from './ports.ts'
 import type { Processes, ProcessSpec } from './processes.ts'
 
 /**
@@ -51,6 +52,7 @@ export async function ensureComponent<K extends string>(
     }
     log.detail(`${name}: configuration changed, restarting (pid ${previous.pid})`)
     await procs.stop(name, component.stopTimeoutMs ?? 10_000)
+    await portsReleased(Object.values(previous.ports))
     outcome = 'restarted'
   } else if (previous && procs.pid(name) !== undefined) {
     log.detail(`${name}: pid ${previous.pid} is gone, starting it again`)
@@ -67,6 +69,19 @@ export async function ensureComponent<K extends string>(
     `${name}: ${outcome} (pid ${record.pid}${where}), ready in ${formatMs(performance.now() - started)}`,
   )
   return { ports, outcome }
+}
+
+/**
+ * The kernel closes a stopped process's listening sockets as it tears the process down, a moment
+ * after its pid stops running the command: its ports are waited for (up to 5 s) before they are
+ * bound again, so a restart on a fixed port does not find it "taken". Still held after that, the
+ * port is said by portsFor as taken, naming the holder.
+ */
+async function portsReleased(ports: number[]): Promise<void> {
+  const deadline = performance.now() + 5_000
+  for (const port of ports) {
+    while (!(await portIsFree(port)) && performance.now() < deadline) await sleep(50)
+  }
 }
 
 async function portsFor<K extends string>(
