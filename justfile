@@ -12,23 +12,23 @@ default:
 
 # Create (or converge again) an environment: steps 00-cluster … 09-openbao-setup [--from NN] [--dry-run]
 create env="dev" *flags:
-    bun scripts/create.ts --env "$1" "${@:2}"
+    bun scripts/create.ts "$@"
 
 # Tear an environment's cluster down; keys, secrets files and an OpenBao snapshot are kept [--no-snapshot when none can be taken] [--force for clusters it did not make]
 destroy env="dev" *flags:
-    bun scripts/destroy.ts --env "$1" "${@:2}"
+    bun scripts/destroy.ts "$@"
 
 # OpenBao for runtime secrets: init, KV v2, kubernetes auth, per-app policies/roles, initial secrets [--rotate app/field]
 openbao-setup env="dev" *flags:
-    bun scripts/09-openbao-setup.ts --env "$1" "${@:2}"
+    bun scripts/09-openbao-setup.ts "$@"
 
 # OpenBao's data as a snapshot, age-encrypted to the environment's keys, into openbao.snapshotFile (destroy takes one first)
 backup env="dev" *flags:
-    bun scripts/backup.ts --env "$1" "${@:2}"
+    bun scripts/backup.ts "$@"
 
 # Put a snapshot back into the running OpenBao [--from FILE] [--force to replace values newer than it]
 restore env="dev" *flags:
-    bun scripts/restore.ts --env "$1" "${@:2}"
+    bun scripts/restore.ts "$@"
 
 # Onboard a tenant: `add <name> --repo <url>` writes its namespace, quota, limits, AppProject and Application, registers its repository in each environment and its credential in each SOPS file; `remove <name>` the reverse [--env e] [--dry-run]
 tenant *args:

@@ -5,25 +5,18 @@
  * core. Unchanged values leave their files untouched; bad input writes nothing.
  */
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
-import { BootstrapError } from '../lib/core/errors.ts'
 import { repoRoot } from '../lib/core/paths.ts'
-import { runScript } from '../lib/runner/cli.ts'
+import { parseOptions, runScript } from '../lib/runner/cli.ts'
 import { generateSecrets } from '../lib/secrets/generate.ts'
 
 await runScript(async (log) => {
-  let values: { from?: string; help?: boolean }
-  try {
-    ;({ values } = parseArgs({
+  const { values } = parseOptions(
+    {
       args: process.argv.slice(2),
       options: { from: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    }))
-  } catch (error) {
-    throw new BootstrapError((error as Error).message, {
-      hint: 'usage: just secrets-generate [--from <file>]',
-      exitCode: 2,
-    })
-  }
+    },
+    'usage: just secrets-generate [--from <file>]',
+  )
   if (values.help) {
     log.info('usage: just secrets-generate [--from <file>]   (default: .env at the repository root)')
     return 0

@@ -6,27 +6,34 @@
  * never an argument, never printed.
  */
 
-import { parseArgs } from 'node:util'
 import { BootstrapError } from '../lib/core/errors.ts'
 import { repoRoot } from '../lib/core/paths.ts'
-import { runScript } from '../lib/runner/cli.ts'
+import { parseOptions, runScript } from '../lib/runner/cli.ts'
 import { addTenant, removeTenant } from '../lib/tenants/tenant.ts'
 
 const USAGE =
   'just tenant add <name> --repo <url> [--env <env> …] [--username <user>] [--token-stdin] [--dry-run] | just tenant remove <name> [--env <env> …] [--dry-run]'
 
 await runScript(async (log) => {
-  const { values, positionals } = parseArgs({
-    args: process.argv.slice(2),
-    allowPositionals: true,
-    options: {
-      repo: { type: 'string' },
-      env: { type: 'string', multiple: true, default: [] },
-      username: { type: 'string' },
-      'token-stdin': { type: 'boolean', default: false },
-      'dry-run': { type: 'boolean', default: false },
+  const { values, positionals } = parseOptions(
+    {
+      args: process.argv.slice(2),
+      allowPositionals: true,
+      options: {
+        repo: { type: 'string' },
+        env: { type: 'string', multiple: true, default: [] },
+        username: { type: 'string' },
+        'token-stdin': { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
     },
-  })
+    `usage: ${USAGE}`,
+  )
+  if (values.help) {
+    log.info(`usage: ${USAGE}`)
+    return 0
+  }
   const [command, name] = positionals
   if (!name || (command !== 'add' && command !== 'remove') || positionals.length > 2)
     throw new BootstrapError(`usage: ${USAGE}`, { exitCode: 2 })

@@ -56,12 +56,13 @@ describe('ensureFirstRunSecrets', () => {
     expect(existsSync(keyFile)).toBe(false)
     const { log, lines } = logger()
     const result = await ensureFirstRunSecrets(env, log)
-    expect(result).toEqual({ madePersonalKey: true, generatedFields: env.secrets.fields })
 
     expect(statSync(keyFile).mode & 0o777).toBe(0o600)
     const personal = (await readKeyFile(keyFile)).keys[0]?.recipient
 
     const values = await decrypt(sopsFile)
+    // What it wrote is handed to the run, which so decrypts the file no second time.
+    expect(result).toEqual({ madePersonalKey: true, generatedFields: env.secrets.fields, fileValues: values })
     expect(Object.keys(values).sort()).toEqual([...env.secrets.fields].sort())
     expect(values.age_cluster_private_key).toMatch(/^AGE-SECRET-KEY-1[0-9A-Z]+$/)
     expect(Buffer.from(values.openbao_unseal_key ?? '', 'base64')).toHaveLength(32)
@@ -95,7 +96,11 @@ describe('ensureFirstRunSecrets', () => {
   it('on a second run generates nothing and leaves both files byte for byte', async () => {
     const keyBefore = readFileSync(keyFile)
     const { log, lines } = logger()
-    expect(await ensureFirstRunSecrets(env, log)).toEqual({ madePersonalKey: false, generatedFields: [] })
+    expect(await ensureFirstRunSecrets(env, log)).toEqual({
+      madePersonalKey: false,
+      generatedFields: [],
+      fileValues: firstValues,
+    })
     expect(readFileSync(sopsFile).equals(firstBytes)).toBe(true)
     expect(readFileSync(keyFile).equals(keyBefore)).toBe(true)
     expect(lines).toEqual([])
@@ -108,11 +113,9 @@ describe('ensureFirstRunSecrets', () => {
       secrets: { ...env.secrets, fields: [...env.secrets.fields, 'grafana_token'] },
     }
     const { log } = logger()
-    expect(await ensureFirstRunSecrets(grown, log)).toEqual({
-      madePersonalKey: false,
-      generatedFields: ['grafana_token'],
-    })
+    const result = await ensureFirstRunSecrets(grown, log)
     const values = await decrypt(sopsFile)
+    expect(result).toEqual({ madePersonalKey: false, generatedFields: ['grafana_token'], fileValues: values })
     expect(values).toEqual({ ...firstValues, grafana_token: expect.stringMatching(/^[0-9a-f]{48}$/) })
     expect((await recipientsOf(sopsFile)).sort()).toEqual(recipients.sort())
     expect(readFileSync(sopsFile, 'utf8')).not.toContain(values.grafana_token)

@@ -22,6 +22,8 @@ export interface FirstRunResult {
   generatedFields: string[]
   /** A dry run's bootstrap values, made in memory where the file does not exist yet: never written. */
   inMemory?: Record<string, string>
+  /** The bootstrap SOPS file's values as this run read or wrote them: the run decrypts the file once. */
+  fileValues?: Record<string, string>
 }
 
 export async function ensureFirstRunSecrets(
@@ -55,6 +57,7 @@ export async function ensureFirstRunSecrets(
   const fields = await ensureBootstrapFields(env, personal, log, dryRun)
   result.generatedFields = fields.generated
   if (dryRun && fields.generated.length) result.inMemory = fields.values
+  else result.fileValues = fields.values
   await ensureDemoOverlaySecret(env, log, dryRun)
   return result
 }

@@ -1,6 +1,18 @@
 import { randomBytes } from 'node:crypto'
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
-import { mkdir, open, rename, rm } from 'node:fs/promises'
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  writeSync,
+} from 'node:fs'
+import { lstat, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 
 /**
@@ -9,12 +21,17 @@ import { basename, dirname, join } from 'node:path'
  * before any byte lands (a key is never readable by others, not even for a moment), flushed, then
  * renamed over the target. The temp name is random and opened exclusively, so two writers never
  * share one. On failure the temp file is removed and the target is untouched.
+ *
+ * A target that already holds these bytes with this mode is left as it is: a run with nothing to
+ * change writes nothing, and a file a running process reads is never swapped under it for a copy.
  */
 export async function writeFileAtomic(
   file: string,
   content: string | Uint8Array,
   mode: number,
 ): Promise<void> {
+  const current = await lstat(file).catch(() => undefined)
+  if (current && holds(current, content, mode) && sameBytes(await readFile(file), content)) return
   await mkdir(dirname(file), { recursive: true })
   const temp = tempBeside(file)
   try {
@@ -43,6 +60,8 @@ export async function writeNewFile(file: string, content: string | Uint8Array, m
 
 /** The same for the synchronous code paths (certificate and config files of the local stack). */
 export function writeFileAtomicSync(file: string, content: string | Uint8Array, mode: number): void {
+  const current = lstatOrUndefined(file)
+  if (current && holds(current, content, mode) && sameBytes(readFileSync(file), content)) return
   mkdirSync(dirname(file), { recursive: true })
   const temp = tempBeside(file)
   try {
@@ -58,6 +77,24 @@ export function writeFileAtomicSync(file: string, content: string | Uint8Array, 
     renameSync(temp, file)
   } finally {
     rmSync(temp, { force: true })
+  }
+}
+
+/** A regular file (not a link to one) of this mode and size: worth reading to compare. */
+function holds(stat: Stats, content: string | Uint8Array, mode: number): boolean {
+  const size = typeof content === 'string' ? Buffer.byteLength(content) : content.byteLength
+  return stat.isFile() && (stat.mode & 0o7777) === mode && stat.size === size
+}
+
+function sameBytes(current: Buffer, content: string | Uint8Array): boolean {
+  return current.equals(typeof content === 'string' ? Buffer.from(content) : content)
+}
+
+function lstatOrUndefined(file: string): Stats | undefined {
+  try {
+    return lstatSync(file)
+  } catch {
+    return undefined
   }
 }
 

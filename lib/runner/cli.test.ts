@@ -7,7 +7,7 @@ import { memorySink } from '../../tests/helpers/memory-sink.ts'
 import { BootstrapError } from '../core/errors.ts'
 import { envStateDir, repoRoot } from '../core/paths.ts'
 import { Redactor } from '../core/redact.ts'
-import { parseCli, runSteps, selectSteps } from './cli.ts'
+import { parseCli, runSteps, selectSteps, usage } from './cli.ts'
 import type { Context } from './context.ts'
 import { Logger } from './log.ts'
 import type { Step } from './step.ts'
@@ -45,6 +45,7 @@ describe('parseCli', () => {
       from: undefined,
       only: undefined,
       positionals: [],
+      help: false,
     })
   })
 
@@ -77,10 +78,38 @@ describe('parseCli', () => {
     })
   })
 
-  it('refuses an unknown option', () => {
-    expect(() => parseCli(['--frm', '04'])).toThrow(/--frm/)
+  it('refuses an unknown option or a missing value as a usage error (exit 2), not as a bug', () => {
+    for (const [argv, said] of [
+      [['--frm', '04'], "unknown option '--frm'"],
+      [['--from'], "option '--from <value>' argument missing"],
+      [['--env', '--help'], "option '--env' argument is ambiguous"],
+    ] as const) {
+      const error = catchError(() => parseCli([...argv]))
+      expect(error).toBeInstanceOf(BootstrapError)
+      expect(error).toMatchObject({ message: said, exitCode: 2 })
+      expect((error as BootstrapError).hint).toMatch(/--help says what each does/)
+    }
+  })
+
+  it('reads --help and -h; usage lists the options and every step with what it leaves behind', () => {
+    expect(parseCli(['--help']).help).toBe(true)
+    expect(parseCli(['local', '-h']).help).toBe(true)
+    const text = usage(fakeSteps([]))
+    for (const option of ['--env', '--from', '--step', '--dry-run', '--force', '--no-snapshot', '--rotate'])
+      expect(text).toContain(option)
+    for (const [i, name] of NAMES.entries())
+      expect(text).toMatch(new RegExp(`^  0${i} ${name} +${name} done$`, 'm'))
   })
 })
+
+function catchError(fn: () => unknown): unknown {
+  try {
+    fn()
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected it to throw')
+}
 
 describe('selectSteps', () => {
   const steps = fakeSteps([])

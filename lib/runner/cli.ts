@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { ensureFirstRunSecrets } from '../bootstrap-secrets/first-run.ts'
 import { resolveBootstrapSecrets } from '../bootstrap-secrets/resolve.ts'
 import { BootstrapError, errorMessage } from '../core/errors.ts'
@@ -21,22 +21,57 @@ export interface Cli {
   from?: string
   only?: string
   positionals: string[]
+  /** `--help`: the options and steps are printed, nothing runs. */
+  help: boolean
+}
+
+export const CLI_OPTIONS = `options:
+  <env>, --env <env>, -e   the environment: environments/<env>/config.yaml (default dev)
+  --from <NN>              start at step NN (the steps before it are done)
+  --step <NN>              run step NN alone
+  --dry-run                say what would change; change and write nothing
+  --force                  destroy: a cluster this tool did not make; restore: replace newer values
+  --no-snapshot            destroy: without OpenBao's snapshot (when none can be taken)
+  --rotate <app/field>     openbao-setup: replace that secret (repeatable)
+  --help, -h               this text`
+
+/**
+ * node's parseArgs, with what it refuses (an unknown option, a missing value) said as a usage
+ * error naming the option, exit code 2: the person mistyped, nothing is wrong with the tool.
+ */
+export function parseOptions<T extends ParseArgsConfig>(
+  config: T,
+  usage: string,
+): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config)
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) throw error
+    // Its first sentence names the option; the rest is about positionals starting with '-'.
+    const said = /^[^.]*/.exec(errorMessage(error))?.[0] ?? errorMessage(error)
+    throw new BootstrapError(said.charAt(0).toLowerCase() + said.slice(1), { hint: usage, exitCode: 2 })
+  }
 }
 
 export function parseCli(argv: string[]): Cli {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      env: { type: 'string', short: 'e' },
-      from: { type: 'string' },
-      step: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      force: { type: 'boolean', default: false },
-      'no-snapshot': { type: 'boolean', default: false },
-      rotate: { type: 'string', multiple: true, default: [] },
+  const { values, positionals } = parseOptions(
+    {
+      args: argv,
+      allowPositionals: true,
+      options: {
+        env: { type: 'string', short: 'e' },
+        from: { type: 'string' },
+        step: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
+        'no-snapshot': { type: 'boolean', default: false },
+        rotate: { type: 'string', multiple: true, default: [] },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
     },
-  })
+    'the options are --env, --from, --step, --dry-run, --force, --no-snapshot and --rotate; --help says what each does',
+  )
   return {
     envName: values.env ?? positionals[0] ?? 'dev',
     flags: {
@@ -48,6 +83,7 @@ export function parseCli(argv: string[]): Cli {
     from: values.from,
     only: values.step,
     positionals,
+    help: values.help ?? false,
   }
 }
 
@@ -72,7 +108,9 @@ export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Con
           ),
           warnings: [],
         }
-      // Every value it resolves is registered with the redactor before it returns.
+      // Every value it resolves is registered with the redactor before it returns; the SOPS
+      // file first-run read is not decrypted a second time.
+      const { fileValues } = firstRun
       return resolveBootstrapSecrets(
         {
           vault: env.secrets.vault && {
@@ -82,7 +120,7 @@ export function createContext(env: EnvConfig, flags: RunFlags, log: Logger): Con
           sopsFile: envPath(env, env.secrets.sopsFile),
           fields: env.secrets.fields,
         },
-        { log },
+        { log, decryptSops: fileValues && (async () => fileValues) },
       )
     }),
     source: memo(() => provider.gitopsSource(ctx)),
@@ -191,11 +229,21 @@ export async function main(
   steps: Step[],
   options: { afterSuccess?: (ctx: Context) => void; installTools?: boolean } = {},
 ): Promise<never> {
-  return runScript((log) =>
-    runSteps(parseCli(process.argv.slice(2)), steps, log, options.afterSuccess, {
-      installTools: options.installTools,
-    }),
-  )
+  return runScript(async (log) => {
+    const cli = parseCli(process.argv.slice(2))
+    if (cli.help) {
+      log.info(usage(steps))
+      return 0
+    }
+    return runSteps(cli, steps, log, options.afterSuccess, { installTools: options.installTools })
+  })
+}
+
+/** What `--help` prints: the options, and the steps this command runs with what each leaves behind. */
+export function usage(steps: Step[]): string {
+  const width = Math.max(...steps.map((step) => `${step.id} ${step.name}`.length))
+  const lines = steps.map((step) => `  ${`${step.id} ${step.name}`.padEnd(width)}   ${step.summary}`)
+  return `${CLI_OPTIONS}\nsteps:\n${lines.join('\n')}`
 }
 
 /** Entry point of a script: runs `body`, prints a failure with its hint, exits with its code. */

@@ -1,6 +1,10 @@
-import { Application, AppProject } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1'
-import { Deployment } from 'kubernetes-models/apps/v1'
-import { LimitRange, Namespace, ResourceQuota, Service } from 'kubernetes-models/v1'
+import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application'
+import { AppProject } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/AppProject'
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment'
+import { LimitRange } from 'kubernetes-models/v1/LimitRange'
+import { Namespace } from 'kubernetes-models/v1/Namespace'
+import { ResourceQuota } from 'kubernetes-models/v1/ResourceQuota'
+import { Service } from 'kubernetes-models/v1/Service'
 import { stringify } from 'yaml'
 import { APPLICATION_SYNC_OPTIONS } from '../argocd/settings.ts'
 

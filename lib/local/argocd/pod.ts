@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import {
@@ -228,6 +228,6 @@ function installKsopsStandin(source: string, pluginHome: string): void {
     throw new BootstrapError(`no KSOPS stand-in at ${source}: SOPS-encrypted generators would not build`)
   const target = ksopsPluginPath(pluginHome)
   mkdirSync(dirname(target), { recursive: true, mode: 0o755 })
-  copyFileSync(source, target)
-  chmodSync(target, 0o755)
+  // Replaced, not written into: the running repo-server may be executing it.
+  writeFileAtomicSync(target, readFileSync(source), 0o755)
 }

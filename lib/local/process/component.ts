@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { BootstrapError } from '../../core/errors.ts'
+import { waitFor } from '../../core/wait.ts'
 import { formatMs, type Logger } from '../../runner/log.ts'
 import { pickPorts, portIsFree } from './ports.ts'
 import type { Processes, ProcessSpec } from './processes.ts'
@@ -78,10 +78,15 @@ export async function ensureComponent<K extends string>(
  * port is said by portsFor as taken, naming the holder.
  */
 async function portsReleased(ports: number[]): Promise<void> {
-  const deadline = performance.now() + 5_000
-  for (const port of ports) {
-    while (!(await portIsFree(port)) && performance.now() < deadline) await sleep(50)
-  }
+  if (ports.length === 0) return
+  await waitFor(
+    `ports ${ports.join(', ')} released`,
+    async () => (await Promise.all(ports.map(portIsFree))).every(Boolean),
+    { timeoutMs: 5_000, intervalMs: 50 },
+  ).catch((error: unknown) => {
+    // Still held: portsFor says so, naming the holder.
+    if (!(error instanceof BootstrapError)) throw error
+  })
 }
 
 async function portsFor<K extends string>(

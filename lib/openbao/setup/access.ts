@@ -1,6 +1,7 @@
 import type { OpenBaoAppConfig } from '../../runner/config.ts'
 import { appRole, KUBERNETES_AUTH_MOUNT, samePolicy, sameRole } from './policy.ts'
-import type { OpenBaoSession } from './session.ts'
+import type { BaoRequests } from './requests.ts'
+import type { Changes } from './session.ts'
 
 /**
  * Who may do what, written only where it differs: ACL policies (setup's own admin policy, and a
@@ -8,33 +9,34 @@ import type { OpenBaoSession } from './session.ts'
  */
 
 export async function ensurePolicy(
-  session: OpenBaoSession,
+  bao: BaoRequests,
+  changes: Changes,
   name: string,
   policy: string,
   subject: string,
 ): Promise<void> {
-  const current = await session.read(`sys/policies/acl/${name}`)
+  const current = await bao.read(`sys/policies/acl/${name}`)
   const text = typeof current?.policy === 'string' ? current.policy : undefined
   if (samePolicy(text, policy)) {
-    session.entry(subject, 'unchanged')
+    changes.entry(subject, 'unchanged')
     return
   }
-  await session.change(subject, current ? 'updated' : 'created', undefined, () =>
-    session.must('PUT', `sys/policies/acl/${name}`, { policy }, `write policy ${name}`),
+  await changes.change(subject, current ? 'updated' : 'created', undefined, () =>
+    bao.must('PUT', `sys/policies/acl/${name}`, { policy }, `write policy ${name}`),
   )
 }
 
-export async function ensureRole(session: OpenBaoSession, app: OpenBaoAppConfig): Promise<void> {
+export async function ensureRole(bao: BaoRequests, changes: Changes, app: OpenBaoAppConfig): Promise<void> {
   const subject = `kubernetes role ${app.name}`
   const desired = appRole(app)
   const note = `ServiceAccount ${app.namespace}/${app.serviceAccount}, policy ${app.name}`
-  const current = await session.read(`auth/${KUBERNETES_AUTH_MOUNT}/role/${app.name}`)
+  const current = await bao.read(`auth/${KUBERNETES_AUTH_MOUNT}/role/${app.name}`)
   if (sameRole(current, desired)) {
-    session.entry(subject, 'unchanged', note)
+    changes.entry(subject, 'unchanged', note)
     return
   }
-  await session.change(subject, current ? 'updated' : 'created', note, () =>
-    session.must(
+  await changes.change(subject, current ? 'updated' : 'created', note, () =>
+    bao.must(
       'POST',
       `auth/${KUBERNETES_AUTH_MOUNT}/role/${app.name}`,
       { ...desired },

@@ -4,6 +4,7 @@ import { dataOf } from '../client.ts'
 import { INIT_KEYS, recoveryHint } from '../init-store.ts'
 import { ensurePolicy } from './access.ts'
 import { ADMIN_POLICY, adminPolicy } from './policy.ts'
+import type { BaoRequests } from './requests.ts'
 import type { OpenBaoSession } from './session.ts'
 
 /**
@@ -18,7 +19,7 @@ export const ADMIN_TOKEN_PERIOD = '768h'
 /** Uses the stored admin token; falls back to a stored root token (an interrupted first run, or a recovery). */
 export async function authenticate(session: OpenBaoSession): Promise<void> {
   const initFile = session.options.initFile
-  if (!session.fileExists) {
+  if (!session.initValues.exists) {
     throw new BootstrapError(
       `OpenBao at ${session.options.address} is initialised, but the init file ${initFile} does not exist: setup has no token for it`,
       {
@@ -26,18 +27,18 @@ export async function authenticate(session: OpenBaoSession): Promise<void> {
       },
     )
   }
-  const admin = session.file[INIT_KEYS.adminToken]
-  const root = session.file[INIT_KEYS.rootToken]
-  const adminLookup = admin ? await lookup(session, admin) : undefined
+  const admin = session.initValues.get(INIT_KEYS.adminToken)
+  const root = session.initValues.get(INIT_KEYS.rootToken)
+  const adminLookup = admin ? await lookup(session.bao, admin) : undefined
   if (admin && adminLookup) {
-    session.useToken(admin, `the admin token in ${initFile}`)
-    await ensurePolicy(session, ADMIN_POLICY, adminPolicy(), `policy ${ADMIN_POLICY}`)
+    session.bao.useToken(admin, `the admin token in ${initFile}`)
+    await ensurePolicy(session.bao, session, ADMIN_POLICY, adminPolicy(), `policy ${ADMIN_POLICY}`)
     await renewIfDue(session, adminLookup)
     if (root) await revokeRoot(session, root)
     return
   }
-  if (root && (await lookup(session, root))) {
-    session.useToken(root, `the root token in ${initFile}`)
+  if (root && (await lookup(session.bao, root))) {
+    session.bao.useToken(root, `the root token in ${initFile}`)
     if (admin)
       session.deps.onEntry(
         `the admin token in ${initFile} was rejected: making a new one with the root token stored there`,
@@ -56,12 +57,12 @@ export async function authenticate(session: OpenBaoSession): Promise<void> {
 
 /** The token's lookup data when OpenBao accepts it; undefined when it answers 403. */
 async function lookup(
-  session: OpenBaoSession,
+  bao: BaoRequests,
   token: string,
 ): Promise<{ ttl?: number; period?: number } | undefined> {
-  const response = await session.send('GET', 'auth/token/lookup-self', undefined, token)
+  const response = await bao.send('GET', 'auth/token/lookup-self', undefined, { token })
   if (response.status === 403) return undefined
-  if (response.status !== 200) throw session.failure(response, 'look up its token')
+  if (response.status !== 200) throw bao.failure(response, 'look up its token')
   return dataOf(response.body) ?? {}
 }
 
@@ -76,20 +77,20 @@ async function renewIfDue(session: OpenBaoSession, lookup: { ttl?: number; perio
     return
   }
   await session.change('admin token', 'updated', `renewed for ${Math.round(period / 86400)} days`, () =>
-    session.must('POST', 'auth/token/renew-self', {}, 'renew its token'),
+    session.bao.must('POST', 'auth/token/renew-self', {}, 'renew its token'),
   )
 }
 
 /** With the root token in use: the admin policy, a new orphan admin token stored in the init file, then the root token revoked. */
 export async function replaceAdminToken(session: OpenBaoSession, root: string): Promise<void> {
-  await ensurePolicy(session, ADMIN_POLICY, adminPolicy(), `policy ${ADMIN_POLICY}`)
+  await ensurePolicy(session.bao, session, ADMIN_POLICY, adminPolicy(), `policy ${ADMIN_POLICY}`)
   if (session.options.dryRun) {
     session.entry('admin token', 'created', `policy ${ADMIN_POLICY}, period ${ADMIN_TOKEN_PERIOD}`)
     await revokeRoot(session, root)
     return
   }
   // An orphan: revoking the root token revokes its children, and this one must outlive it.
-  const body = await session.must(
+  const body = await session.bao.must(
     'POST',
     'auth/token/create',
     {
@@ -106,16 +107,16 @@ export async function replaceAdminToken(session: OpenBaoSession, root: string): 
   const token = auth?.client_token ?? ''
   if (!token) throw new BootstrapError(`OpenBao at ${session.options.address} created no admin token`)
   redactor.add(token)
-  session.setFile(INIT_KEYS.adminToken, token)
-  session.setFile(INIT_KEYS.adminAccessor, auth?.accessor ?? '')
+  session.initValues.set(INIT_KEYS.adminToken, token)
+  session.initValues.set(INIT_KEYS.adminAccessor, auth?.accessor ?? '')
   // Stored before the root token goes: a stop in between leaves a file with both, never with neither.
-  await session.saveFile()
+  await session.initValues.save()
   session.entry(
     'admin token',
     'created',
     `policy ${ADMIN_POLICY}, period ${ADMIN_TOKEN_PERIOD}, stored encrypted in ${session.options.initFile}`,
   )
-  session.useToken(token, `the admin token in ${session.options.initFile}`)
+  session.bao.useToken(token, `the admin token in ${session.options.initFile}`)
   await revokeRoot(session, root)
 }
 
@@ -124,13 +125,13 @@ async function revokeRoot(session: OpenBaoSession, root: string): Promise<void> 
     session.entry('root token', 'updated', `revoked and removed from ${session.options.initFile}`)
     return
   }
-  const response = await session.send('POST', 'auth/token/revoke-self', {}, root)
+  const response = await session.bao.send('POST', 'auth/token/revoke-self', {}, { token: root })
   // 403: it no longer works (revoked or expired): the same end.
   if (response.status !== 204 && response.status !== 200 && response.status !== 403)
-    throw session.failure(response, 'revoke the root token')
-  session.setFile(INIT_KEYS.rootToken, undefined)
-  session.setFile(INIT_KEYS.rootRevokedAt, new Date(session.deps.now()).toISOString())
-  await session.saveFile()
+    throw session.bao.failure(response, 'revoke the root token')
+  session.initValues.set(INIT_KEYS.rootToken, undefined)
+  session.initValues.set(INIT_KEYS.rootRevokedAt, new Date(session.deps.now()).toISOString())
+  await session.initValues.save()
   session.entry(
     'root token',
     'updated',

@@ -98,11 +98,12 @@ export async function reconcileOpenBao(options: SetupOptions, deps: SetupDeps): 
   const session = new OpenBaoSession(options, deps)
   // sops decrypts the init file while OpenBao is asked how it is; an unreachable OpenBao is still
   // the error reported first, as if one had been waited for before the other.
-  const [answer, loaded] = await Promise.allSettled([waitForAnswer(session), session.loadInitFile()])
+  const [answer, loaded] = await Promise.allSettled([waitForAnswer(session), session.initValues.load()])
   if (answer.status === 'rejected') throw answer.reason
   if (loaded.status === 'rejected') throw loaded.reason
   let status = answer.value
-  if (status.initialized && (await interruptedInit(session))) status = await startOver(session, status)
+  if (status.initialized && (await interruptedInit(session.initValues, options.storage)))
+    status = await startOver(session, status)
   if (!status.initialized) {
     const restore = await options.snapshot?.()
     if (options.dryRun) await assumeFresh(session, restore)
@@ -111,19 +112,19 @@ export async function reconcileOpenBao(options: SetupOptions, deps: SetupDeps): 
     if (restore && !options.dryRun) await authenticate(session)
   } else {
     await ensureUnsealed(session, status)
-    const restore = session.file[INIT_KEYS.restoringFrom] ? await options.snapshot?.() : undefined
+    const restore = session.initValues.get(INIT_KEYS.restoringFrom) ? await options.snapshot?.() : undefined
     if (restore && restorePending(session, restore.snapshot) && !options.dryRun)
       await resumeRestore(session, restore.snapshot, restore.file)
     await authenticate(session)
   }
-  await ensureKvV2(session)
-  await ensureKubernetesAuth(session)
+  await ensureKvV2(session.bao, session)
+  await ensureKubernetesAuth(session.bao, session, options.kubernetes)
   for (const app of options.apps) {
-    await ensurePolicy(session, app.name, appPolicy(app), `policy ${app.name}`)
-    await ensureRole(session, app)
+    await ensurePolicy(session.bao, session, app.name, appPolicy(app), `policy ${app.name}`)
+    await ensureRole(session.bao, session, app)
   }
   await ensureSecrets(session)
-  return session.report
+  return session.report()
 }
 
 /** A new, empty storage and OpenBao on it, answering uninitialised (a dry run only says so). */

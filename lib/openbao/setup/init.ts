@@ -51,10 +51,11 @@ export async function waitForAnswer(session: OpenBaoSession): Promise<SealStatus
 
 export async function ensureUnsealed(session: OpenBaoSession, status: SealStatus): Promise<void> {
   if (!status.sealed) return
-  const keys = Object.keys(session.file)
+  const keys = session.initValues
+    .keys()
     .filter((key) => key.startsWith('unseal_key_'))
     .sort()
-    .map((key) => session.file[key] as string)
+    .map((key) => session.initValues.get(key) as string)
   if (!isAutoUnseal(status) && keys.length > 0) {
     if (session.options.dryRun) {
       throw new BootstrapError(`OpenBao at ${session.options.address} is sealed: a dry run cannot read it`, {
@@ -62,8 +63,9 @@ export async function ensureUnsealed(session: OpenBaoSession, status: SealStatus
       })
     }
     for (const key of keys) {
-      const response = await session.send('PUT', 'sys/unseal', { key }, '')
-      if (response.status !== 200) throw session.failure(response, 'unseal with the keys in the init file')
+      const response = await session.bao.send('PUT', 'sys/unseal', { key }, { token: '' })
+      if (response.status !== 200)
+        throw session.bao.failure(response, 'unseal with the keys in the init file')
       if ((response.body as { sealed?: boolean }).sealed === false) break
     }
     session.entry('OpenBao seal', 'updated', `unsealed with the unseal keys in ${session.options.initFile}`)
@@ -75,7 +77,7 @@ export async function waitUnsealed(session: OpenBaoSession, status: SealStatus):
   await waitFor(
     `OpenBao at ${session.options.address} to be unsealed`,
     async () => {
-      const response = await session.send('GET', 'sys/seal-status', undefined, '')
+      const response = await session.bao.send('GET', 'sys/seal-status', undefined, { token: '' })
       return isSealStatus(response.body) && !response.body.sealed
     },
     {
@@ -95,7 +97,7 @@ export async function assumeFresh(
   session: OpenBaoSession,
   restore?: { snapshot: Snapshot; file: string },
 ): Promise<void> {
-  session.fresh = true
+  session.bao.assumeEmpty()
   if (restore) {
     session.entry('OpenBao', 'restored', `from ${restore.file}, taken ${restore.snapshot.takenAt}`)
     return
@@ -130,8 +132,8 @@ export async function initRequest(
     ? { recovery_shares: INIT_SHARES, recovery_threshold: INIT_SHARES }
     : { secret_shares: INIT_SHARES, secret_threshold: INIT_SHARES }
   // Init on raft storage waits for the single node's leader election (5-10 s measured locally).
-  const response = await session.send('PUT', 'sys/init', body, '', INIT_TIMEOUT_MS)
-  if (response.status !== 200) throw session.failure(response, what)
+  const response = await session.bao.send('PUT', 'sys/init', body, { token: '', timeoutMs: INIT_TIMEOUT_MS })
+  if (response.status !== 200) throw session.bao.failure(response, what)
   const init = response.body as InitAnswer
   redactor.addAll([
     init.root_token,
@@ -150,29 +152,29 @@ export async function initRequest(
 export async function initialise(session: OpenBaoSession, status: SealStatus): Promise<void> {
   // Initialisation's output exists once: make sure it can be stored, and mark what is being
   // initialised, before asking for it (interrupted-init.ts).
-  await markInitPending(session)
+  await markInitPending(session.initValues, session.options.storage)
   const shares = INIT_SHARES
   const init = await initRequest(session, status, 'initialise OpenBao')
   const rootToken = init.root_token ?? ''
 
-  session.setFile(INIT_KEYS.initPending, undefined)
-  const earlier = Object.keys(session.file).filter((key) => !key.startsWith(GENERATED_PREFIX))
+  session.initValues.set(INIT_KEYS.initPending, undefined)
+  const earlier = session.initValues.keys().filter((key) => !key.startsWith(GENERATED_PREFIX))
   if (earlier.length > 0) {
     session.deps.onEntry(
       `init file ${session.options.initFile}: replacing the keys and token of an earlier OpenBao (the old ones are in git history); generated values are kept`,
     )
   }
-  for (const key of earlier) session.setFile(key, undefined)
-  session.setFile(INIT_KEYS.initializedAt, new Date(session.deps.now()).toISOString())
-  session.setFile(INIT_KEYS.rootToken, rootToken)
+  for (const key of earlier) session.initValues.set(key, undefined)
+  session.initValues.set(INIT_KEYS.initializedAt, new Date(session.deps.now()).toISOString())
+  session.initValues.set(INIT_KEYS.rootToken, rootToken)
   // Base64, the form `bao operator init` prints and `bao operator generate-root` / `unseal` take.
   const recoveryKeys = init.recovery_keys_base64 ?? init.recovery_keys ?? []
   const unsealKeys = init.keys_base64 ?? init.keys ?? []
-  for (const [i, key] of recoveryKeys.entries()) session.setFile(INIT_KEYS.recoveryKey(i + 1), key)
-  for (const [i, key] of unsealKeys.entries()) session.setFile(INIT_KEYS.unsealKey(i + 1), key)
-  if (recoveryKeys.length) session.setFile(INIT_KEYS.recoveryThreshold, String(shares))
-  if (unsealKeys.length) session.setFile(INIT_KEYS.unsealThreshold, String(shares))
-  await session.saveFile()
+  for (const [i, key] of recoveryKeys.entries()) session.initValues.set(INIT_KEYS.recoveryKey(i + 1), key)
+  for (const [i, key] of unsealKeys.entries()) session.initValues.set(INIT_KEYS.unsealKey(i + 1), key)
+  if (recoveryKeys.length) session.initValues.set(INIT_KEYS.recoveryThreshold, String(shares))
+  if (unsealKeys.length) session.initValues.set(INIT_KEYS.unsealThreshold, String(shares))
+  await session.initValues.save()
   session.entry(
     'OpenBao',
     'created',
@@ -180,7 +182,7 @@ export async function initialise(session: OpenBaoSession, status: SealStatus): P
   )
   if (unsealKeys.length) await ensureUnsealed(session, { ...status, initialized: true, sealed: true })
   else await waitUnsealed(session, status)
-  session.useToken(rootToken, 'the root token from initialisation')
+  session.bao.useToken(rootToken, 'the root token from initialisation')
   await replaceAdminToken(session, rootToken)
 }
 

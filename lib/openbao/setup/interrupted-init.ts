@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
+import type { OpenBaoStorage } from '../endpoint.ts'
 import { INIT_KEYS } from '../init-store.ts'
-import type { OpenBaoSession } from './session.ts'
+import type { InitValues } from './init-values.ts'
 
 /**
  * Initialisation's answer — the root token, the recovery keys — exists once, in the memory of the
@@ -13,18 +14,18 @@ import type { OpenBaoSession } from './session.ts'
  */
 
 /** Before the init request: the storage it is about to initialise, saved (which also proves the file can be written). */
-export async function markInitPending(session: OpenBaoSession): Promise<void> {
-  const id = await session.options.storage?.id()
-  if (!id) return session.deps.initStore.preflight()
-  session.setFile(INIT_KEYS.initPending, storageMark(id))
-  await session.saveFile()
+export async function markInitPending(initValues: InitValues, storage?: OpenBaoStorage): Promise<void> {
+  const id = await storage?.id()
+  if (!id) return initValues.preflight()
+  initValues.set(INIT_KEYS.initPending, storageMark(id))
+  await initValues.save()
 }
 
 /** OpenBao, found initialised, was initialised on this storage by a run that did not live to save the answer. */
-export async function interruptedInit(session: OpenBaoSession): Promise<boolean> {
-  const pending = session.file[INIT_KEYS.initPending]
-  if (!pending || !session.options.storage) return false
-  const id = await session.options.storage.id()
+export async function interruptedInit(initValues: InitValues, storage?: OpenBaoStorage): Promise<boolean> {
+  const pending = initValues.get(INIT_KEYS.initPending)
+  if (!pending || !storage) return false
+  const id = await storage.id()
   return !!id && storageMark(id) === pending
 }
 

@@ -1,6 +1,8 @@
 import { BootstrapError } from '../../core/errors.ts'
+import type { KubernetesTarget } from './policy.ts'
 import { KUBERNETES_AUTH_MOUNT, KV_MOUNT, kubernetesAuthConfig, sameKubernetesAuthConfig } from './policy.ts'
-import type { OpenBaoSession } from './session.ts'
+import type { BaoRequests } from './requests.ts'
+import type { Changes } from './session.ts'
 
 /**
  * The two paths setup mounts, and only those: KV v2 at secret/, and the kubernetes auth method
@@ -8,13 +10,13 @@ import type { OpenBaoSession } from './session.ts'
  * its data): setup stops and says how to move it.
  */
 
-export async function ensureKvV2(session: OpenBaoSession): Promise<void> {
+export async function ensureKvV2(bao: BaoRequests, changes: Changes): Promise<void> {
   const subject = `secrets engine ${KV_MOUNT}/`
-  const mounts = (await session.read('sys/mounts')) ?? {}
+  const mounts = (await bao.read('sys/mounts')) ?? {}
   const mount = mounts[`${KV_MOUNT}/`] as { type?: string; options?: { version?: string } | null } | undefined
   if (!mount) {
-    await session.change(subject, 'created', 'KV v2', () =>
-      session.must(
+    await changes.change(subject, 'created', 'KV v2', () =>
+      bao.must(
         'POST',
         `sys/mounts/${KV_MOUNT}`,
         { type: 'kv', options: { version: '2' }, description: 'runtime secrets (platform-bootstrap)' },
@@ -24,24 +26,28 @@ export async function ensureKvV2(session: OpenBaoSession): Promise<void> {
     return
   }
   if (mount.type === 'kv' && mount.options?.version === '2') {
-    session.entry(subject, 'unchanged', 'KV v2')
+    changes.entry(subject, 'unchanged', 'KV v2')
     return
   }
   throw new BootstrapError(
-    `OpenBao at ${session.options.address} has ${KV_MOUNT}/ mounted as ${mount.type ?? 'unknown'}${mount.options?.version ? ` v${mount.options.version}` : ''}, not KV v2`,
+    `OpenBao at ${bao.address} has ${KV_MOUNT}/ mounted as ${mount.type ?? 'unknown'}${mount.options?.version ? ` v${mount.options.version}` : ''}, not KV v2`,
     {
       hint: `setup never remounts it (that would lose its data): move its data and disable it (\`bao secrets disable ${KV_MOUNT}\`), then run setup again`,
     },
   )
 }
 
-export async function ensureKubernetesAuth(session: OpenBaoSession): Promise<void> {
+export async function ensureKubernetesAuth(
+  bao: BaoRequests,
+  changes: Changes,
+  kubernetes: KubernetesTarget,
+): Promise<void> {
   const subject = `auth method ${KUBERNETES_AUTH_MOUNT}/`
-  const auths = (await session.read('sys/auth')) ?? {}
+  const auths = (await bao.read('sys/auth')) ?? {}
   const method = auths[`${KUBERNETES_AUTH_MOUNT}/`] as { type?: string } | undefined
   if (!method) {
-    await session.change(subject, 'created', undefined, () =>
-      session.must(
+    await changes.change(subject, 'created', undefined, () =>
+      bao.must(
         'POST',
         `sys/auth/${KUBERNETES_AUTH_MOUNT}`,
         { type: 'kubernetes', description: 'ServiceAccounts of the platform apps (platform-bootstrap)' },
@@ -50,22 +56,22 @@ export async function ensureKubernetesAuth(session: OpenBaoSession): Promise<voi
     )
   } else if (method.type !== 'kubernetes') {
     throw new BootstrapError(
-      `OpenBao at ${session.options.address} has ${KUBERNETES_AUTH_MOUNT}/ enabled as a ${method.type} auth method, not kubernetes`,
+      `OpenBao at ${bao.address} has ${KUBERNETES_AUTH_MOUNT}/ enabled as a ${method.type} auth method, not kubernetes`,
       {
         hint: `setup never replaces it: disable it (\`bao auth disable ${KUBERNETES_AUTH_MOUNT}\`) if it is not in use, then run setup again`,
       },
     )
   } else {
-    session.entry(subject, 'unchanged')
+    changes.entry(subject, 'unchanged')
   }
-  const desired = kubernetesAuthConfig(session.options.kubernetes)
-  const current = method ? await session.read(`auth/${KUBERNETES_AUTH_MOUNT}/config`) : undefined
+  const desired = kubernetesAuthConfig(kubernetes)
+  const current = method ? await bao.read(`auth/${KUBERNETES_AUTH_MOUNT}/config`) : undefined
   const note = `host ${desired.kubernetes_host}${desired.kubernetes_ca_cert ? ', with its CA' : ''}${desired.disable_local_ca_jwt ? ', OpenBao outside the cluster' : ''}`
   if (sameKubernetesAuthConfig(current, desired)) {
-    session.entry('kubernetes auth config', 'unchanged', note)
+    changes.entry('kubernetes auth config', 'unchanged', note)
     return
   }
-  await session.change('kubernetes auth config', current ? 'updated' : 'created', note, () =>
-    session.must('POST', `auth/${KUBERNETES_AUTH_MOUNT}/config`, { ...desired }, 'configure kubernetes auth'),
+  await changes.change('kubernetes auth config', current ? 'updated' : 'created', note, () =>
+    bao.must('POST', `auth/${KUBERNETES_AUTH_MOUNT}/config`, { ...desired }, 'configure kubernetes auth'),
   )
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { waitFor } from '../../core/wait.ts'
 import { GENERATED_PREFIX, INIT_KEYS } from '../init-store.ts'
-import { type Snapshot, uploadSnapshot } from '../snapshot.ts'
+import type { Snapshot } from '../snapshot.ts'
 import { initRequest, POLL_MS, type SealStatus, waitUnsealed } from './init.ts'
 import { markInitPending } from './interrupted-init.ts'
 import type { OpenBaoSession } from './session.ts'
@@ -20,15 +20,16 @@ export async function restoreInto(
   snapshot: Snapshot,
   file: string,
 ): Promise<void> {
-  await markInitPending(session)
+  await markInitPending(session.initValues, session.options.storage)
   const init = await initRequest(session, status, 'initialise OpenBao to restore the snapshot into')
   const root = init.root_token ?? ''
-  for (const key of init.keys_base64 ?? []) await session.send('PUT', 'sys/unseal', { key }, '')
+  for (const key of init.keys_base64 ?? [])
+    await session.bao.send('PUT', 'sys/unseal', { key }, { token: '' })
   // Kept until the restore is done: a run that stops in between resumes it (resumeRestore).
-  session.setFile(INIT_KEYS.rootToken, root)
-  session.setFile(INIT_KEYS.restoringFrom, restoreMarker(snapshot))
-  session.setFile(INIT_KEYS.initPending, undefined)
-  await session.saveFile()
+  session.initValues.set(INIT_KEYS.rootToken, root)
+  session.initValues.set(INIT_KEYS.restoringFrom, restoreMarker(snapshot))
+  session.initValues.set(INIT_KEYS.initPending, undefined)
+  await session.initValues.save()
   await waitUnsealed(session, status)
   await restoreWith(session, root, snapshot, file)
 }
@@ -37,8 +38,8 @@ export async function restoreInto(
 export function restorePending(session: OpenBaoSession, snapshot: Snapshot | undefined): boolean {
   return (
     !!snapshot &&
-    session.file[INIT_KEYS.restoringFrom] === restoreMarker(snapshot) &&
-    !!session.file[INIT_KEYS.rootToken]
+    session.initValues.get(INIT_KEYS.restoringFrom) === restoreMarker(snapshot) &&
+    !!session.initValues.get(INIT_KEYS.rootToken)
   )
 }
 
@@ -56,7 +57,7 @@ export async function resumeRestore(
   file: string,
 ): Promise<void> {
   session.deps.onEntry(`OpenBao: resuming the restore of ${file} a stopped run began`)
-  await restoreWith(session, session.file[INIT_KEYS.rootToken] as string, snapshot, file)
+  await restoreWith(session, session.initValues.get(INIT_KEYS.rootToken) as string, snapshot, file)
 }
 
 /**
@@ -75,26 +76,27 @@ async function restoreWith(
     .map(([, value]) => value)
   const admin = snapshot.init[INIT_KEYS.adminToken] ?? ''
   const works = async (token: string) =>
-    (await session.send('GET', 'auth/token/lookup-self', undefined, token)).status === 200
+    (await session.bao.send('GET', 'auth/token/lookup-self', undefined, { token })).status === 200
   let sentAt: number | undefined
   await waitFor(
     `OpenBao at ${session.options.address} to answer with the snapshot's data`,
     async () => {
-      const health = await session.send(
+      const health = await session.bao.send(
         'GET',
         'sys/health?standbyok=false&sealedcode=299&uninitcode=299',
         undefined,
-        '',
+        {
+          token: '',
+        },
       )
       const sealed = (health.body as { sealed?: boolean } | undefined)?.sealed
       if (sealed && unsealKeys.length)
-        for (const key of unsealKeys) await session.send('PUT', 'sys/unseal', { key }, '')
+        for (const key of unsealKeys) await session.bao.send('PUT', 'sys/unseal', { key }, { token: '' })
       if (health.status !== 200) return false
       if (await works(admin)) return true
       // Not sent yet, or sent and still not applied while the init's own data still answers: (again).
       if ((sentAt === undefined || session.deps.now() - sentAt > 15_000) && (await works(root))) {
-        session.report.writes++
-        await uploadSnapshot(session.options.address, root, snapshot.bytes)
+        await session.bao.restoreSnapshot(root, snapshot.bytes)
         sentAt = session.deps.now()
       }
       return false
@@ -108,10 +110,10 @@ async function restoreWith(
       hint: `its log says why (local: the openbao log in the state folder's logs/); ${file} is untouched, and running setup again resumes the restore`,
     },
   )
-  for (const key of Object.keys(session.file))
-    if (!key.startsWith(GENERATED_PREFIX) && !(key in snapshot.init)) session.setFile(key, undefined)
-  for (const [key, value] of Object.entries(snapshot.init)) session.setFile(key, value)
-  await session.saveFile()
+  for (const key of session.initValues.keys())
+    if (!key.startsWith(GENERATED_PREFIX) && !(key in snapshot.init)) session.initValues.set(key, undefined)
+  for (const [key, value] of Object.entries(snapshot.init)) session.initValues.set(key, value)
+  await session.initValues.save()
   session.entry(
     'OpenBao',
     'restored',

@@ -5,7 +5,8 @@ import type { OpenBaoAppConfig } from '../../runner/config.ts'
 import { errorsOf } from '../client.ts'
 import { generatedKey } from '../init-store.ts'
 import { KV_MOUNT } from './policy.ts'
-import type { OpenBaoSession, Rotation } from './session.ts'
+import type { BaoRequests } from './requests.ts'
+import type { Changes, OpenBaoSession, Rotation } from './session.ts'
 
 /**
  * Each app's initial secrets at secret/data/<app>: written only where missing, with
@@ -87,7 +88,7 @@ export async function ensureSecrets(session: OpenBaoSession): Promise<void> {
   for (const app of session.options.apps) {
     const fields = Object.entries(app.secrets)
     if (fields.length === 0) continue
-    const state = await readKv(session, app.name)
+    const state = await readKv(session.bao, app.name)
     const add: Record<string, string> = {}
     const rotated = new Set<string>()
     for (const [field, spec] of fields) {
@@ -98,8 +99,8 @@ export async function ensureSecrets(session: OpenBaoSession): Promise<void> {
       const rotate = rotating(app.name, field)
       if (exists && !rotate) {
         // The live value wins, and becomes the copy a recreated OpenBao gets back.
-        if (keep && typeof live === 'string' && session.file[keep] !== live) {
-          session.setFile(keep, live)
+        if (keep && typeof live === 'string' && session.initValues.get(keep) !== live) {
+          session.initValues.set(keep, live)
           session.entry(
             subject,
             'kept',
@@ -115,13 +116,13 @@ export async function ensureSecrets(session: OpenBaoSession): Promise<void> {
       if ('fromField' in spec) {
         value = await bootstrapValue(spec.fromField)
         source = `from bootstrap field ${spec.fromField}`
-      } else if (!rotate && keep && session.file[keep]) {
-        value = session.file[keep] as string
+      } else if (!rotate && keep && session.initValues.get(keep)) {
+        value = session.initValues.get(keep) as string
         source = `restored from ${session.options.initFile}`
       } else {
         value = session.deps.randomSecret(spec.generate)
         redactor.add(value)
-        if (keep) session.setFile(keep, value)
+        if (keep) session.initValues.set(keep, value)
         source = `generated, ${spec.generate} characters, copy in ${session.options.initFile}`
       }
       if (exists && live === value) {
@@ -135,20 +136,22 @@ export async function ensureSecrets(session: OpenBaoSession): Promise<void> {
     if (Object.keys(add).length > 0) writes.push({ app, state, add, rotated })
   }
   // Generated values reach the init file before OpenBao: a stop in between loses none.
-  await session.saveFile()
-  for (const write of writes) await writeKv(session, write.app.name, write.state, write.add, write.rotated)
+  await session.initValues.save()
+  if (session.options.dryRun) return
+  for (const write of writes)
+    await writeKv(session.bao, session, write.app.name, write.state, write.add, write.rotated)
 }
 
-async function readKv(session: OpenBaoSession, app: string): Promise<KvState> {
-  if (session.fresh) return { version: 0, data: undefined }
+async function readKv(bao: BaoRequests, app: string): Promise<KvState> {
+  if (bao.empty) return { version: 0, data: undefined }
   const path = `${KV_MOUNT}/data/${app}`
-  const response = await session.send('GET', path, undefined, session.token)
+  const response = await bao.send('GET', path)
   const body = response.body as
     | { data?: { data?: Record<string, unknown> | null; metadata?: { version?: number } } }
     | undefined
   const version = body?.data?.metadata?.version ?? 0
   if (response.status === 404) return { version, data: undefined }
-  if (response.status !== 200) throw session.failure(response, `read ${path}`)
+  if (response.status !== 200) throw bao.failure(response, `read ${path}`)
   const data = body?.data?.data ?? undefined
   for (const value of Object.values(data ?? {})) if (typeof value === 'string') redactor.add(value)
   return { version, data: data ?? undefined }
@@ -156,28 +159,23 @@ async function readKv(session: OpenBaoSession, app: string): Promise<KvState> {
 
 /** KV v2 with check-and-set; on a concurrent write, read again and add only what is still missing. */
 async function writeKv(
-  session: OpenBaoSession,
+  bao: BaoRequests,
+  changes: Changes,
   app: string,
   initial: KvState,
   wanted: Record<string, string>,
   rotated: Set<string>,
 ): Promise<void> {
-  if (session.options.dryRun) return
   const path = `${KV_MOUNT}/data/${app}`
   let state = initial
   let add = { ...wanted }
   for (let attempt = 1; ; attempt++) {
     const data = { ...(state.data ?? {}), ...add }
-    const response = await session.send(
-      'POST',
-      path,
-      { options: { cas: state.version }, data },
-      session.token,
-    )
+    const response = await bao.send('POST', path, { options: { cas: state.version }, data })
     if (response.status === 200 || response.status === 204) return
     const conflict = response.status === 400 && /check-and-set/i.test(errorsOf(response.body))
-    if (!conflict || attempt >= 3) throw session.failure(response, `write ${path}`)
-    state = await readKv(session, app)
+    if (!conflict || attempt >= 3) throw bao.failure(response, `write ${path}`)
+    state = await readKv(bao, app)
     const current = state.data
     add = Object.fromEntries(
       Object.entries(add).filter(
@@ -185,7 +183,7 @@ async function writeKv(
       ),
     )
     for (const field of Object.keys(wanted).filter((f) => !(f in add))) {
-      session.entry(`secret ${app}/${field}`, 'kept', 'written by someone else meanwhile; theirs is kept')
+      changes.entry(`secret ${app}/${field}`, 'kept', 'written by someone else meanwhile; theirs is kept')
     }
     if (Object.keys(add).length === 0) return
   }
