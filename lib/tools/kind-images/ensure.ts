@@ -15,15 +15,17 @@ import {
   kubernetesNodePart,
   localPathPart,
   pausePart,
-} from './binaries.ts'
-import { componentImagesList, componentImagesPart } from './component-images.ts'
+} from './build/binaries.ts'
+import { dockerEngine, inspectImage, removeImages } from './build/docker.ts'
+import { ensurePart, openJob, type Part, type PartResult, partFailure, publish } from './build/parts.ts'
+import { busyboxPart, rootPart } from './build/roots.ts'
+import { storageManifestFrom } from './build/storage.ts'
 import { type KindImagesContext, kindImagesRoot, log, proxyOnly } from './context.ts'
-import { dockerEngine, inspectImage, removeImages } from './docker.ts'
+import { componentImagesList, componentImagesPart } from './images/component-images.ts'
+import { buildNodeImage, kindModuleDir } from './images/node-image.ts'
+import { buildPlatformImage } from './images/platform-images.ts'
 import { builtFrom } from './labels.ts'
 import { type ArchiveEntry, missingImages, readManifest, writeManifest } from './manifest.ts'
-import { buildNodeImage, kindModuleDir } from './node-image.ts'
-import { ensurePart, openJob, type Part, type PartResult, partFailure, publish } from './parts.ts'
-import { buildPlatformImage } from './platform-images.ts'
 import {
   NODE_IMAGE,
   nodeRecipe,
@@ -32,8 +34,6 @@ import {
   platformRecipe,
   recipeKey,
 } from './recipe.ts'
-import { busyboxPart, rootPart } from './roots.ts'
-import { storageManifestFrom } from './storage.ts'
 
 /**
  * The offline route for the kind provider's images: where a Docker engine answers and the official

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { mountsUnder } from './build/mounts.ts'
 import { proxyOnly } from './context.ts'
-import { mountsUnder } from './mounts.ts'
-import { criBaseSpec, restrictOomScoreAdj } from './node-image.ts'
+import { criBaseSpec, restrictOomScoreAdj } from './images/node-image.ts'
 import {
   componentImages,
   hashOf,

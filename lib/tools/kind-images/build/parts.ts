@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
-import { BootstrapError } from '../../core/errors.ts'
-import type { Job } from '../job.ts'
-import { StepFailed } from '../job.ts'
-import { type KindImagesContext, log } from './context.ts'
+import { BootstrapError } from '../../../core/errors.ts'
+import type { Job } from '../../job.ts'
+import { StepFailed } from '../../job.ts'
+import { type KindImagesContext, log } from '../context.ts'
+import { hashOf } from '../recipe.ts'
 import { unmountUnder } from './mounts.ts'
-import { hashOf } from './recipe.ts'
 
 /**
  * One cached piece of the offline kind images (a Debian root, a set of binaries, the component

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { BootstrapError } from '../../core/errors.ts'
+import { BootstrapError } from '../../../core/errors.ts'
 
 /** The Debian mirror apt uses on this machine: debootstrap fetches from it and nowhere else. */
 

@@ -10,16 +10,16 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { BootstrapError } from '../../core/errors.ts'
-import { versions } from '../../core/versions.ts'
-import { downloadModule } from '../build/go-build.ts'
-import { selectTools, toolDir } from '../catalogue.ts'
-import type { Job } from '../job.ts'
+import { BootstrapError } from '../../../core/errors.ts'
+import { versions } from '../../../core/versions.ts'
+import { downloadModule } from '../../build/go-build.ts'
+import { selectTools, toolDir } from '../../catalogue.ts'
+import type { Job } from '../../job.ts'
+import { addAccount, trimRoot, unpackRoot } from '../build/rootfs.ts'
+import { ROOT_TAR } from '../build/roots.ts'
+import { type ArchiveEntry, archiveFileName } from '../manifest.ts'
+import { ARGOCD_LINKS, FILES_DIR, type PlatformImage, platformImages } from '../recipe.ts'
 import { archiveImage, busyboxRoot, installBinary } from './images.ts'
-import { type ArchiveEntry, archiveFileName } from './manifest.ts'
-import { ARGOCD_LINKS, FILES_DIR, type PlatformImage, platformImages } from './recipe.ts'
-import { addAccount, trimRoot, unpackRoot } from './rootfs.ts'
-import { ROOT_TAR } from './roots.ts'
 
 /**
  * The platform's own images for an offline kind cluster, each one `docker save` tarball tagged

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ToolDeps } from '../deps.ts'
-import { appendLog, type Job, step } from '../job.ts'
+import type { ToolDeps } from '../../deps.ts'
+import { appendLog, type Job, step } from '../../job.ts'
 
 /**
  * The Docker commands the offline images are made with, and only these: `docker import`,

@@ -1,8 +1,8 @@
 import { chmodSync, cpSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Job, step } from '../job.ts'
-import { changes, importRoot, removeImages, saveImage } from './docker.ts'
-import { packRoot, staticEtc } from './rootfs.ts'
+import { type Job, step } from '../../job.ts'
+import { changes, importRoot, removeImages, saveImage } from '../build/docker.ts'
+import { packRoot, staticEtc } from '../build/rootfs.ts'
 
 /**
  * One image from one root folder: packed, `docker import`ed with its metadata, saved as one

@@ -1,12 +1,12 @@
 import { join } from 'node:path'
-import { versions } from '../../core/versions.ts'
-import { selectTools, toolDir } from '../catalogue.ts'
+import { versions } from '../../../core/versions.ts'
+import { selectTools, toolDir } from '../../catalogue.ts'
+import type { Part } from '../build/parts.ts'
+import { unpackRoot } from '../build/rootfs.ts'
+import { ROOT_TAR } from '../build/roots.ts'
+import { archiveFileName } from '../manifest.ts'
+import { componentImages, components } from '../recipe.ts'
 import { archiveImage, busyboxRoot, installBinary, staticRoot } from './images.ts'
-import { archiveFileName } from './manifest.ts'
-import type { Part } from './parts.ts'
-import { componentImages, components } from './recipe.ts'
-import { unpackRoot } from './rootfs.ts'
-import { ROOT_TAR } from './roots.ts'
 
 /**
  * The images kubeadm and kind's manifests name, as `docker save` tarballs to preload into the

@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Job, StepFailed, step } from '../job.ts'
-import { findOnPath } from '../which.ts'
-import { debCacheDir, type KindImagesContext } from './context.ts'
+import { type Job, StepFailed, step } from '../../job.ts'
+import { findOnPath } from '../../which.ts'
+import { debCacheDir, type KindImagesContext } from '../context.ts'
+import { type RootName, roots } from '../recipe.ts'
 import { aptMirror } from './mirror.ts'
 import type { Part } from './parts.ts'
-import { type RootName, roots } from './recipe.ts'
 import { packRoot, trimRoot } from './rootfs.ts'
 
 /**

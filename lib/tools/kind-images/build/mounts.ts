@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import type { ToolDeps } from '../deps.ts'
+import type { ToolDeps } from '../../deps.ts'
 
 /**
  * debootstrap mounts /proc and /sys inside the root it builds and unmounts them at the end; a

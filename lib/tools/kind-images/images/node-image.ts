@@ -11,17 +11,17 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { BootstrapError } from '../../core/errors.ts'
-import { versions } from '../../core/versions.ts'
-import { downloadModule } from '../build/go-build.ts'
-import { selectTools, toolDir } from '../catalogue.ts'
-import { type Job, StepFailed, step } from '../job.ts'
-import { changes, importRoot, metadataBuild, removeContainer, removeImages } from './docker.ts'
-import { nodeImageLabels, POD_RESOLV_CONF } from './labels.ts'
-import { CNI_PLUGINS, components, FILES_DIR, NODE_IMAGE } from './recipe.ts'
-import { packRoot, trimRoot, unpackRoot } from './rootfs.ts'
-import { ROOT_TAR } from './roots.ts'
-import { storageManifestFrom } from './storage.ts'
+import { BootstrapError } from '../../../core/errors.ts'
+import { versions } from '../../../core/versions.ts'
+import { downloadModule } from '../../build/go-build.ts'
+import { selectTools, toolDir } from '../../catalogue.ts'
+import { type Job, StepFailed, step } from '../../job.ts'
+import { changes, importRoot, metadataBuild, removeContainer, removeImages } from '../build/docker.ts'
+import { packRoot, trimRoot, unpackRoot } from '../build/rootfs.ts'
+import { ROOT_TAR } from '../build/roots.ts'
+import { storageManifestFrom } from '../build/storage.ts'
+import { nodeImageLabels, POD_RESOLV_CONF } from '../labels.ts'
+import { CNI_PLUGINS, components, FILES_DIR, NODE_IMAGE } from '../recipe.ts'
 
 /**
  * The kind node image, assembled as kind v0.33.0 builds its own: its base image's files (from
@@ -116,7 +116,7 @@ export function restrictOomScoreAdj(config: string): string {
   const changed = config.replace(/restrict_oom_score_adj\s*=\s*false/, 'restrict_oom_score_adj = true')
   if (changed === config) {
     throw new BootstrapError("kind's containerd config has no restrict_oom_score_adj setting", {
-      hint: 'kind changed its containerd config: update lib/tools/kind-images/node-image.ts',
+      hint: 'kind changed its containerd config: update lib/tools/kind-images/images/node-image.ts',
     })
   }
   return changed

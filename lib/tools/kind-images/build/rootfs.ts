@@ -9,7 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { type Job, step } from '../job.ts'
+import { type Job, step } from '../../job.ts'
 
 /** Root filesystem folders: unpacked from and packed into tarballs (owners kept), trimmed, given users. */
 

@@ -6,9 +6,8 @@ import {
   downloadModule,
   initWrapperModule,
   requireGo,
-} from '../build/go-build.ts'
-import { type Job, step } from '../job.ts'
-import type { Part } from './parts.ts'
+} from '../../build/go-build.ts'
+import { type Job, step } from '../../job.ts'
 import {
   CNI_PLUGINS,
   CONTAINERD_TAGS,
@@ -17,7 +16,8 @@ import {
   folderContents,
   KSOPS_STANDIN_DIR,
   NODE_K8S_CMDS,
-} from './recipe.ts'
+} from '../recipe.ts'
+import type { Part } from './parts.ts'
 
 /**
  * The node's binaries, each built from the Go module proxy with CGO off (GOPROXY is the proxy

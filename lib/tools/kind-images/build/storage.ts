@@ -1,4 +1,4 @@
-import { BootstrapError } from '../../core/errors.ts'
+import { BootstrapError } from '../../../core/errors.ts'
 
 /**
  * kind's default storage (local-path-provisioner) manifest and its two images, read from kind's
@@ -39,6 +39,6 @@ export function storageManifestFrom(goSource: string): StorageManifest {
 
 function unreadable(why: string): BootstrapError {
   return new BootstrapError(`cannot read kind's const_storage.go: ${why}`, {
-    hint: "kind's source changed shape: update lib/tools/kind-images/storage.ts for the pinned kind",
+    hint: "kind's source changed shape: update lib/tools/kind-images/build/storage.ts for the pinned kind",
   })
 }
