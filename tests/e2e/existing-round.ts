@@ -29,8 +29,8 @@ import {
 } from '../assertions/assertions.ts'
 import { listedRevision } from '../helpers/helm-list.ts'
 import { leakedFields, makeWorkspace, type Workspace } from '../local/workspace.ts'
+import { expectedApplications } from './checkout.ts'
 import { type GitServer, startGitServer } from './git-server.ts'
-import { expectedApplications } from './harness.ts'
 
 /**
  * The kind tier's "existing" round: environment `staging` (provider existing) run against a kind

@@ -1,23 +1,12 @@
-import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { CoreV1Api } from '@kubernetes/client-node'
-import { parseAllDocuments, parse as parseYaml } from 'yaml'
 import { BootstrapError, errorMessage, lastLines } from '../../lib/core/errors.ts'
-import { run } from '../../lib/core/exec.ts'
-import { envStateDir, personalAgeKeyFile, repoRoot } from '../../lib/core/paths.ts'
-import { redactor as processRedactor, type Redactor } from '../../lib/core/redact.ts'
+import type { Redactor } from '../../lib/core/redact.ts'
 import { waitFor } from '../../lib/core/wait.ts'
-import { type KObject, type Kube, loadKubeConfig, type ObjectRef } from '../../lib/kube/client.ts'
-import { deploysOpenBao, selectedAppFiles, selectedApplications } from '../../lib/kube/manifests.ts'
-import { type BaoCall, nodeVaultCall } from '../../lib/openbao/client.ts'
+import type { KObject, Kube, ObjectRef } from '../../lib/kube/client.ts'
+import type { BaoCall } from '../../lib/openbao/client.ts'
 import { INIT_KEYS } from '../../lib/openbao/init-store.ts'
-import { kindClusters } from '../../lib/providers/kind-cli.ts'
-import { createContext } from '../../lib/runner/cli.ts'
-import { type EnvConfig, envPath, loadConfig } from '../../lib/runner/config.ts'
-import { Logger } from '../../lib/runner/log.ts'
-import { decrypt, decryptDocument } from '../../lib/sops/index.ts'
+import { type EnvConfig, loadConfig } from '../../lib/runner/config.ts'
 import {
   ageKeySecretHolds,
   applicationsConverged,
@@ -37,7 +26,7 @@ import {
   secretHolds,
   type Verdict,
 } from '../assertions/assertions.ts'
-import { listedRevision } from '../helpers/helm-list.ts'
+import type { Consumers } from './checkout.ts'
 import {
   EXIT,
   internetTargets,
@@ -46,6 +35,7 @@ import {
   realProbes,
   refuseUnlessKind,
 } from './preflight.ts'
+import { realDeps } from './real-deps.ts'
 import { collectDiagnostics, type DiagnosticsSource, E2EReport } from './report.ts'
 
 /**
@@ -60,17 +50,6 @@ import { collectDiagnostics, type DiagnosticsSource, E2EReport } from './report.
 
 export type StepName = 'destroy' | 'create' | 'openbao-setup'
 const STEPS: StepName[] = ['destroy', 'create', 'openbao-setup']
-const SCRIPTS: Record<StepName, string> = {
-  destroy: 'scripts/destroy.ts',
-  create: 'scripts/create.ts',
-  'openbao-setup': 'scripts/09-openbao-setup.ts',
-}
-/** Ceilings against a hung child only; the runbook's own timeouts say why a step is slow. */
-const STEP_TIMEOUT_MS: Record<StepName, number> = {
-  destroy: 15 * 60_000,
-  create: 90 * 60_000,
-  'openbao-setup': 20 * 60_000,
-}
 export const ROUNDS = 2
 const POLL_MS = 3_000
 /** Argo CD evaluates a new Application's project within seconds; two minutes is generous. */
@@ -103,21 +82,6 @@ export interface OverlaySecret {
   namespace: string
   name: string
   data: Record<string, string>
-}
-
-/** Pattern A (files at a CSI mount) and B (a synced Secret), as gitops/runtime-secrets/consumers declares them. */
-export interface Consumers {
-  patternA: {
-    namespace: string
-    serviceAccount: string
-    secretProviderClass: string
-    image: string
-    mountPath: string
-    objectName: string
-    app: string
-    field: string
-  }
-  patternB: { namespace: string; secretName: string; key: string; app: string; field: string }
 }
 
 export interface HarnessDeps {
@@ -728,247 +692,6 @@ async function openbaoRestart(
       openbaoUnsealed(await sealStatus(cluster), 'after its pod was deleted'),
     ),
   )
-}
-
-// ---------------------------------------------------------------------------------------------
-// What the checkout declares: the Applications an environment runs, the consumers of patterns A and B.
-
-/** `root` and every Application under gitops.rootPath that the environment's include selects. */
-export function expectedApplications(env: EnvConfig, root = repoRoot): string[] {
-  const dir = join(root, env.gitops.rootPath)
-  const files = (readdirSync(dir, { recursive: true }) as string[])
-    .filter((rel) => /\.ya?ml$/.test(rel))
-    .sort()
-  const selected = selectedAppFiles(env.gitops.include, files)
-  const names = selected.flatMap((rel) =>
-    parseAllDocuments(readFileSync(join(dir, rel), 'utf8'))
-      .map((doc) => doc.toJSON() as KObject | null)
-      .filter((doc) => doc?.kind === 'Application')
-      .map((doc) => (doc as KObject).metadata.name),
-  )
-  return ['root', ...names]
-}
-
-type Doc = Record<string, unknown>
-const at = (doc: unknown, ...path: (string | number)[]): unknown =>
-  path.reduce<unknown>(
-    (node, key) =>
-      node && typeof node === 'object' ? (node as Record<string, unknown>)[key as string] : undefined,
-    doc,
-  )
-
-/** Reads the consumers' SecretProviderClasses and Deployments: pattern A has no secretObjects, pattern B syncs a Secret. */
-export function consumersOf(dir = join(repoRoot, 'gitops', 'runtime-secrets', 'consumers')): Consumers {
-  const docs = readdirSync(dir)
-    .filter((file) => /\.ya?ml$/.test(file))
-    .flatMap((file) =>
-      parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((doc) => doc.toJSON() as Doc),
-    )
-    .filter(Boolean)
-  const spcs = docs.filter((doc) => doc.kind === 'SecretProviderClass')
-  const objectsOf = (spc: Doc) =>
-    (parseYaml(String(at(spc, 'spec', 'parameters', 'objects') ?? '[]')) ?? []) as {
-      objectName: string
-      secretPath: string
-      secretKey: string
-    }[]
-  const appOf = (secretPath: string) => secretPath.replace(/^[^/]+\/data\//, '')
-  const fail = (what: string): never => {
-    throw new BootstrapError(`${dir}: ${what}`, {
-      hint: 'the e2e reads patterns A and B from the consumers the gitops tree declares',
-    })
-  }
-
-  const specA =
-    spcs.find((spc) => !at(spc, 'spec', 'secretObjects')) ??
-    fail('no SecretProviderClass without secretObjects (pattern A)')
-  const nsA = String(at(specA, 'metadata', 'namespace'))
-  const nameA = String(at(specA, 'metadata', 'name'))
-  const objectA = objectsOf(specA)[0] ?? fail(`SecretProviderClass ${nameA} lists no object`)
-  const deployment =
-    docs.find(
-      (doc) =>
-        doc.kind === 'Deployment' &&
-        at(doc, 'metadata', 'namespace') === nsA &&
-        JSON.stringify(at(doc, 'spec', 'template', 'spec', 'volumes') ?? []).includes(
-          `"secretProviderClass":"${nameA}"`,
-        ),
-    ) ?? fail(`no Deployment mounts SecretProviderClass ${nameA}`)
-  const pod = at(deployment, 'spec', 'template', 'spec') as Doc
-  const volume = ((pod.volumes ?? []) as Doc[]).find(
-    (v) => at(v, 'csi', 'volumeAttributes', 'secretProviderClass') === nameA,
-  )
-  const container =
-    ((pod.containers ?? []) as Doc[])[0] ??
-    fail(`Deployment ${String(at(deployment, 'metadata', 'name'))} has no container`)
-  const mount =
-    ((container.volumeMounts ?? []) as Doc[]).find((m) => m.name === volume?.name) ??
-    fail(`no container mounts the ${nameA} volume`)
-
-  const specB =
-    spcs.find((spc) => at(spc, 'spec', 'secretObjects')) ??
-    fail('no SecretProviderClass with secretObjects (pattern B)')
-  const synced = at(specB, 'spec', 'secretObjects', 0) as {
-    secretName: string
-    data: { objectName: string; key: string }[]
-  }
-  const item = synced.data[0] ?? fail(`secretObjects of ${String(at(specB, 'metadata', 'name'))} map no key`)
-  const objectB =
-    objectsOf(specB).find((o) => o.objectName === item.objectName) ??
-    fail(`object ${item.objectName} is not among the parameters' objects`)
-
-  return {
-    patternA: {
-      namespace: nsA,
-      serviceAccount: String(pod.serviceAccountName),
-      secretProviderClass: nameA,
-      image: String(container.image),
-      mountPath: String(mount.mountPath),
-      objectName: objectA.objectName,
-      app: appOf(objectA.secretPath),
-      field: objectA.secretKey,
-    },
-    patternB: {
-      namespace: String(at(specB, 'metadata', 'namespace')),
-      secretName: synced.secretName,
-      key: item.key,
-      app: appOf(objectB.secretPath),
-      field: objectB.secretKey,
-    },
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The real dependencies: child processes, the kind kubeconfig, port-forwards, sops.
-
-/** The runbook as a person runs it, output streamed (masked) and captured. */
-function runCli(
-  env: EnvConfig,
-  step: StepName,
-  redactor: Redactor,
-  out: (line: string) => void,
-): Promise<CliResult> {
-  const bun = process.versions.bun ? process.execPath : 'bun'
-  const child = spawn(bun, [SCRIPTS[step], '--env', env.name], {
-    cwd: env.root,
-    env: { ...process.env, FORCE_COLOR: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  let pending = ''
-  const take = (chunk: Buffer) => {
-    output += chunk.toString()
-    pending += chunk.toString()
-    const lines = pending.split('\n')
-    pending = lines.pop() ?? ''
-    for (const line of lines) out(`    │ ${redactor.mask(line)}`)
-  }
-  child.stdout?.on('data', take)
-  child.stderr?.on('data', take)
-  const timer = setTimeout(() => child.kill('SIGTERM'), STEP_TIMEOUT_MS[step])
-  return new Promise((resolve) => {
-    child.on('error', (error) => {
-      clearTimeout(timer)
-      resolve({ code: 127, output: `${output}\ncould not start ${bun}: ${error.message}` })
-    })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      if (pending) out(`    │ ${redactor.mask(pending)}`)
-      const note = signal
-        ? `\nkilled by ${signal}${signal === 'SIGTERM' ? ` after the ${STEP_TIMEOUT_MS[step] / 60_000} min ceiling` : ''}`
-        : ''
-      resolve({ code: code ?? 128, output: redactor.mask(output + note) })
-    })
-  })
-}
-
-async function connectKind(env: EnvConfig, log: Logger): Promise<Cluster> {
-  // A context per round: the recreated cluster has a new CA and port in its kubeconfig.
-  const ctx = createContext(env, { dryRun: false, force: false, rotate: [] }, log)
-  const kube = await ctx.kube()
-  const access = ctx.provider.access(ctx)
-  const core = loadKubeConfig(access.kubeconfig, access.context).makeApiClient(CoreV1Api)
-  return {
-    kube,
-    async openbao() {
-      const endpoint = await ctx.provider.openbao(ctx)
-      // A kept-alive socket would hold the forward's server.close() open: it gets 5 s, then the run moves on.
-      const close = () =>
-        Promise.race([endpoint.close(), new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref())])
-      return { call: nodeVaultCall(endpoint.address), close }
-    },
-    podLog: (namespace, name, container, previous) =>
-      core.readNamespacedPodLog({ namespace, name, container, previous, tailLines: 300 }),
-  }
-}
-
-/** The Secrets the overlay's KSOPS generator lists, decrypted with the personal key (values registered, never printed). */
-async function readOverlaySecrets(env: EnvConfig, redactor: Redactor): Promise<OverlaySecret[]> {
-  const overlay = join(env.root, 'gitops', 'overlays', env.name)
-  const generator = parseYaml(readFileSync(join(overlay, 'secret-generator.yaml'), 'utf8')) as {
-    files?: string[]
-  }
-  const secrets: OverlaySecret[] = []
-  for (const listed of generator.files ?? []) {
-    const file = join(overlay, listed)
-    // lib/sops decrypts it (its failures explained for the file); the values are registered below.
-    const manifest = (await decryptDocument(file, { ageKeyFile: personalAgeKeyFile() })) as {
-      metadata?: { name?: string; namespace?: string }
-      data?: Record<string, string>
-      stringData?: Record<string, string>
-    }
-    const data: Record<string, string> = { ...(manifest.stringData ?? {}) }
-    for (const [key, value] of Object.entries(manifest.data ?? {}))
-      data[key] = Buffer.from(value, 'base64').toString()
-    redactor.addAll(Object.values(data))
-    secrets.push({
-      file: listed,
-      namespace: manifest.metadata?.namespace ?? 'default',
-      name: manifest.metadata?.name ?? '?',
-      data,
-    })
-  }
-  return secrets
-}
-
-/** The folder of the example secret consumers, and whether an Application the environment includes deploys it. */
-const CONSUMERS = join('gitops', 'runtime-secrets', 'consumers')
-
-export function deploysConsumers(env: EnvConfig): boolean {
-  return selectedApplications(env).some(
-    (app) => (app.spec as { source?: { path?: string } } | undefined)?.source?.path === CONSUMERS,
-  )
-}
-
-export function realDeps(env: EnvConfig, reportsRoot = join(repoRoot, 'reports')): HarnessDeps {
-  const log = new Logger()
-  const print = (line: string) => process.stdout.write(`${processRedactor.mask(line)}\n`)
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  return {
-    env,
-    redactor: processRedactor,
-    cli: (step) => runCli(env, step, processRedactor, print),
-    kindClusters: () => kindClusters(run),
-    connect: () => connectKind(env, log),
-    // lib/sops registers every decrypted value with the process redactor.
-    bootstrapValues: () => decrypt(envPath(env, env.secrets.sopsFile)),
-    adminToken: async () => (await decrypt(envPath(env, env.openbao.initFile)))[INIT_KEYS.adminToken] ?? '',
-    overlaySecrets: () => readOverlaySecrets(env, processRedactor),
-    helmRevision: () =>
-      listedRevision(run, {
-        name: 'argocd',
-        namespace: env.argocd.namespace,
-        kubeconfig: join(envStateDir(env.name), 'kubeconfig'),
-        context: `kind-${env.cluster.name}`,
-      }),
-    expectedApps: expectedApplications(env, env.root),
-    consumers: deploysConsumers(env) ? consumersOf(join(env.root, CONSUMERS)) : undefined,
-    openbao: deploysOpenBao(env),
-    reportDir: join(reportsRoot, 'e2e', stamp),
-    now: () => Date.now(),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    log: print,
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,8 +23,9 @@ import { repoRoot } from '../../lib/core/paths.ts'
 import { toolsPath } from '../../lib/tools/catalogue.ts'
 import { leakedFields } from '../local/workspace.ts'
 import { runExistingRound } from './existing-round.ts'
-import { ROUNDS, realDeps, runE2ERounds } from './harness.ts'
+import { ROUNDS, runE2ERounds } from './harness.ts'
 import { kindNotReady, prepareKindWorkspace } from './kind-workspace.ts'
+import { realDeps } from './real-deps.ts'
 
 const reports = join(repoRoot, 'reports')
 // kind, helm and the rest from the tools cache first, as every run of the runbook finds them.

@@ -317,7 +317,7 @@ describe('main: refusals and preflight before anything is touched', () => {
 
 describe('the assertions an environment allows', () => {
   it('patterns A and B only where the include deploys the secret consumers', async () => {
-    const { deploysConsumers } = await import('../e2e/harness.ts')
+    const { deploysConsumers } = await import('../e2e/real-deps.ts')
     const dev = loadConfig('dev')
     expect(deploysConsumers(dev)).toBe(true)
     const offline = {
