@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execaSync } from 'execa'
 import { afterAll, describe, expect, it } from 'vitest'
 import { run } from '../core/exec.ts'
 import { repoRoot } from '../core/paths.ts'
@@ -28,7 +28,7 @@ const reposDir = mkdtempSync(join(tmpdir(), 'gitops-source-test-'))
 afterAll(() => rmSync(reposDir, { recursive: true, force: true }))
 
 const git = (repo: string, ...args: string[]) =>
-  execFileSync('git', ['-C', join(reposDir, repo), ...args], { encoding: 'utf8' }).trim()
+  execaSync('git', ['-C', join(reposDir, repo), ...args]).stdout.trim()
 const head = (repo: string) => git(repo, 'rev-parse', 'HEAD')
 const commits = (repo: string) => Number(git(repo, 'rev-list', '--count', 'HEAD'))
 
@@ -109,7 +109,7 @@ describe('publishCheckout', () => {
     const repo = join(reposDir, 'tenant-tenant-a')
     writeFileSync(join(repo, 'stray.yaml'), 'kind: Stray\n')
     git('tenant-tenant-a', 'add', 'stray.yaml')
-    execFileSync('git', ['-C', repo, '-c', 'user.name=x', '-c', 'user.email=x@x', 'commit', '-qm', 'stray'])
+    execaSync('git', ['-C', repo, '-c', 'user.name=x', '-c', 'user.email=x@x', 'commit', '-qm', 'stray'])
     await publishCheckout(env, reposDir, served, run)
     expect(existsSync(join(repo, 'stray.yaml'))).toBe(false)
     expect(git('tenant-tenant-a', 'ls-files').split('\n')).not.toContain('stray.yaml')

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execaSync } from 'execa'
 import { afterAll, describe, expect, it } from 'vitest'
 import { stringify } from 'yaml'
 import { toolsPath } from '../tools/catalogue.ts'
@@ -37,14 +37,11 @@ function healthOf(app: Record<string, unknown>): string {
       ...app,
     }),
   )
-  const out = execFileSync(
+  const out = execaSync(
     'argocd',
     ['admin', 'settings', 'resource-overrides', 'health', file, '--argocd-cm-path', cmFile],
-    {
-      encoding: 'utf8',
-      env: { ...process.env, PATH: toolsPath(process.env.PATH) },
-    },
-  )
+    { env: { PATH: toolsPath(process.env.PATH) } },
+  ).stdout
   return /STATUS:\s*(\S+)/.exec(out)?.[1] ?? out
 }
 

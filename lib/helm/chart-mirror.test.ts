@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execaSync } from 'execa'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { caught } from '../../tests/helpers/caught.ts'
@@ -24,7 +24,7 @@ function chartPackage(folder: string, name: string, version: string, bytes = 0):
   // Random content does not compress: a package of about `bytes`.
   if (bytes) writeFileSync(join(src, name, 'templates', 'blob.bin'), randomBytes(bytes))
   const file = join(folder, `${name}-${version}.tgz`)
-  execFileSync('tar', ['-czf', file, '-C', src, name])
+  execaSync('tar', ['-czf', file, '-C', src, name])
   rmSync(src, { recursive: true, force: true })
   return file
 }

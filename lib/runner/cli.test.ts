@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execa } from 'execa'
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { memorySink } from '../../tests/helpers/memory-sink.ts'
 import { BootstrapError } from '../core/errors.ts'
@@ -265,7 +266,7 @@ describe('runSteps', () => {
 
   it('refuses a second concurrent run against the same environment with exit code 3', async () => {
     // The first run: another process holding the environment's lock (taken through lib/runner/lock.ts).
-    child = spawn(
+    child = execa(
       join(repoRoot, 'node_modules', '.bin', 'bun'),
       [
         '-e',
@@ -274,7 +275,7 @@ describe('runSteps', () => {
          console.log('locked')
          setTimeout(() => {}, 60_000)`,
       ],
-      { env: { ...process.env, LOCK_FILE: lockFile() }, stdio: ['ignore', 'pipe', 'inherit'] },
+      { env: { LOCK_FILE: lockFile() }, stdio: ['ignore', 'pipe', 'inherit'], buffer: false, reject: false },
     )
     await new Promise<void>((resolve, reject) => {
       child?.stdout?.on('data', (data: Buffer) => data.toString().includes('locked') && resolve())

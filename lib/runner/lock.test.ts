@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execa } from 'execa'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { BootstrapError } from '../core/errors.ts'
 import { acquireLock } from './lock.ts'
@@ -46,7 +47,7 @@ describe('acquireLock', () => {
   })
 
   it('refuses while the owner is alive, with exit code 3, and leaves its lock alone', () => {
-    child = spawn('sleep', ['30'], { stdio: 'ignore' })
+    child = execa('sleep', ['30'], { stdio: 'ignore', reject: false })
     const owner = child.pid as number
     expect(owner).toBeGreaterThan(0)
     const file = join(dir, 'live.lock')

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { execa } from 'execa'
 
 /**
  * A git server that really checks credentials: git's own smart-HTTP backend (`git http-backend`,
@@ -66,7 +66,8 @@ function backend(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<number> {
-  const child = spawn('git', ['http-backend'], {
+  const child = execa('git', ['http-backend'], {
+    extendEnv: false,
     env: {
       PATH: process.env.PATH,
       GIT_PROJECT_ROOT: root,
@@ -80,27 +81,26 @@ function backend(
       GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
       HTTP_CONTENT_ENCODING: String(req.headers['content-encoding'] ?? ''),
     },
-    stdio: ['pipe', 'pipe', 'ignore'],
+    stderr: 'ignore',
+    encoding: 'buffer',
+    stripFinalNewline: false,
+    reject: false,
   })
   req.pipe(child.stdin)
-  const chunks: Buffer[] = []
-  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
-  return new Promise((resolve) =>
-    child.on('close', () => {
-      const out = Buffer.concat(chunks)
-      const end = out.indexOf('\r\n\r\n')
-      const head = out.subarray(0, Math.max(end, 0)).toString()
-      let status = 200
-      const headers: Record<string, string> = {}
-      for (const line of head.split('\r\n').filter(Boolean)) {
-        const at = line.indexOf(':')
-        const [name, value] = [line.slice(0, at).trim(), line.slice(at + 1).trim()]
-        if (name.toLowerCase() === 'status') status = Number.parseInt(value, 10)
-        else headers[name] = value
-      }
-      if (end < 0) status = 500
-      res.writeHead(status, headers).end(end < 0 ? undefined : out.subarray(end + 4))
-      resolve(status)
-    }),
-  )
+  return child.then(({ stdout }) => {
+    const out = Buffer.from(stdout ?? new Uint8Array())
+    const end = out.indexOf('\r\n\r\n')
+    const head = out.subarray(0, Math.max(end, 0)).toString()
+    let status = 200
+    const headers: Record<string, string> = {}
+    for (const line of head.split('\r\n').filter(Boolean)) {
+      const at = line.indexOf(':')
+      const [name, value] = [line.slice(0, at).trim(), line.slice(at + 1).trim()]
+      if (name.toLowerCase() === 'status') status = Number.parseInt(value, 10)
+      else headers[name] = value
+    }
+    if (end < 0) status = 500
+    res.writeHead(status, headers).end(end < 0 ? undefined : out.subarray(end + 4))
+    return status
+  })
 }

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CoreV1Api } from '@kubernetes/client-node'
+import { execa } from 'execa'
 import { parse as parseYaml } from 'yaml'
 import { run } from '../../lib/core/exec.ts'
 import { envStateDir, personalAgeKeyFile, repoRoot } from '../../lib/core/paths.ts'
@@ -45,10 +45,14 @@ function runCli(
   out: (line: string) => void,
 ): Promise<CliResult> {
   const bun = process.versions.bun ? process.execPath : 'bun'
-  const child = spawn(bun, [SCRIPTS[step], '--env', env.name], {
+  // The ceiling is execa's timeout: SIGTERM, as a person's Ctrl-C would.
+  const child = execa(bun, [SCRIPTS[step], '--env', env.name], {
     cwd: env.root,
-    env: { ...process.env, FORCE_COLOR: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { FORCE_COLOR: '0' },
+    stdin: 'ignore',
+    buffer: false,
+    reject: false,
+    timeout: STEP_TIMEOUT_MS[step],
   })
   let output = ''
   let pending = ''
@@ -61,20 +65,14 @@ function runCli(
   }
   child.stdout?.on('data', take)
   child.stderr?.on('data', take)
-  const timer = setTimeout(() => child.kill('SIGTERM'), STEP_TIMEOUT_MS[step])
-  return new Promise((resolve) => {
-    child.on('error', (error) => {
-      clearTimeout(timer)
-      resolve({ code: 127, output: `${output}\ncould not start ${bun}: ${error.message}` })
-    })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      if (pending) out(`    │ ${redactor.mask(pending)}`)
-      const note = signal
-        ? `\nkilled by ${signal}${signal === 'SIGTERM' ? ` after the ${STEP_TIMEOUT_MS[step] / 60_000} min ceiling` : ''}`
-        : ''
-      resolve({ code: code ?? 128, output: redactor.mask(output + note) })
-    })
+  return child.then((result): CliResult => {
+    if (pending) out(`    │ ${redactor.mask(pending)}`)
+    if (result.exitCode === undefined && !result.signal)
+      return { code: 127, output: redactor.mask(`${output}\ncould not start ${bun}: ${result.shortMessage}`) }
+    const note = result.signal
+      ? `\nkilled by ${result.signal}${result.timedOut ? ` after the ${STEP_TIMEOUT_MS[step] / 60_000} min ceiling` : ''}`
+      : ''
+    return { code: result.exitCode ?? 128, output: redactor.mask(output + note) }
   })
 }
 

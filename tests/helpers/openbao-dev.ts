@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
+import { execa } from 'execa'
 import { versions } from '../../lib/core/versions.ts'
 import { freePort } from '../../lib/local/process/ports.ts'
 import { toolDir, toolsPath } from '../../lib/tools/index.ts'
@@ -78,7 +79,7 @@ async function launch(
   const address = `http://127.0.0.1:${port}`
   // Its own HOME: bao must not read or write the developer's ~/.vault-token or config.
   const home = await mkdtemp(join(tmpdir(), 'openbao-dev-'))
-  const child = spawn(
+  const child = execa(
     binary,
     [
       'server',
@@ -90,7 +91,10 @@ async function launch(
     ],
     {
       env: { PATH: process.env.PATH ?? '', HOME: home },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      extendEnv: false,
+      stdin: 'ignore',
+      buffer: false,
+      reject: false,
     },
   )
   let output = ''

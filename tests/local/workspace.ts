@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
   cpSync,
@@ -122,20 +122,21 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
 
   const transcript: string[] = []
   const spawnCli = (script: string, args: string[] = []) => {
-    const child = spawn(join(repoRoot, 'node_modules/.bin/bun'), [script, '--env', envName, ...args], {
+    const child = execa(join(repoRoot, 'node_modules/.bin/bun'), [script, '--env', envName, ...args], {
       cwd: dir,
       env: processEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      extendEnv: false,
+      stdin: 'ignore',
+      buffer: false,
+      reject: false,
     })
     let output = ''
     child.stdout?.on('data', (chunk) => (output += chunk))
     child.stderr?.on('data', (chunk) => (output += chunk))
-    const done = new Promise<CliResult>((resolve) =>
-      child.on('close', (code, signal) => {
-        transcript.push(output)
-        resolve({ code: code ?? (signal ? 128 + 9 : 1), output })
-      }),
-    )
+    const done = child.then((result): CliResult => {
+      transcript.push(output)
+      return { code: result.exitCode ?? (result.signal ? 128 + 9 : 1), output }
+    })
     return { child, done, output: () => output }
   }
   const workspace: Workspace = {

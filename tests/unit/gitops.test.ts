@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { chmod, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, relative } from 'node:path'
 import { Application, AppProject } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1'
+import { execaSync } from 'execa'
 import { Deployment } from 'kubernetes-models/apps/v1'
 import { LimitRange, Namespace, ResourceQuota, Service, ServiceAccount } from 'kubernetes-models/v1'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -650,12 +650,7 @@ describe.skipIf(!haveTools)(
 
 describe('the KSOPS stand-in on its own', () => {
   const standin = (generator: string, cwd: string) =>
-    execFileSync(ksopsStandin, [generator], {
-      cwd,
-      env: { ...process.env, PATH: toolsPath() },
-      encoding: 'utf8',
-      stdio: 'pipe',
-    })
+    execaSync(ksopsStandin, [generator], { cwd, env: { PATH: toolsPath() }, stripFinalNewline: false }).stdout
   let tmp: string
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'ksops-standin-'))

@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { caught } from '../../../tests/helpers/caught.ts'
 import { findBao } from '../../../tests/helpers/openbao-dev.ts'
@@ -353,9 +354,12 @@ async function startStaticSealBao(dir: string, keyFile: string): Promise<StaticS
     config,
     `storage "raft" {\n  path = "${data}"\n  node_id = "test"\n}\nlistener "tcp" {\n  address = "127.0.0.1:${api}"\n  cluster_address = "127.0.0.1:${cluster}"\n  tls_disable = 1\n}\nseal "static" {\n  current_key_id = "test-1"\n  current_key = "file://${keyFile}"\n}\napi_addr = "http://127.0.0.1:${api}"\ncluster_addr = "https://127.0.0.1:${cluster}"\n`,
   )
-  const child: ChildProcess = spawn(binary, ['server', `-config=${config}`], {
+  const child: ChildProcess = execa(binary, ['server', `-config=${config}`], {
     env: { PATH: process.env.PATH ?? '', HOME: dir },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    extendEnv: false,
+    stdin: 'ignore',
+    buffer: false,
+    reject: false,
   })
   let output = ''
   child.stdout?.on('data', (c: Buffer) => {
