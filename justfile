@@ -58,9 +58,9 @@ test-unit:
 lint:
     biome check .
 
-# Benchmarks: figures printed and written to reports/bench.json (never asserted in tests)
-bench:
-    bun tests/bench/bench.ts
+# Benchmarks: figures printed and written to reports/bench.json (never asserted in tests) [--only phase,…] [--runs N] [--sizes 1,10,100]
+bench *args:
+    bun tests/bench/bench.ts "$@"
 
 # Destroy and recreate the full stack on kind and assert convergence (needs Docker and internet)
 e2e env="dev":
