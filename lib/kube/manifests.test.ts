@@ -1,6 +1,7 @@
 import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1'
 import { Namespace, Secret } from 'kubernetes-models/v1'
 import { describe, expect, it } from 'vitest'
+import { generateIdentity } from '../bootstrap-secrets/age.ts'
 import { type EnvConfig, loadConfig } from '../runner/config.ts'
 import type { KObject } from './client.ts'
 import {
@@ -119,8 +120,8 @@ describe('manifests', () => {
     validSecret(secret)
   })
 
-  it('ageKeySecret: ksops-age-key / age.agekey with exactly one trailing newline', () => {
-    const identity = 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ'
+  it('ageKeySecret: ksops-age-key / age.agekey with exactly one trailing newline', async () => {
+    const { identity } = await generateIdentity()
     const secret = ageKeySecret('argocd', identity)
     expect(secret.metadata).toMatchObject({ name: 'ksops-age-key', namespace: 'argocd' })
     expect(decode(secret)).toEqual({ 'age.agekey': `${identity}\n` })

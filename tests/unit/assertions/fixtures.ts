@@ -1,3 +1,4 @@
+import { generateIdentity } from '../../../lib/bootstrap-secrets/age.ts'
 import type { ApplyOutcome, KObject, Kube, ObjectRef } from '../../../lib/kube/client.ts'
 import { loadConfig } from '../../../lib/runner/config.ts'
 
@@ -229,7 +230,8 @@ export const runningReady = (container: string) => ({
   ],
 })
 
-export const AGE_KEY = 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ'
+/** A cluster age key made for this run: no key material lives in the repository. */
+export const AGE_KEY = (await generateIdentity()).identity
 export const BOOTSTRAP = {
   age_cluster_private_key: AGE_KEY,
   github_token_platform: 'recorded-platform-token',
