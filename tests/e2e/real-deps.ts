@@ -45,7 +45,7 @@ function runCli(
   out: (line: string) => void,
 ): Promise<CliResult> {
   const bun = process.versions.bun ? process.execPath : 'bun'
-  // The ceiling is execa's timeout: SIGTERM, as a person's Ctrl-C would.
+  // A hung child gets SIGTERM at the step's ceiling (execa's timeout).
   const child = execa(bun, [SCRIPTS[step], '--env', env.name], {
     cwd: env.root,
     env: { FORCE_COLOR: '0' },

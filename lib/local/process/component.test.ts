@@ -43,10 +43,7 @@ async function answer(port: number): Promise<string | undefined> {
 }
 
 describe('ensureComponent', () => {
-  const { log } = (() => {
-    const sink = memorySink()
-    return { log: new Logger({ sink }) }
-  })()
+  const log = new Logger({ sink: memorySink() })
 
   it('starts it, adopts it unchanged, and restarts it on its fixed port when its configuration changes', async () => {
     const port = await freePort()
