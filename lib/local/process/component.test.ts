@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { memorySink } from '../../../tests/helpers/memory-sink.ts'
+import { waitFor } from '../../core/wait.ts'
 import { Logger } from '../../runner/log.ts'
 import { type Component, ensureComponent } from './component.ts'
-import { freePort, LOOPBACK } from './ports.ts'
+import { freePort, LOOPBACK, portIsFree } from './ports.ts'
 import { Processes } from './processes.ts'
 
 /**
@@ -74,8 +75,13 @@ describe('ensureComponent', () => {
     const port = await freePort()
     await ensureComponent(procs, echo(port, 'one'), log)
     await procs.stop('echo', 5_000)
+    // The stopped server's socket can outlive its process for a moment (what a restart waits out).
+    await waitFor('its port released', () => portIsFree(port), { timeoutMs: 10_000, intervalMs: 50 })
     const squatter: Server = createServer()
-    await new Promise<void>((resolve) => squatter.listen(port, LOOPBACK, resolve))
+    await new Promise<void>((resolve, reject) => {
+      squatter.once('error', reject)
+      squatter.listen(port, LOOPBACK, resolve)
+    })
     try {
       await expect(ensureComponent(procs, echo(port, 'one'), log)).rejects.toThrow(
         new RegExp(`echo: port ${port} on 127.0.0.1 is taken by`),
