@@ -5,6 +5,7 @@ import { BootstrapError } from '../../core/errors.ts'
 import { type Run, run } from '../../core/exec.ts'
 import { versions } from '../../core/versions.ts'
 import { applyObjects } from '../../kube/apply.ts'
+import type { KObject } from '../../kube/client.ts'
 import { argocdCmdParamsConfigMap } from '../../kube/manifests.ts'
 import { formatMs, type Logger } from '../../runner/log.ts'
 import { type KubeApis, kubeApis } from '../kube.ts'
@@ -251,5 +252,11 @@ async function configMapData(
   namespace: string,
   name: string,
 ): Promise<Record<string, string>> {
-  return (await apis.core.readNamespacedConfigMap({ name, namespace })).data ?? {}
+  const found = await apis.kube.get<KObject & { data?: Record<string, string> }>({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    name,
+    namespace,
+  })
+  return found?.data ?? {}
 }

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { BootstrapError } from '../../core/errors.ts'
-import { statusCode, unlessAbsent } from '../../core/request-failure.ts'
+import { statusCode } from '../../core/request-failure.ts'
+import { retry } from '../../core/retry.ts'
 import { versions } from '../../core/versions.ts'
 import { waitFor } from '../../core/wait.ts'
 import { applyObjects } from '../../kube/apply.ts'
@@ -106,9 +107,11 @@ export async function ensureDefaultProject(apis: KubeApis, namespace: string, lo
     },
   }
   // Read first: a run with nothing to change sends no write, not even a create refused as a conflict.
-  if (await unlessAbsent(apis.objects.read(project))) return
+  // Both retry: a restarted API server answers 503 for the CRDs' paths until it has installed them.
+  if (await apis.kube.get({ apiVersion: project.apiVersion, kind: project.kind, name: 'default', namespace }))
+    return
   try {
-    await apis.objects.create(project)
+    await retry(() => apis.objects.create(project))
     log.detail(`argocd: created AppProject ${namespace}/default`)
   } catch (error) {
     if (statusCode(error) !== 409) throw error
@@ -125,20 +128,15 @@ export async function checkSettingsObjects(apis: KubeApis, namespace: string): P
     {
       kind: 'ConfigMap',
       name: 'argocd-cm',
-      read: () => apis.core.readNamespacedConfigMap({ name: 'argocd-cm', namespace }),
     },
     {
       kind: 'Secret',
       name: 'argocd-secret',
-      read: () => apis.core.readNamespacedSecret({ name: 'argocd-secret', namespace }),
     },
   ]
   for (const object of objects) {
-    let labels: Record<string, string> | undefined
-    try {
-      labels = (await object.read()).metadata?.labels
-    } catch (error) {
-      if (statusCode(error) !== 404) throw error
+    const found = await apis.kube.get({ apiVersion: 'v1', kind: object.kind, name: object.name, namespace })
+    if (!found) {
       throw new BootstrapError(
         `${object.kind} ${namespace}/${object.name} does not exist: Argo CD cannot start without it`,
         {
@@ -146,7 +144,7 @@ export async function checkSettingsObjects(apis: KubeApis, namespace: string): P
         },
       )
     }
-    if (labels?.['app.kubernetes.io/part-of'] !== 'argocd') {
+    if (found.metadata.labels?.['app.kubernetes.io/part-of'] !== 'argocd') {
       throw new BootstrapError(
         `${object.kind} ${namespace}/${object.name} lacks the label app.kubernetes.io/part-of=argocd: Argo CD does not see it`,
         {

@@ -13,7 +13,7 @@ import {
 import { writeFileAtomicSync } from '../../core/atomic-file.ts'
 import { BootstrapError, errorMessage } from '../../core/errors.ts'
 import type { Run } from '../../core/exec.ts'
-import { statusCode } from '../../core/request-failure.ts'
+import type { KObject } from '../../kube/client.ts'
 import type { Logger } from '../../runner/log.ts'
 import type { KubeApis } from '../kube.ts'
 import { type LocalLayout, podRoot, servedReposDir } from '../layout.ts'
@@ -210,16 +210,17 @@ async function readOrExplain(
   name: string,
   step: string,
 ): Promise<{ data?: Record<string, string> }> {
-  try {
-    return kind === 'Secret'
-      ? await apis.core.readNamespacedSecret({ name, namespace })
-      : await apis.core.readNamespacedConfigMap({ name, namespace })
-  } catch (error) {
-    if (statusCode(error) !== 404) throw error
+  const found = await apis.kube.get<KObject & { data?: Record<string, string> }>({
+    apiVersion: 'v1',
+    kind,
+    name,
+    namespace,
+  })
+  if (!found)
     throw new BootstrapError(`${kind} ${namespace}/${name} does not exist: Argo CD's repo-server mounts it`, {
       hint: `run \`just step ${step} <env>\`, which makes it`,
     })
-  }
+  return found
 }
 
 /** Where the repo-server's init containers put KSOPS: the offline stand-in instead (see its header). */

@@ -4,7 +4,9 @@ import { join } from 'node:path'
 import { writeFileAtomicSync } from '../../core/atomic-file.ts'
 import { BootstrapError } from '../../core/errors.ts'
 import { redactor } from '../../core/redact.ts'
-import { statusCode, unlessAbsent } from '../../core/request-failure.ts'
+import { statusCode } from '../../core/request-failure.ts'
+import { retry } from '../../core/retry.ts'
+import type { KObject } from '../../kube/client.ts'
 import type { Logger } from '../../runner/log.ts'
 import type { KubeApis } from '../kube.ts'
 import { localBinary } from '../process/binaries.ts'
@@ -21,25 +23,30 @@ import { REDIS_SECRET } from './chart-env.ts'
 /** Secret argocd-redis / auth, made once when absent and never replaced, as the chart's redis-secret-init Job does. */
 export async function ensureRedisSecret(apis: KubeApis, namespace: string, log: Logger): Promise<string> {
   const read = async () =>
-    (await unlessAbsent(apis.core.readNamespacedSecret({ name: REDIS_SECRET.name, namespace })))?.data?.[
-      REDIS_SECRET.key
-    ]
+    (
+      await apis.kube.get<KObject & { data?: Record<string, string> }>({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        name: REDIS_SECRET.name,
+        namespace,
+      })
+    )?.data?.[REDIS_SECRET.key]
   let auth = await read()
   if (!auth) {
     const password = randomBytes(24).toString('base64url')
     redactor.add(password)
-    await apis.core
-      .createNamespacedSecret({
+    await retry(() =>
+      apis.core.createNamespacedSecret({
         namespace,
         body: {
           metadata: { name: REDIS_SECRET.name, namespace, labels: { 'app.kubernetes.io/part-of': 'argocd' } },
           type: 'Opaque',
           data: { [REDIS_SECRET.key]: Buffer.from(password).toString('base64') },
         },
-      })
-      .catch((error: unknown) => {
-        if (statusCode(error) !== 409) throw error
-      })
+      }),
+    ).catch((error: unknown) => {
+      if (statusCode(error) !== 409) throw error
+    })
     auth = await read()
     log.detail(`argocd: made Secret ${namespace}/${REDIS_SECRET.name} (the redis password)`)
   }
