@@ -1,4 +1,12 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { type BundleManifest, bundleDir, bundleKey, MANIFEST_FILE } from './manifest.ts'
 
@@ -34,7 +42,8 @@ export async function buildDependencyBundle(
 ): Promise<BundleManifest> {
   const key = bundleKey(nodeModules)
   if (!key) throw new Error(`${join(nodeModules, '.package-lock.json')} is missing: install with npm`)
-  const realModules = resolve(nodeModules)
+  // Bun resolves a package to its real path: compared with node_modules' own, through any symlink.
+  const realModules = realpathSync(nodeModules)
   const files = specifiers.map((specifier) => ({
     specifier,
     file: relative(realModules, Bun.resolveSync(specifier, from)),
@@ -88,9 +97,9 @@ if (import.meta.main) {
   try {
     const specifiers = staticImports([join(root, 'lib'), join(root, 'scripts')])
     const manifest = await buildDependencyBundle(nodeModules, specifiers, join(root, 'lib'))
-    const size = readdirSync(bundleDir(nodeModules)).length
+    const files = readdirSync(bundleDir(nodeModules)).join(', ')
     console.log(
-      `dependency bundle: ${Object.keys(manifest.entries).length} package entry points in ${bundleDir(nodeModules)} (${size} files)`,
+      `dependency bundle: ${Object.keys(manifest.entries).length} package entry points in ${bundleDir(nodeModules)} (${files})`,
     )
   } catch (error) {
     // A start without the bundle is slower, never different: installing goes on.
