@@ -1,6 +1,6 @@
 import { CoreV1Api, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node'
 import type { WaitOptions } from '../core/wait.ts'
-import { createKube, type Kube } from '../kube/client.ts'
+import { createKube, type KObject, type Kube } from '../kube/client.ts'
 
 /** The few API calls the local stack makes itself, through @kubernetes/client-node 1.4.0. */
 
@@ -14,6 +14,26 @@ export interface KubeApis {
    * labelled does not take the runbook's labels away.
    */
   kube: Kube
+}
+
+/**
+ * The data of ConfigMap or Secret `namespace/name` (a Secret's values base64, as the API gives
+ * them), or undefined when it does not exist; read through the retrying client, so a restarted API
+ * server is waited out.
+ */
+export async function dataOf(
+  kube: Kube,
+  kind: 'ConfigMap' | 'Secret',
+  namespace: string,
+  name: string,
+): Promise<Record<string, string> | undefined> {
+  const found = await kube.get<KObject & { data?: Record<string, string> }>({
+    apiVersion: 'v1',
+    kind,
+    name,
+    namespace,
+  })
+  return found ? (found.data ?? {}) : undefined
 }
 
 export const LOCAL_FIELD_MANAGER = 'platform-bootstrap-local'

@@ -5,10 +5,9 @@ import { BootstrapError } from '../../core/errors.ts'
 import { type Run, run } from '../../core/exec.ts'
 import { versions } from '../../core/versions.ts'
 import { applyObjects } from '../../kube/apply.ts'
-import type { KObject } from '../../kube/client.ts'
 import { argocdCmdParamsConfigMap } from '../../kube/manifests.ts'
 import { formatMs, type Logger } from '../../runner/log.ts'
-import { type KubeApis, kubeApis } from '../kube.ts'
+import { dataOf, type KubeApis, kubeApis } from '../kube.ts'
 import { localLayout } from '../layout.ts'
 import { localBinary } from '../process/binaries.ts'
 import { ensureComponent } from '../process/component.ts'
@@ -128,10 +127,10 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
     })
   const [redisPassword, cm, cmdParams] = await Promise.all([
     ensureRedisSecret(apis, namespace, log),
-    configMapData(apis, namespace, 'argocd-cm'),
+    dataOf(apis.kube, 'ConfigMap', namespace, 'argocd-cm').then((data) => data ?? {}),
     (async () => {
       await applyObjects(apis.kube, [argocdCmdParamsConfigMap(namespace, params)], { force: true })
-      return configMapData(apis, namespace, 'argocd-cmd-params-cm')
+      return (await dataOf(apis.kube, 'ConfigMap', namespace, 'argocd-cmd-params-cm')) ?? {}
     })(),
   ])
   const maps = { cm, params: cmdParams }
@@ -245,18 +244,4 @@ async function portsOf<K extends string>(
   if (record && procs.isRunning(name) && keys.every((key) => record.ports[key] !== undefined))
     return record.ports as Record<K, number>
   return pickPorts(keys, record?.ports)
-}
-
-async function configMapData(
-  apis: KubeApis,
-  namespace: string,
-  name: string,
-): Promise<Record<string, string>> {
-  const found = await apis.kube.get<KObject & { data?: Record<string, string> }>({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    name,
-    namespace,
-  })
-  return found?.data ?? {}
 }

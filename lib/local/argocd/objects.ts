@@ -6,7 +6,7 @@ import { retry } from '../../core/retry.ts'
 import { versions } from '../../core/versions.ts'
 import { waitFor } from '../../core/wait.ts'
 import { applyObjects } from '../../kube/apply.ts'
-import type { KObject } from '../../kube/client.ts'
+import { type KObject, refOf } from '../../kube/client.ts'
 import { appliedFrom, crdObjects, readCrdFile } from '../../kube/crd-file.ts'
 import type { Logger } from '../../runner/log.ts'
 import { argocdCrdFiles as cachedArgocdCrdFiles } from '../../tools/artifacts.ts'
@@ -108,8 +108,7 @@ export async function ensureDefaultProject(apis: KubeApis, namespace: string, lo
   }
   // Read first: a run with nothing to change sends no write, not even a create refused as a conflict.
   // Both retry: a restarted API server answers 503 for the CRDs' paths until it has installed them.
-  if (await apis.kube.get({ apiVersion: project.apiVersion, kind: project.kind, name: 'default', namespace }))
-    return
+  if (await apis.kube.get(refOf(project))) return
   try {
     await retry(() => apis.objects.create(project))
     log.detail(`argocd: created AppProject ${namespace}/default`)

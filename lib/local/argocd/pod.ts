@@ -13,9 +13,8 @@ import {
 import { writeFileAtomicSync } from '../../core/atomic-file.ts'
 import { BootstrapError, errorMessage } from '../../core/errors.ts'
 import type { Run } from '../../core/exec.ts'
-import type { KObject } from '../../kube/client.ts'
 import type { Logger } from '../../runner/log.ts'
-import type { KubeApis } from '../kube.ts'
+import { dataOf, type KubeApis } from '../kube.ts'
 import { type LocalLayout, podRoot, servedReposDir } from '../layout.ts'
 import { pkiPaths } from '../pki.ts'
 import type { RunAs } from '../process/processes.ts'
@@ -151,14 +150,14 @@ export async function repoServerPod(
 ): Promise<Pod & { paths: RepoServerPaths }> {
   const pod = basePod(layout, 'argocd-repo-server', runAs)
   const paths = podRepoServerPaths(pod.root, servedReposDir(layout))
-  const key = (await readOrExplain(apis, 'Secret', namespace, ageSecret.secret, '03')).data?.[ageSecret.key]
+  const key = (await readOrExplain(apis, 'Secret', namespace, ageSecret.secret, '03'))[ageSecret.key]
   if (!key)
     throw new BootstrapError(`Secret ${namespace}/${ageSecret.secret} has no key ${ageSecret.key}`, {
       hint: 'run `just step 03 <env>` to write the cluster age key',
     })
   const ageKeyFile = join(paths.ageKeyDir, ageSecret.key)
   writeMounted(ageKeyFile, Buffer.from(key, 'base64'), AGE_KEY_FILE_MODE)
-  const gitConfig = (await readOrExplain(apis, 'ConfigMap', namespace, gitConfigMap.name, '06')).data?.[
+  const gitConfig = (await readOrExplain(apis, 'ConfigMap', namespace, gitConfigMap.name, '06'))[
     gitConfigMap.key
   ]
   const gitConfigFile = join(paths.gitConfigDir, gitConfigMap.key)
@@ -209,18 +208,13 @@ async function readOrExplain(
   namespace: string,
   name: string,
   step: string,
-): Promise<{ data?: Record<string, string> }> {
-  const found = await apis.kube.get<KObject & { data?: Record<string, string> }>({
-    apiVersion: 'v1',
-    kind,
-    name,
-    namespace,
-  })
-  if (!found)
+): Promise<Record<string, string>> {
+  const data = await dataOf(apis.kube, kind, namespace, name)
+  if (!data)
     throw new BootstrapError(`${kind} ${namespace}/${name} does not exist: Argo CD's repo-server mounts it`, {
       hint: `run \`just step ${step} <env>\`, which makes it`,
     })
-  return found
+  return data
 }
 
 /** Where the repo-server's init containers put KSOPS: the offline stand-in instead (see its header). */

@@ -6,9 +6,8 @@ import { BootstrapError } from '../../core/errors.ts'
 import { redactor } from '../../core/redact.ts'
 import { statusCode } from '../../core/request-failure.ts'
 import { retry } from '../../core/retry.ts'
-import type { KObject } from '../../kube/client.ts'
 import type { Logger } from '../../runner/log.ts'
-import type { KubeApis } from '../kube.ts'
+import { dataOf, type KubeApis } from '../kube.ts'
 import { localBinary } from '../process/binaries.ts'
 import type { Component } from '../process/component.ts'
 import { unixSocketOpen } from '../process/probe.ts'
@@ -23,14 +22,7 @@ import { REDIS_SECRET } from './chart-env.ts'
 /** Secret argocd-redis / auth, made once when absent and never replaced, as the chart's redis-secret-init Job does. */
 export async function ensureRedisSecret(apis: KubeApis, namespace: string, log: Logger): Promise<string> {
   const read = async () =>
-    (
-      await apis.kube.get<KObject & { data?: Record<string, string> }>({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        name: REDIS_SECRET.name,
-        namespace,
-      })
-    )?.data?.[REDIS_SECRET.key]
+    (await dataOf(apis.kube, 'Secret', namespace, REDIS_SECRET.name))?.[REDIS_SECRET.key]
   let auth = await read()
   if (!auth) {
     const password = randomBytes(24).toString('base64url')
