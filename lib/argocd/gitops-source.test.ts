@@ -118,11 +118,60 @@ describe('publishCheckout', () => {
   })
 
   it('commits again when the published content changes (other served URLs)', async () => {
-    await publishCheckout(env, reposDir, (repo) => `http://127.0.0.1:9418/${repo}.git`, run)
+    const source = await publishCheckout(env, reposDir, (repo) => `http://127.0.0.1:9418/${repo}.git`, run)
     expect(head('platform')).not.toBe(firstHeads.platform)
     expect(commits('platform')).toBe(2)
+    expect(source.revisions?.['http://127.0.0.1:9418/platform.git']).toBe(head('platform'))
     const file = yamlNaming(join(repoRoot, 'gitops'), PLATFORM)[0]
     expect(git('platform', 'show', `HEAD:gitops/${file}`)).toContain('http://127.0.0.1:9418/platform.git')
+  })
+})
+
+describe('publishCheckout into new repositories', () => {
+  const counted = (after?: (args: string[]) => Promise<void>) => {
+    const calls: string[] = []
+    const counting: typeof run = async (command, args, options) => {
+      calls.push(`${command} ${args[2] ?? ''}`)
+      const result = await run(command, args, options)
+      await after?.(args)
+      return result
+    }
+    return { calls, counting }
+  }
+
+  it('makes each with three git processes (init, add, commit) and returns the commit made', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gitops-source-new-'))
+    try {
+      const { calls, counting } = counted()
+      const source = await publishCheckout(env, dir, served, counting)
+      expect(calls.filter((call) => call.startsWith('git ')).sort()).toEqual(
+        ['add', 'add', 'commit', 'commit', 'init', 'init'].map((sub) => `git ${sub}`),
+      )
+      const headOf = (repo: string) => execaSync('git', ['-C', join(dir, repo), 'rev-parse', 'HEAD']).stdout
+      expect(source.revisions).toEqual({
+        [served('platform')]: headOf('platform'),
+        [served('tenant-tenant-a')]: headOf('tenant-tenant-a'),
+      })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('asks git for the commit when the branch has no loose ref (packed refs)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gitops-source-packed-'))
+    try {
+      // Packs the refs right after each commit, as `git pack-refs` or a ref store without loose files leaves them.
+      const { calls, counting } = counted(async (args) => {
+        if (args[2] === 'commit') await run('git', [...args.slice(0, 2), 'pack-refs', '--all'])
+      })
+      const source = await publishCheckout(env, dir, served, counting)
+      expect(existsSync(join(dir, 'platform', '.git', 'refs', 'heads', 'main'))).toBe(false)
+      expect(calls.filter((call) => call === 'git rev-parse')).toHaveLength(2)
+      const headOf = (repo: string) => execaSync('git', ['-C', join(dir, repo), 'rev-parse', 'HEAD']).stdout
+      expect(source.revisions?.[served('platform')]).toBe(headOf('platform'))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 

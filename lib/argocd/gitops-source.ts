@@ -94,7 +94,8 @@ async function snapshot(
   // …and only while the branch is still at the commit it made (read from the ref, no process).
   const ref = join(repo, '.git', 'refs', 'heads', 'main')
   if (stamped && existsSync(ref) && (await readFile(ref, 'utf8')).trim() === stamped) return stamped
-  if (!existsSync(join(repo, '.git'))) {
+  const fresh = !existsSync(join(repo, '.git'))
+  if (fresh) {
     await mkdir(repo, { recursive: true })
     await git('init', '--quiet', '--initial-branch=main')
   }
@@ -108,14 +109,18 @@ async function snapshot(
   await cp(source, target, { recursive: true })
   await rewriteUrls(target, rewrites)
   await git('add', '--all')
-  // One status says both what changed and the commit HEAD is at (`# branch.oid`): a run with
-  // nothing new costs two git processes per repository.
-  const { stdout } = await git('status', '--porcelain=v2', '--branch')
-  const changed = stdout.split('\n').some((line) => line && !line.startsWith('#'))
-  let revision = /^# branch\.oid ([0-9a-f]{40})$/m.exec(stdout)?.[1]
+  // A new repository has everything to commit. Otherwise one status says both what changed and
+  // the commit HEAD is at (`# branch.oid`): a run with nothing new costs two git processes.
+  const status = fresh ? '' : (await git('status', '--porcelain=v2', '--branch')).stdout
+  const changed = fresh || status.split('\n').some((line) => line && !line.startsWith('#'))
+  let revision = /^# branch\.oid ([0-9a-f]{40})$/m.exec(status)?.[1]
   if (changed || !revision) {
     await git('commit', '--quiet', '--message', 'snapshot of the platform-bootstrap checkout')
-    revision = (await git('rev-parse', 'HEAD')).stdout.trim()
+    // The commit just made is the branch's loose ref: read from the file, no process. A branch
+    // packed by hand (`git pack-refs`) has no loose file: asked of git then.
+    revision = existsSync(ref)
+      ? (await readFile(ref, 'utf8')).trim()
+      : (await git('rev-parse', 'HEAD')).stdout.trim()
   }
   await writeFile(stamp, `${digest} ${revision}\n`)
   return revision
