@@ -138,6 +138,8 @@ describe('publishCheckout into new repositories', () => {
     }
     return { calls, counting }
   }
+  const headIn = (dir: string, repo: string) =>
+    execaSync('git', ['-C', join(dir, repo), 'rev-parse', 'HEAD']).stdout
 
   it('makes each with three git processes (init, add, commit) and returns the commit made', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gitops-source-new-'))
@@ -147,17 +149,16 @@ describe('publishCheckout into new repositories', () => {
       expect(calls.filter((call) => call.startsWith('git ')).sort()).toEqual(
         ['add', 'add', 'commit', 'commit', 'init', 'init'].map((sub) => `git ${sub}`),
       )
-      const headOf = (repo: string) => execaSync('git', ['-C', join(dir, repo), 'rev-parse', 'HEAD']).stdout
       expect(source.revisions).toEqual({
-        [served('platform')]: headOf('platform'),
-        [served('tenant-tenant-a')]: headOf('tenant-tenant-a'),
+        [served('platform')]: headIn(dir, 'platform'),
+        [served('tenant-tenant-a')]: headIn(dir, 'tenant-tenant-a'),
       })
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
   })
 
-  it('asks git for the commit when the branch has no loose ref (packed refs)', async () => {
+  it('asks git for the commit when the branch has no loose ref file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gitops-source-packed-'))
     try {
       // Packs the refs right after each commit, as `git pack-refs` or a ref store without loose files leaves them.
@@ -167,8 +168,7 @@ describe('publishCheckout into new repositories', () => {
       const source = await publishCheckout(env, dir, served, counting)
       expect(existsSync(join(dir, 'platform', '.git', 'refs', 'heads', 'main'))).toBe(false)
       expect(calls.filter((call) => call === 'git rev-parse')).toHaveLength(2)
-      const headOf = (repo: string) => execaSync('git', ['-C', join(dir, repo), 'rev-parse', 'HEAD']).stdout
-      expect(source.revisions?.[served('platform')]).toBe(headOf('platform'))
+      expect(source.revisions?.[served('platform')]).toBe(headIn(dir, 'platform'))
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

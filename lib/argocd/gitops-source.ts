@@ -116,8 +116,8 @@ async function snapshot(
   let revision = /^# branch\.oid ([0-9a-f]{40})$/m.exec(status)?.[1]
   if (changed || !revision) {
     await git('commit', '--quiet', '--message', 'snapshot of the platform-bootstrap checkout')
-    // The commit just made is the branch's loose ref: read from the file, no process. A branch
-    // packed by hand (`git pack-refs`) has no loose file: asked of git then.
+    // The commit just made is the branch's loose ref: read from the file, no process. Where git
+    // keeps no loose ref files (a reftable ref store, `init.defaultRefFormat`), git is asked.
     revision = existsSync(ref)
       ? (await readFile(ref, 'utf8')).trim()
       : (await git('rev-parse', 'HEAD')).stdout.trim()
