@@ -91,9 +91,11 @@ async function snapshot(
   const stamp = join(repo, '.git', 'platform-bootstrap-source')
   const published = existsSync(stamp) ? await readFile(stamp, 'utf8') : ''
   const stamped = published.startsWith(`${digest} `) ? published.slice(digest.length + 1).trim() : ''
-  // …and only while the branch is still at the commit it made (read from the ref, no process).
+  // …and only while the branch is still at the commit it made. Its loose ref file says which, no
+  // process; where git keeps none (a reftable ref store, `init.defaultRefFormat`) it is undefined.
   const ref = join(repo, '.git', 'refs', 'heads', 'main')
-  if (stamped && existsSync(ref) && (await readFile(ref, 'utf8')).trim() === stamped) return stamped
+  const branchHead = async () => (existsSync(ref) ? (await readFile(ref, 'utf8')).trim() : undefined)
+  if (stamped && (await branchHead()) === stamped) return stamped
   const fresh = !existsSync(join(repo, '.git'))
   if (fresh) {
     await mkdir(repo, { recursive: true })
@@ -116,11 +118,7 @@ async function snapshot(
   let revision = /^# branch\.oid ([0-9a-f]{40})$/m.exec(status)?.[1]
   if (changed || !revision) {
     await git('commit', '--quiet', '--message', 'snapshot of the platform-bootstrap checkout')
-    // The commit just made is the branch's loose ref: read from the file, no process. Where git
-    // keeps no loose ref files (a reftable ref store, `init.defaultRefFormat`), git is asked.
-    revision = existsSync(ref)
-      ? (await readFile(ref, 'utf8')).trim()
-      : (await git('rev-parse', 'HEAD')).stdout.trim()
+    revision = (await branchHead()) ?? (await git('rev-parse', 'HEAD')).stdout.trim()
   }
   await writeFile(stamp, `${digest} ${revision}\n`)
   return revision
