@@ -189,6 +189,48 @@ describe('convergence, leaving Applications for openbao-setup (as recorded on de
     ).toEqual(['root', 'openbao'])
   })
 
+  it('an app still at an earlier commit is pending, not left: Argo CD has yet to sync what was published', () => {
+    // As a CI run saw it: a create publishing new Applications; the consumers' refresh asked for and
+    // the root Synced/Healthy, both still at the previous commit. Left, they would have ended step 08
+    // before the root had even created the new Applications.
+    const published = 'b2c3d4e'
+    const asked = { 'argocd.argoproj.io/refresh': 'normal' }
+    const consumersBehind = labelled(
+      application('secret-consumers', {
+        sync: { status: 'Synced', revision: '3f1c2a9' },
+        health: { status: 'Healthy' },
+      }),
+    )
+    consumersBehind.metadata = { ...consumersBehind.metadata, annotations: asked }
+    const rootBehind = application('root', {
+      sync: { status: 'Synced', revision: '3f1c2a9' },
+      health: { status: 'Healthy' },
+      resources: childResources('Healthy'),
+    })
+    const current = (app: KObject) => ({
+      ...app,
+      status: { ...(app.status as object), sync: { status: 'Synced', revision: published } },
+    })
+    const apps = [rootBehind, current(healthy), current(openbao), consumersBehind]
+    const state = convergence(apps, 'openbao-setup', () => published)
+    expect(state.converged).toBe(false)
+    expect(state.deferred).toEqual([])
+    expect(state.pending.map((v) => `${v.name}: ${v.reason}`)).toEqual([
+      'root: at 3f1c2a9, not yet at the published b2c3d4e',
+      'secret-consumers: at 3f1c2a9, not yet at the published b2c3d4e',
+    ])
+    // Once Argo CD has compared them with the published commit, the same two are left for the step.
+    const consumersCurrent = labelled(current(consumers))
+    const rootCurrent = current(root)
+    const later = convergence(
+      [rootCurrent, current(healthy), current(openbao), consumersCurrent],
+      'openbao-setup',
+      () => published,
+    )
+    expect(later.converged).toBe(true)
+    expect(later.deferred.map((v) => v.name).sort()).toEqual(['root', 'secret-consumers'])
+  })
+
   it('without a step to leave them for, they are pending', () => {
     const state = convergence([root, healthy, openbao, consumers])
     expect(state.converged).toBe(false)

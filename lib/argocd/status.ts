@@ -93,24 +93,37 @@ export function convergence(
   expected: (app: KObject) => string | undefined = () => undefined,
 ): Convergence {
   const verdicts = apps.map((app) => appVerdict(app, expected(app)))
-  const names = leaveFor ? deferredApplications(apps, leaveFor) : new Set<string>()
+  const names = leaveFor ? deferredApplications(apps, leaveFor, expected) : new Set<string>()
   const pending = verdicts.filter((verdict) => !verdict.converged && !names.has(verdict.name))
   const deferred = verdicts.filter((verdict) => names.has(verdict.name))
   return { converged: apps.length > 0 && pending.length === 0, pending, verdicts, deferred }
 }
 
-/** Names of the Applications that wait for step `step`: labelled for it, then (to a fixpoint) their parents. */
-export function deferredApplications(apps: KObject[], step: string): Set<string> {
+/**
+ * Names of the Applications that wait for step `step`: labelled for it, then (to a fixpoint) their
+ * parents. Only an Application Argo CD has compared with the published commit is left: one still
+ * at an earlier commit waits for Argo CD, not for the step — its children may not even exist yet.
+ */
+export function deferredApplications(
+  apps: KObject[],
+  step: string,
+  expected: (app: KObject) => string | undefined = () => undefined,
+): Set<string> {
+  const waiting = (app: KObject) => {
+    const want = expected(app)
+    const current = !want || (app.status as AppStatus | undefined)?.sync?.revision === want
+    return current && !appVerdict(app, want).converged
+  }
   const deferred = new Set(
     apps
-      .filter((app) => app.metadata.labels?.[HEALTHY_AFTER_LABEL] === step && !appVerdict(app).converged)
+      .filter((app) => app.metadata.labels?.[HEALTHY_AFTER_LABEL] === step && waiting(app))
       .map((app) => app.metadata.name),
   )
   for (let grew = deferred.size > 0; grew; ) {
     grew = false
     for (const app of apps) {
-      if (deferred.has(app.metadata.name) || appVerdict(app).converged) continue
-      if (waitsOnlyOn(app, deferred, apps)) {
+      if (deferred.has(app.metadata.name) || !waiting(app)) continue
+      if (waitsOnlyOn(app, deferred, apps, expected)) {
         deferred.add(app.metadata.name)
         grew = true
       }
@@ -125,7 +138,12 @@ export function deferredApplications(apps: KObject[], step: string): Set<string>
  * where it is persisted, a child Application's from that Application, and the causes Argo CD names
  * in the app's health message ("Caused by argoproj.io/Application:argocd/x, …") must all be deferred.
  */
-function waitsOnlyOn(app: KObject, names: Set<string>, apps: KObject[]): boolean {
+function waitsOnlyOn(
+  app: KObject,
+  names: Set<string>,
+  apps: KObject[],
+  expected: (app: KObject) => string | undefined,
+): boolean {
   const status = (app.status ?? {}) as AppStatus
   if (status.sync?.status !== 'Synced') return false
   const resources = status.resources ?? []
@@ -136,7 +154,7 @@ function waitsOnlyOn(app: KObject, names: Set<string>, apps: KObject[]): boolean
     if (r.health !== undefined) return r.health.status !== 'Healthy'
     if (r.kind !== 'Application') return false
     const found = child(r.name)
-    return !found || !appVerdict(found).converged
+    return !found || !appVerdict(found, expected(found)).converged
   })
   const causes = [
     ...(status.health?.message ?? '').matchAll(/([\w.]*)\/(\w+):(?:[^/,\s]*\/)?([^,\s]+)/g),

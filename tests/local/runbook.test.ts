@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { execaSync } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
@@ -9,6 +9,7 @@ import { writeDemoOverlaySecret } from '../../lib/bootstrap-secrets/first-run.ts
 import { run } from '../../lib/core/exec.ts'
 import { waitFor } from '../../lib/core/wait.ts'
 import type { KObject } from '../../lib/kube/client.ts'
+import { ASK_PASS_SOCKET_ENV } from '../../lib/local/argocd/argocd.ts'
 import { localLayout, servedReposDir } from '../../lib/local/layout.ts'
 import { Processes } from '../../lib/local/process/processes.ts'
 import { INIT_KEYS } from '../../lib/openbao/init-store.ts'
@@ -840,6 +841,15 @@ describe('leaks', () => {
     const socket = await redisSocketPath()
     expect(socket).toMatch(/^\//)
     expect(await redisAnswer(socket, 'KEYS *')).toMatch(/^-NOAUTH/)
+  })
+
+  it("the repo-server's askpass socket (git's credentials) is in a folder of the node only Argo CD's user can pass, not the host's /tmp", () => {
+    const pid = new Processes(stateDir()).record('argocd-repo-server')?.pid as number
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
+    const socket = environ.find((entry) => entry.startsWith(`${ASK_PASS_SOCKET_ENV}=`))?.split('=')[1] ?? ''
+    expect(socket.startsWith(`${localLayout(stateDir()).node}/`), socket).toBe(true)
+    expect(statSync(socket).isSocket(), 'the repo-server listens on it').toBe(true)
+    expect(statSync(dirname(socket)).mode & 0o777, "the socket's folder: Argo CD's user's alone").toBe(0o700)
   })
 
   it("redis listens on no port; killed, its socket is no one else's to take, and create starts it on the same one", async () => {

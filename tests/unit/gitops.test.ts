@@ -536,7 +536,9 @@ describe.skipIf(!haveTools)(
         gitConfigDir: join(tmp, 'git'),
         servedRepos: join(tmp, 'repos'),
       }
-      env = repoServerEnv(paths)
+      // kustomize leaves its plugin's config file in TMPDIR when the plugin fails: here, in the workspace.
+      env = { ...repoServerEnv(paths), TMPDIR: join(tmp, 'tmp') }
+      await mkdir(env.TMPDIR as string)
       await mkdir(paths.ageKeyDir, { recursive: true })
       const plugin = ksopsPluginPath(paths.pluginHome)
       await mkdir(dirname(plugin), { recursive: true })

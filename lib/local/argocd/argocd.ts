@@ -18,6 +18,7 @@ import { type ArgoCDProcess, envFromConfigMaps, REDIS_SECRET, unreadParams } fro
 import { ensureImage, IMAGE_BINARIES } from './image.ts'
 import { applyCrds, argocdCrdFiles, checkSettingsObjects, ensureDefaultProject } from './objects.ts'
 import { argocdRunAs, clusterClientPod, type Pod, podEnv, repoServerPod } from './pod.ts'
+import { privateSocket } from './private-socket.ts'
 import { ensureRedisSecret, redisComponent, redisSocket } from './redis.ts'
 
 /**
@@ -41,6 +42,9 @@ export const ARGOCD_PROCESSES = [
   'argocd-application-controller',
   'argocd-server',
 ] as const
+
+/** The variable the repo-server and its askpass helper read the askpass socket's path from (Argo CD's util/askpass). */
+export const ASK_PASS_SOCKET_ENV = 'ARGOCD_ASK_PASS_SOCK'
 
 export interface ArgoCDOptions {
   stateDir: string
@@ -106,6 +110,7 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
     server: await portsOf(procs, 'argocd-server', ['http', 'metrics']),
   }
   const redisAddress = redisSocket(layout.node, runAs)
+  const askPassSocket = privateSocket(layout.node, 'repo-server', 'ask-pass.sock', runAs)
   const repoServer = `${LOOPBACK}:${ports.repo.grpc}`
   const server = `${LOOPBACK}:${ports.server.http}`
   const params = {
@@ -172,7 +177,15 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
         // The chart's args; --metrics-address because the variable the chart sets for it is not
         // the one the binary reads (chart-env.ts), and metrics stay on loopback here.
         args: [`--port=${grpc}`, `--metrics-port=${metrics}`, `--metrics-address=${LOOPBACK}`],
-        env: { ...env('argocd-repo-server', pods.repo), ...repoServerEnv(pods.repo.paths) },
+        env: {
+          ...env('argocd-repo-server', pods.repo),
+          ...repoServerEnv(pods.repo.paths),
+          // Where git's askpass helper fetches a repository's credentials from the repo-server. The
+          // default, /tmp/reposerver-ask-pass.sock, is one path for the whole host: another stack's
+          // repo-server would take it over (it removes the file before listening), another user
+          // could listen there first.
+          [ASK_PASS_SOCKET_ENV]: askPassSocket,
+        },
         cwd: pods.repo.home,
         runAs,
         inputs: pods.repo.inputs,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmodSync, chownSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomicSync } from '../../core/atomic-file.ts'
 import { BootstrapError } from '../../core/errors.ts'
@@ -13,6 +13,7 @@ import type { Component } from '../process/component.ts'
 import { unixSocketOpen } from '../process/probe.ts'
 import type { RunAs } from '../process/processes.ts'
 import { REDIS_SECRET } from './chart-env.ts'
+import { privateSocket } from './private-socket.ts'
 
 /**
  * Argo CD's redis on the local cluster, as the chart runs it: password-protected, the password in
@@ -49,31 +50,13 @@ export async function ensureRedisSecret(apis: KubeApis, namespace: string, log: 
   return password
 }
 
-/** The longest unix socket path the kernel takes (sun_path is 108 bytes with its NUL; 104 on some). */
-const MAX_SOCKET_PATH = 100
-
 /**
- * Where redis listens: a unix socket in a 0700 folder of the node that only Argo CD's processes'
- * user (and root) can pass. No TCP port: a port another user's process could take after redis
- * died, and then receive Argo CD's `AUTH` with the password (go-redis dials a unix socket when the
- * address starts with `/`).
+ * Where redis listens: a unix socket in a folder only Argo CD's processes' user can pass. No TCP
+ * port: a port another user's process could take after redis died, and then receive Argo CD's
+ * `AUTH` with the password (go-redis dials a unix socket when the address starts with `/`).
  */
 export function redisSocket(nodeDir: string, runAs: RunAs | undefined): string {
-  const dir = join(nodeDir, 'redis')
-  mkdirSync(nodeDir, { recursive: true, mode: 0o755 })
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  chmodSync(dir, 0o700)
-  if (runAs) chownSync(dir, runAs.uid, runAs.gid)
-  const socket = join(dir, 'redis.sock')
-  if (socket.length > MAX_SOCKET_PATH)
-    throw new BootstrapError(
-      `redis's socket path ${socket} is ${socket.length} bytes: unix sockets take ${MAX_SOCKET_PATH} at most`,
-      {
-        hint: 'use a shorter state folder ($PLATFORM_STATE_DIR)',
-        exitCode: 2,
-      },
-    )
-  return socket
+  return privateSocket(nodeDir, 'redis', 'redis.sock', runAs)
 }
 
 /**
