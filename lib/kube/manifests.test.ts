@@ -1,11 +1,14 @@
 import { Application } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1'
 import { Namespace, Secret } from 'kubernetes-models/v1'
 import { describe, expect, it } from 'vitest'
+import { CHART_ARGOCD_CM } from '../argocd/chart-cm.ts'
+import { argocdCm } from '../argocd/settings.ts'
 import { generateIdentity } from '../bootstrap-secrets/age.ts'
 import { type EnvConfig, loadConfig } from '../runner/config.ts'
 import type { KObject } from './client.ts'
 import {
   ageKeySecret,
+  argocdConfigMap,
   bootstrapSecret,
   includeMatches,
   MANAGED_BY,
@@ -27,6 +30,17 @@ const decode = (object: KObject) =>
 const validSecret = (object: KObject) => expect(() => new Secret(object as never).validate()).not.toThrow()
 
 describe('manifests', () => {
+  it("argocd-cm where no chart writes it: the chart's own entries, the runbook's over them, labelled for Argo CD", () => {
+    const cm = argocdConfigMap('argocd')
+    expect(cm.metadata.labels?.['app.kubernetes.io/part-of']).toBe('argocd')
+    const data = cm.data as Record<string, string>
+    expect(data).toEqual({ ...CHART_ARGOCD_CM, ...argocdCm })
+    // What the chart sets so Argo CD refreshes an Application on a status change only when the
+    // resource's health changes, and watches no Endpoints nor Leases.
+    expect(data['resource.customizations.ignoreResourceUpdates.all']).toBe('jsonPointers:\n  - /status\n')
+    expect(data['resource.exclusions']).toMatch(/- Endpoints\n[\s\S]*- Lease\n/)
+  })
+
   it('namespace: a labelled v1 Namespace that validates', () => {
     const ns = namespace('cert-manager')
     expect(ns).toEqual({

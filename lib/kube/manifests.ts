@@ -6,6 +6,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap'
 import { Namespace } from 'kubernetes-models/v1/Namespace'
 import { Secret } from 'kubernetes-models/v1/Secret'
 import { parseAllDocuments } from 'yaml'
+import { CHART_ARGOCD_CM } from '../argocd/chart-cm.ts'
 import type { GitopsSource } from '../argocd/gitops-source.ts'
 import { APPLICATION_SYNC_OPTIONS, argocdCm } from '../argocd/settings.ts'
 import type { BootstrapSecretConfig, EnvConfig, RepoConfig } from '../runner/config.ts'
@@ -136,14 +137,15 @@ export function bootstrapSecret(spec: BootstrapSecretConfig, values: Record<stri
 const ARGOCD_PART = { 'app.kubernetes.io/part-of': 'argocd' }
 
 /**
- * argocd-cm where no Helm chart writes it (the local provider). Argo CD's settings watch only
- * objects labelled part-of=argocd: without the label the controller exits "argocd-cm not found".
+ * argocd-cm where no Helm chart writes it (the local provider): the chart's own entries with the
+ * runbook's over them, as the chart merges its values. Argo CD's settings watch only objects
+ * labelled part-of=argocd: without the label the controller exits "argocd-cm not found".
  */
 export function argocdConfigMap(ns: string): KObject {
   return validated(
     new ConfigMap({
       metadata: { name: 'argocd-cm', namespace: ns, labels: { ...MANAGED_BY, ...ARGOCD_PART } },
-      data: { ...argocdCm },
+      data: { ...CHART_ARGOCD_CM, ...argocdCm },
     }),
   )
 }
