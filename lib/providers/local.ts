@@ -84,6 +84,11 @@ export const localProvider: ClusterProvider = {
     ctx.log.detail(
       `repo-server ${argo.repoServer}, server ${argo.server}, redis ${argo.redis}${argo.runAs ? ` (as uid ${argo.runAs.uid})` : ''}${argo.reused ? ' (already running)' : ''}`,
     )
+    // Argo CD compares again after a restart only what it last compared before its reconciliation
+    // timeout (2 minutes): what changed while it was down — or a sync it died in the middle of —
+    // would be judged by the old status until then. Counted as a change of this run, so 08 asks
+    // every Application to refresh (the chart's pods restart on a Helm upgrade: counted there).
+    for (const name of argo.started) ctx.changed?.add(`process ${name} (started)`)
   },
 
   async openbao(ctx) {

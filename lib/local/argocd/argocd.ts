@@ -72,6 +72,11 @@ export interface ArgoCD {
   /** The user the three Argo CD processes run as; unset: this run's user. */
   runAs?: RunAs
   reused: boolean
+  /**
+   * The processes that judge Applications (the controller, the repo-server that renders them)
+   * which this run started or restarted: a status their predecessors wrote says nothing about now.
+   */
+  started: ('argocd-application-controller' | 'argocd-repo-server')[]
 }
 
 export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
@@ -244,7 +249,12 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
   if (failed) throw failed.error
   const reused = [redis, ...components].every((c) => c.outcome === 'adopted')
   log.detail(`argocd: ${reused ? 'reused' : 'ready'} in ${formatMs(performance.now() - started)}`)
-  return { namespace, repoServer, redis: redisAddress, server, runAs, reused }
+  const [repoOutcome, controllerOutcome] = components.map((c) => c.outcome)
+  const judging = [
+    ...(controllerOutcome === 'adopted' ? [] : ['argocd-application-controller' as const]),
+    ...(repoOutcome === 'adopted' ? [] : ['argocd-repo-server' as const]),
+  ]
+  return { namespace, repoServer, redis: redisAddress, server, runAs, reused, started: judging }
 }
 
 /** A running process keeps its ports; a stopped one gets its previous ones back when they are free. */
