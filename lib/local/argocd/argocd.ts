@@ -244,17 +244,24 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
     log,
   )
 
-  const components = await Promise.all([repo, controller, api])
+  const [repoDone, controllerDone, serverDone] = await Promise.all([repo, controller, api])
   const failed = await project
   if (failed) throw failed.error
-  const reused = [redis, ...components].every((c) => c.outcome === 'adopted')
+  const reused = [redis, repoDone, controllerDone, serverDone].every((c) => c.outcome === 'adopted')
   log.detail(`argocd: ${reused ? 'reused' : 'ready'} in ${formatMs(performance.now() - started)}`)
-  const [repoOutcome, controllerOutcome] = components.map((c) => c.outcome)
   const judging = [
-    ...(controllerOutcome === 'adopted' ? [] : ['argocd-application-controller' as const]),
-    ...(repoOutcome === 'adopted' ? [] : ['argocd-repo-server' as const]),
-  ]
-  return { namespace, repoServer, redis: redisAddress, server, runAs, reused, started: judging }
+    ['argocd-application-controller', controllerDone],
+    ['argocd-repo-server', repoDone],
+  ] as const
+  return {
+    namespace,
+    repoServer,
+    redis: redisAddress,
+    server,
+    runAs,
+    reused,
+    started: judging.filter(([, done]) => done.outcome !== 'adopted').map(([name]) => name),
+  }
 }
 
 /** A running process keeps its ports; a stopped one gets its previous ones back when they are free. */
