@@ -53,6 +53,8 @@ function contextWith(polls: KObject[][], timeoutSeconds: number, revisions: Reco
     env: { ...env, converge: { timeoutSeconds } },
     log: new Logger({ sink }),
     kube: async () => kube,
+    // A controller running since before any status these tests list, unless a test says otherwise.
+    provider: { argocdControllerStartedAt: async () => new Date('2026-01-01T00:00:00Z') },
     source: async () => ({ platformURL: SERVED, tenantURLs: {}, revisions }),
     secrets: async () => ({ values: {}, sources: {}, warnings: [] }),
     run: async () => {
@@ -329,6 +331,112 @@ describe('08-converge: errors waiting will not fix (recorded from Argo CD on the
     ])
     await waitForConvergence(earlier.ctx, { refreshFor: 1 })
     expect(earlier.annotated).toHaveLength(1)
+  })
+
+  it('asks a refresh of each Application last compared before the controller now running started, and waits for it', async () => {
+    const at = (reconciledAt: string, extra: Record<string, unknown> = {}) =>
+      app('tenant-a', { sync: { status: 'Synced' }, health: { status: 'Healthy' }, reconciledAt, ...extra })
+    const root = app('root', {
+      sync: { status: 'Synced' },
+      health: { status: 'Healthy' },
+      reconciledAt: '2026-12-06T10:05:00Z',
+    })
+    const before = at('2026-12-06T10:00:00Z')
+    const asked = {
+      ...before,
+      metadata: { ...before.metadata, annotations: { 'argocd.argoproj.io/refresh': 'normal' } },
+    }
+    // The predecessor's Synced/Healthy, then what the new controller sees: the Deployment deleted
+    // while none ran, and its self-heal.
+    const { ctx, sink, annotated } = contextWith(
+      [
+        [before, root],
+        [asked, root],
+        [at('2026-12-06T10:06:00Z', { health: { status: 'Missing' }, sync: { status: 'OutOfSync' } }), root],
+        [at('2026-12-06T10:06:02Z'), root],
+      ],
+      600,
+    )
+    ctx.provider = {
+      ...ctx.provider,
+      argocdControllerStartedAt: async () => new Date('2026-12-06T10:02:00.250Z'),
+    }
+    await waitForConvergence(ctx)
+    expect(annotated).toEqual([
+      `tenant-a {"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}`,
+    ])
+    const out = sink.lines.join('\n')
+    expect(out).toContain(
+      "1 Application was last compared before Argo CD's application controller started (2026-12-06T10:02:00Z): tenant-a; each counts once Argo CD has compared it again",
+    )
+    expect(out).toMatch(/pending: tenant-a OutOfSync\/Missing/)
+  })
+
+  it("reads the controller's start on every poll: one restarting as the wait begins counts from its new start, asked once per start", async () => {
+    const synced = (reconciledAt: string, annotations?: Record<string, string>) => {
+      const made = app('platform-config', {
+        sync: { status: 'Synced' },
+        health: { status: 'Healthy' },
+        reconciledAt,
+      })
+      return annotations ? { ...made, metadata: { ...made.metadata, annotations } } : made
+    }
+    const asked = { 'argocd.argoproj.io/refresh': 'normal' }
+    const starts = [
+      undefined,
+      '2026-12-06T10:02:00Z',
+      '2026-12-06T10:02:00Z',
+      '2026-12-06T10:02:00Z',
+      '2026-12-06T10:02:00Z',
+    ]
+    const { ctx, annotated } = contextWith(
+      [
+        // No controller runs yet; then the new one, its request not yet seen; its request still
+        // waiting (not asked again); then compared by it.
+        [synced('2026-12-06T10:00:00Z')],
+        [synced('2026-12-06T10:00:00Z')],
+        [synced('2026-12-06T10:00:00Z', asked)],
+        [synced('2026-12-06T10:00:00Z', asked)],
+        [synced('2026-12-06T10:02:05Z')],
+      ],
+      600,
+    )
+    let poll = 0
+    ctx.provider = {
+      ...ctx.provider,
+      argocdControllerStartedAt: async () => {
+        const start = starts[Math.min(poll++, starts.length - 1)]
+        return start ? new Date(start) : undefined
+      },
+    }
+    await waitForConvergence(ctx)
+    expect(annotated).toEqual([
+      `platform-config {"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}`,
+    ])
+    expect(poll).toBe(5)
+  })
+
+  it("asks no refresh when every status is the running controller's", async () => {
+    const synced = app('platform-config', {
+      sync: { status: 'Synced' },
+      health: { status: 'Healthy' },
+      reconciledAt: '2026-12-06T10:05:00Z',
+    })
+    const { ctx, annotated } = contextWith([[synced]], 600)
+    ctx.provider = {
+      ...ctx.provider,
+      argocdControllerStartedAt: async () => new Date('2026-12-06T10:04:59Z'),
+    }
+    await waitForConvergence(ctx)
+    expect(annotated).toEqual([])
+  })
+
+  it('counts nothing while no application controller runs, and says so once', async () => {
+    const { ctx, sink, annotated } = contextWith([[healthy]], 1)
+    ctx.provider = { ...ctx.provider, argocdControllerStartedAt: async () => undefined }
+    await expect(waitForConvergence(ctx)).rejects.toThrow(/timed out after 1 s/)
+    expect(annotated).toEqual([])
+    expect(sink.lines.filter((line) => /application controller is not running/.test(line))).toHaveLength(1)
   })
 
   it('writes nothing when this run changed nothing', async () => {

@@ -65,6 +65,8 @@ export async function waitForConvergence(ctx: Context, options: ConvergeOptions 
   const pendingSince = new Map<string, number>()
   let lastApps: KObject[] = []
   let state: Convergence | undefined
+  const askedForStart = new Map<string, number>()
+  let controllerAbsentSaid = false
   try {
     await waitFor(
       what,
@@ -76,6 +78,21 @@ export async function waitForConvergence(ctx: Context, options: ConvergeOptions 
           expected = await expectedRevisions(lastApps, await revisionDeps(ctx))
           resolvedFor = names
         }
+        // Read each poll: a controller restarting as the wait begins counts from its new start.
+        const controllerStartedAt = await ctx.provider.argocdControllerStartedAt(ctx)
+        // With none running, every status is a dead controller's.
+        if (!controllerStartedAt) {
+          if (!controllerAbsentSaid)
+            ctx.log.detail(
+              `Argo CD's application controller is not running: no Application counts until it is (\`kubectl -n ${ctx.env.argocd.namespace} get pods\`)`,
+            )
+          controllerAbsentSaid = true
+          return false
+        }
+        controllerAbsentSaid = false
+        // What was just listed predates the request.
+        if (await refreshPredecessorsStatuses(ctx, kube, lastApps, controllerStartedAt, askedForStart))
+          return false
         const counted = Math.min(ctx.changed?.size ?? 0, options.refreshFor ?? Number.POSITIVE_INFINITY)
         if (ctx.changed && counted > (refreshedAfter.get(ctx.changed) ?? 0)) {
           refreshedAfter.set(ctx.changed, counted)
@@ -166,6 +183,38 @@ async function refreshAll(ctx: Context, kube: Kube, apps: KObject[], refreshed: 
 }
 
 /**
+ * A restarted application controller compares again only the Applications it last compared longer
+ * ago than its reconciliation timeout; the others keep the status its predecessor wrote until then
+ * — Synced and Healthy over an object deleted while no controller ran, or Progressing in the sync
+ * it died in. Each is asked to refresh once per controller start (`asked`: name → the start it was
+ * asked for), unless a request is already waiting on it; returns whether any was.
+ */
+async function refreshPredecessorsStatuses(
+  ctx: Context,
+  kube: Kube,
+  apps: KObject[],
+  controllerStartedAt: Date,
+  asked: Map<string, number>,
+): Promise<boolean> {
+  const start = controllerStartedAt.getTime()
+  const stale = apps.filter((app) => {
+    if (asked.get(app.metadata.name) === start || refreshPending(app)) return false
+    const reconciledAt = Date.parse((app.status as { reconciledAt?: string } | undefined)?.reconciledAt ?? '')
+    return reconciledAt <= start
+  })
+  if (!stale.length) return false
+  for (const app of stale) {
+    asked.set(app.metadata.name, start)
+    await requestRefresh(kube, app)
+  }
+  const names = stale.map((app) => app.metadata.name)
+  ctx.log.detail(
+    `${stale.length === 1 ? '1 Application was' : `${stale.length} Applications were`} last compared before Argo CD's application controller started (${controllerStartedAt.toISOString().replace(/\.\d+Z$/, 'Z')}): ${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}; each counts once Argo CD has compared it again`,
+  )
+  return true
+}
+
+/**
  * An Application synced at another commit than the published one has not looked at git since:
  * ask Argo CD to, once per run. An Application already at it is not touched, so a run with
  * nothing new writes nothing; nor is one Argo CD has never compared (no reconciledAt: just
@@ -186,14 +235,21 @@ async function refreshBehind(
   await askRefresh(kube, behind, refreshed)
 }
 
-/** Asks Argo CD to refresh each Application not asked yet this run (`refreshed` remembers). */
+/**
+ * Asks Argo CD to refresh each Application not asked yet this run (`refreshed` remembers); one a
+ * request already waits on is left as it is.
+ */
 async function askRefresh(kube: Kube, apps: KObject[], refreshed: Set<string>): Promise<void> {
   for (const app of apps) {
     if (refreshed.has(app.metadata.name)) continue
     refreshed.add(app.metadata.name)
-    await kube.mergePatch(refOf(app), { metadata: { annotations: REFRESH } })
+    if (!refreshPending(app)) await requestRefresh(kube, app)
   }
 }
+
+const refreshPending = (app: KObject) => !!app.metadata.annotations?.[REFRESH_ANNOTATION]
+const requestRefresh = (kube: Kube, app: KObject) =>
+  kube.mergePatch(refOf(app), { metadata: { annotations: REFRESH } })
 
 /**
  * A sync still running at another commit than the published one — typically an App of Apps

@@ -4,7 +4,12 @@ import { BootstrapError } from '../core/errors.ts'
 import { loadKubeConfig } from '../kube/client.ts'
 import type { ClusterProvider, Context } from '../runner/context.ts'
 import { removeCreated } from './existing-teardown.ts'
-import { argocdUiHints, chartInstallObjects, installArgoCDChart } from './helm-argocd.ts'
+import {
+  argocdUiHints,
+  chartControllerStartedAt,
+  chartInstallObjects,
+  installArgoCDChart,
+} from './helm-argocd.ts'
 import { portForwardOpenBao } from './port-forward.ts'
 
 /**
@@ -42,6 +47,8 @@ export const existingProvider: ClusterProvider = {
   argocdObjects: (ctx) => chartInstallObjects(ctx),
 
   installArgoCD: (ctx) => installArgoCDChart(ctx, existingProvider.access(ctx)),
+
+  argocdControllerStartedAt: (ctx) => chartControllerStartedAt(ctx),
 
   openbao: (ctx) => portForwardOpenBao(ctx),
 

@@ -5,7 +5,7 @@ import type { KObject, Kube } from '../kube/client.ts'
 import { loadConfig } from '../runner/config.ts'
 import type { Context } from '../runner/context.ts'
 import { Logger } from '../runner/log.ts'
-import { waitForWorkloads } from './helm-argocd.ts'
+import { CONTROLLER_POD_SELECTOR, chartControllerStartedAt, waitForWorkloads } from './helm-argocd.ts'
 
 function workload(kind: string, name: string, ready: boolean): KObject {
   return {
@@ -77,5 +77,42 @@ describe("waiting for Argo CD's workloads", () => {
     expect(error.hint).toBe(
       '`kubectl -n argocd logs argocd-server-7d9 -c server --previous` shows the whole log',
     )
+  })
+})
+
+describe("the chart's application controller: when it started", () => {
+  const pod = (name: string, states: Record<string, unknown>[]) =>
+    ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'argocd' },
+      status: { containerStatuses: states.map((state) => ({ name: 'application-controller', state })) },
+    }) as unknown as KObject
+
+  async function startedAt(pods: KObject[]) {
+    const asked: string[] = []
+    const kube = {
+      list: async (_apiVersion: string, kind: string, namespace: string, selector: string) => {
+        asked.push(`${kind} ${namespace} ${selector}`)
+        return pods
+      },
+    } as unknown as Kube
+    const ctx = { env: loadConfig('dev'), kube: async () => kube } as unknown as Context
+    return { at: await chartControllerStartedAt(ctx), asked }
+  }
+
+  it("reads its pods by the chart's label: the latest start of a running container (a shard or an in-place restart)", async () => {
+    const { at, asked } = await startedAt([
+      pod('argocd-application-controller-0', [{ running: { startedAt: '2026-12-06T10:00:00Z' } }]),
+      pod('argocd-application-controller-1', [{ running: { startedAt: '2026-12-06T10:07:00Z' } }]),
+      pod('argocd-application-controller-2', [{ waiting: { reason: 'CrashLoopBackOff' } }]),
+    ])
+    expect(at?.toISOString()).toBe('2026-12-06T10:07:00.000Z')
+    expect(asked).toEqual([`Pod argocd ${CONTROLLER_POD_SELECTOR}`])
+  })
+
+  it('is undefined when no container of it runs', async () => {
+    expect((await startedAt([pod('argocd-application-controller-0', [{ waiting: {} }])])).at).toBeUndefined()
+    expect((await startedAt([])).at).toBeUndefined()
   })
 })

@@ -121,6 +121,29 @@ export async function chartInstallObjects(ctx: Context): Promise<KObject[]> {
   return [...(await chartMirrorObjects(ctx.env)), ...crds.flat()]
 }
 
+/** The application controller's pods: the chart's label (nameOverride argocd), install.yaml's too. */
+export const CONTROLLER_POD_SELECTOR = 'app.kubernetes.io/name=argocd-application-controller'
+
+interface ContainerStatus {
+  state?: { running?: { startedAt?: string } }
+}
+
+/**
+ * When the chart's application controller now running started: the latest start of a running
+ * container among its pods (a container the kubelet restarted in place counts from its restart;
+ * with shards, the youngest). Undefined when none runs.
+ */
+export async function chartControllerStartedAt(ctx: Context): Promise<Date | undefined> {
+  const kube = await ctx.kube()
+  const pods = await kube.list('v1', 'Pod', ctx.env.argocd.namespace, CONTROLLER_POD_SELECTOR)
+  const starts = pods.flatMap((pod) =>
+    ((pod.status as { containerStatuses?: ContainerStatus[] } | undefined)?.containerStatuses ?? [])
+      .map((container) => Date.parse(container.state?.running?.startedAt ?? ''))
+      .filter((start) => !Number.isNaN(start)),
+  )
+  return starts.length ? new Date(Math.max(...starts)) : undefined
+}
+
 /** No release of ours, but Argo CD's workloads in the namespace: someone else runs this Argo CD. */
 async function refuseForeignArgoCD(kube: Kube, namespace: string): Promise<void> {
   const found: string[] = []

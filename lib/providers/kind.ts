@@ -17,7 +17,12 @@ import {
   nodeImages,
   normalImageName,
 } from './docker.ts'
-import { argocdUiHints, chartInstallObjects, installArgoCDChart } from './helm-argocd.ts'
+import {
+  argocdUiHints,
+  chartControllerStartedAt,
+  chartInstallObjects,
+  installArgoCDChart,
+} from './helm-argocd.ts'
 import {
   type KindNeeds,
   kindClusters,
@@ -133,6 +138,8 @@ export const kindProvider: ClusterProvider = {
       kindProvider.access(ctx),
       ctx.env.gitops.serveCheckout ? { servedRepoNames: servedRepoNames(ctx.env) } : {},
     ),
+
+  argocdControllerStartedAt: (ctx) => chartControllerStartedAt(ctx),
 
   openbao: (ctx) => portForwardOpenBao(ctx),
 

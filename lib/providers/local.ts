@@ -7,7 +7,7 @@ import { argocdCmdParams, repoServerGitConfigMap } from '../argocd/settings.ts'
 import { BootstrapError } from '../core/errors.ts'
 import { type KObject, loadKubeConfig } from '../kube/client.ts'
 import { argocdConfigMap, argocdServerSecret } from '../kube/manifests.ts'
-import { ensureArgoCD } from '../local/argocd/argocd.ts'
+import { controllerStartedAt, ensureArgoCD } from '../local/argocd/argocd.ts'
 import { podRepoServerPaths } from '../local/argocd/pod.ts'
 import { ensureControlPlane } from '../local/control-plane.ts'
 import { localLayout, podRoot, servedReposDir } from '../local/layout.ts'
@@ -84,12 +84,13 @@ export const localProvider: ClusterProvider = {
     ctx.log.detail(
       `repo-server ${argo.repoServer}, server ${argo.server}, redis ${argo.redis}${argo.runAs ? ` (as uid ${argo.runAs.uid})` : ''}${argo.reused ? ' (already running)' : ''}`,
     )
-    // Argo CD compares again after a restart only what it last compared before its reconciliation
-    // timeout (2 minutes): what changed while it was down — or a sync it died in the middle of —
-    // would be judged by the old status until then. Counted as a change of this run, so 08 asks
-    // every Application to refresh (the chart's pods restart on a Helm upgrade: counted there).
-    for (const name of argo.started) ctx.changed?.add(`process ${name} (started)`)
+    // The statuses Argo CD holds were computed from its predecessor's manifests: counted as a change
+    // of this run, so 08 asks every Application to refresh (the chart's pods restart on a Helm
+    // upgrade: counted there).
+    if (argo.repoServerStarted) ctx.changed?.add('process argocd-repo-server (started)')
   },
+
+  argocdControllerStartedAt: async (ctx) => controllerStartedAt(ctx.stateDir),
 
   async openbao(ctx) {
     const layout = localLayout(ctx.stateDir)

@@ -62,6 +62,12 @@ export interface ClusterProvider {
    * argocd-secret, the repo-server's git config); absent where the Helm chart carries them.
    */
   argocdObjects?(ctx: Context): Promise<KObject[]>
+  /**
+   * When the Argo CD application controller now running started (the latest of its replicas);
+   * undefined when none runs. A restarted controller compares again only the Applications it last
+   * compared longer ago than its reconciliation timeout: step 08 asks for the others.
+   */
+  argocdControllerStartedAt(ctx: Context): Promise<Date | undefined>
   /** Step 09: reach OpenBao. */
   openbao(ctx: Context): Promise<OpenBaoEndpoint>
   /** Printed after a successful create: how to reach Argo CD and look at the apps (commands, never a secret). */

@@ -190,6 +190,23 @@ export function refusedByProject(app: KObject | undefined, fragment: RegExp): Ve
 }
 
 /**
+ * An object Argo CD manages, deleted while no application controller ran, is back when the next
+ * create returns: create did not take the dead controller's statuses for converged, but asked
+ * Argo CD to compare again each Application last compared before the running controller started.
+ */
+export function driftRepairedAfterControllerRestart(
+  createOutput: string,
+  object: KObject | undefined,
+): Verdict {
+  const asked = /last compared before Argo CD's application controller started/.test(createOutput)
+  return verdict(
+    'drift made while no controller ran: repaired by the next create',
+    asked && !!object,
+    `${asked ? 'create asked Argo CD to compare the statuses the old controller wrote' : "create never asked Argo CD to compare the old controller's statuses again"}; ${object ? `${object.kind}/${object.metadata.name} is back` : 'the deleted object is still missing when create returns'}`,
+  )
+}
+
+/**
  * A create with nothing new wrote no Helm revision: the runbook read its release first and found it
  * as it would install it (lib/helm/release.ts). Kind runs it on Argo CD's release, the local tier on
  * a chart of its own.

@@ -4,7 +4,8 @@
  * name no one else uses), offline: the node image and the platform's images built by the tools
  * installer (lib/tools/kind-images), the charts from a mirror folder of STAND-IN charts
  * (tests/standins). Two rounds of destroy → create → openbao-setup → assertions → a second create
- * that writes nothing; then destroy. Then the "existing" round (tests/e2e/existing-round.ts):
+ * that writes nothing; then Argo CD's application controller crashes while an object it manages is
+ * deleted, and create must repair it (controller-crash.ts); then destroy. Then the "existing" round (tests/e2e/existing-round.ts):
  * staging's provider on a second kind cluster, from create to `destroy --force`. Ends with one line:
  *
  *   kind e2e: 2 rounds + existing, N assertions passed, M failed
@@ -21,9 +22,11 @@ import { execa } from 'execa'
 import { errorMessage } from '../../lib/core/errors.ts'
 import { repoRoot } from '../../lib/core/paths.ts'
 import { toolsPath } from '../../lib/tools/catalogue.ts'
-import { leakedFields } from '../local/workspace.ts'
+import type { Verdict } from '../assertions/assertions.ts'
+import { leakedFields, type Workspace } from '../local/workspace.ts'
+import { controllerCrashCheck } from './controller-crash.ts'
 import { runExistingRound } from './existing-round.ts'
-import { ROUNDS, runE2ERounds } from './harness.ts'
+import { type HarnessDeps, ROUNDS, runE2ERounds } from './harness.ts'
 import { kindNotReady, prepareKindWorkspace } from './kind-workspace.ts'
 import { realDeps } from './real-deps.ts'
 
@@ -75,6 +78,7 @@ async function main(): Promise<Outcome> {
     const deps = realDeps(ws.env, reports)
     deps.redactor.addAll(Object.values(ws.planted))
     const outcome = await runE2ERounds(deps)
+    const crash = outcome.failed ? undefined : await controllerCrash(ground.ws, deps)
     say('kind phase: destroy')
     // After a failed round OpenBao may never have run: no snapshot to take, so it goes without one.
     const destroyed = await ws.cli('scripts/destroy.ts', outcome.failed ? ['--no-snapshot'] : [])
@@ -95,13 +99,34 @@ async function main(): Promise<Outcome> {
     )
     for (const line of leaked) say(`kind phase: ${line}`)
     const verdicts = await existing()
+    const all = [...(crash ? [crash] : []), ...verdicts]
     return {
-      passed: outcome.passed + verdicts.filter((v) => v.ok).length,
-      failed: outcome.failed + (failedEnd ? 1 : 0) + leaked.length + verdicts.filter((v) => !v.ok).length,
+      passed: outcome.passed + all.filter((v) => v.ok).length,
+      failed: outcome.failed + (failedEnd ? 1 : 0) + leaked.length + all.filter((v) => !v.ok).length,
     }
   } finally {
     await ground.cleanup()
   }
+}
+
+/** After the rounds, on the cluster they left: the controller dies under a deletion, then create. */
+async function controllerCrash(ws: Workspace, deps: HarnessDeps): Promise<Verdict> {
+  say('kind phase: the application controller crashes while an object it manages is deleted')
+  const verdict = await controllerCrashCheck({
+    kube: (await deps.connect()).kube,
+    env: ws.env,
+    create: async () => {
+      const created = await ws.cli('scripts/create.ts')
+      return { code: created.code, output: deps.redactor.mask(created.output) }
+    },
+    say: (line) => say(`kind phase: ${line}`),
+  }).catch((error: unknown) => ({
+    name: 'the controller crash check',
+    ok: false,
+    message: deps.redactor.mask(errorMessage(error)),
+  }))
+  say(`kind phase: ${verdict.ok ? 'passed' : 'FAILED'}: ${verdict.name}: ${verdict.message}`)
+  return verdict
 }
 
 try {

@@ -5,6 +5,7 @@ import { execaSync } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
 import { ARGOCD_USER } from '../../lib/argocd/settings.ts'
+import { REFRESH_ANNOTATION } from '../../lib/argocd/status.ts'
 import { writeDemoOverlaySecret } from '../../lib/bootstrap-secrets/first-run.ts'
 import { run } from '../../lib/core/exec.ts'
 import { waitFor } from '../../lib/core/wait.ts'
@@ -19,6 +20,7 @@ import {
   ageKeySecretHolds,
   applicationsConverged,
   bootstrapSecretsExist,
+  driftRepairedAfterControllerRestart,
   failed,
   namespacesExist,
   refusedByProject,
@@ -645,22 +647,56 @@ describe('faults', () => {
     expectOk(await ws.cli(CREATE), 'create after the marker went again')
   })
 
-  it('the application-controller restarted mid-sync: everything still converges', async () => {
-    const procs = new Processes(stateDir())
-    const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello', namespace: 'tenant-a' }
+  const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello', namespace: 'tenant-a' }
+
+  const tenantApp = {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
+    name: 'tenant-a',
+    namespace: 'argocd',
+  }
+
+  /**
+   * Drift for selfHeal to repair, then the controller stopped while it starts on it. The tenant's
+   * Application compared just before: a controller started now would not compare it again on its
+   * own for its reconciliation timeout, so only create's request can find the drift.
+   */
+  async function driftWhileTheControllerDies(procs: Processes): Promise<void> {
     expect(await ws.kube().get(deployment), 'the tenant workload synced from the tenant repo').toBeDefined()
-    // Drift for selfHeal to repair, then the controller killed while it starts on it.
+    await ws.kube().mergePatch(tenantApp, { metadata: { annotations: { [REFRESH_ANNOTATION]: 'normal' } } })
+    await waitFor(
+      'the tenant Application compared again',
+      async () => !(await ws.kube().get(tenantApp))?.metadata.annotations?.[REFRESH_ANNOTATION],
+      { timeoutMs: 60_000, intervalMs: 200 },
+    )
     await ws.kube().delete(deployment)
     await new Promise((resolve) => setTimeout(resolve, 300))
     await procs.stop('argocd-application-controller', 10_000)
     expect(procs.isRunning('argocd-application-controller')).toBe(false)
+  }
+
+  it('the application-controller restarted mid-sync: everything still converges', async () => {
+    const procs = new Processes(stateDir())
+    await driftWhileTheControllerDies(procs)
     const created = await ws.cli(CREATE)
     expectOk(created, 'create after the controller died')
     expect(procs.isRunning('argocd-application-controller')).toBe(true)
     // The statuses the dead controller wrote (Synced and Healthy before the deletion, or Progressing
-    // in the sync it died in) are not taken for converged: every Application is compared again.
-    expect(created.output).toMatch(/this run changed process argocd-application-controller \(started\)/)
-    expect(await ws.kube().get(deployment), 'the tenant Deployment, back when create returns').toBeDefined()
+    // in the sync it died in) are not taken for converged.
+    expectVerdicts([driftRepairedAfterControllerRestart(created.output, await ws.kube().get(deployment))])
+    expectVerdicts(await platformVerdicts())
+  })
+
+  it('a create that died after restarting the controller: the next one still compares what it finds', async () => {
+    const procs = new Processes(stateDir())
+    await driftWhileTheControllerDies(procs)
+    // Step 06 alone starts the controller, as a create interrupted right after it would have.
+    expectOk(await ws.cli('scripts/06-argocd.ts'), 'step 06 alone')
+    expect(procs.isRunning('argocd-application-controller')).toBe(true)
+    const created = await ws.cli(CREATE)
+    expectOk(created, 'create with the controller already running')
+    expect(created.output).toMatch(/argocd: reused/)
+    expectVerdicts([driftRepairedAfterControllerRestart(created.output, await ws.kube().get(deployment))])
     expectVerdicts(await platformVerdicts())
   })
 })

@@ -28,6 +28,7 @@ import { run } from '../../lib/core/exec.ts'
 import { repoRoot } from '../../lib/core/paths.ts'
 import { versions } from '../../lib/core/versions.ts'
 import type { KObject } from '../../lib/kube/client.ts'
+import { CONTROLLER_POD_SELECTOR } from '../../lib/providers/helm-argocd.ts'
 import { platformImages } from '../../lib/tools/kind-images/recipe.ts'
 import { buildStandinCharts } from './chart-mirror.ts'
 
@@ -347,6 +348,15 @@ describe('stand-in charts (tests/standins/charts)', () => {
           httpGet: { path: '/healthz', port },
         })
       }
+    })
+
+    it("the controller's pods carry the label create reads their start by, as the upstream chart's do", () => {
+      // Upstream (argo-helm argo-cd-10.1.1, read): the pod template's argo-cd.selectorLabels give
+      // app.kubernetes.io/name "<argo-cd.name>-application-controller", argo-cd.name being the
+      // values' nameOverride, argocd, which helmValues() leaves alone.
+      const [key, value] = CONTROLLER_POD_SELECTOR.split('=') as [string, string]
+      const controller = find<Workload>(argocd, 'StatefulSet', 'argocd-application-controller')
+      expect(controller.spec.template.metadata.labels[key]).toBe(value)
     })
 
     it('the defaults render dex and the CRDs, which the runbook turns off', async () => {

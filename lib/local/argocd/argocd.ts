@@ -73,10 +73,18 @@ export interface ArgoCD {
   runAs?: RunAs
   reused: boolean
   /**
-   * The processes that judge Applications (the controller, the repo-server that renders them)
-   * which this run started or restarted: a status their predecessors wrote says nothing about now.
+   * The repo-server, when this run started or restarted it: the manifests Argo CD compared before
+   * came from its predecessor. (A restarted controller is told by its start: controllerStartedAt.)
    */
-  started: ('argocd-application-controller' | 'argocd-repo-server')[]
+  repoServerStarted: boolean
+}
+
+/** When the application controller now running in `stateDir` was started; undefined when it is not running. */
+export function controllerStartedAt(stateDir: string): Date | undefined {
+  const procs = new Processes(stateDir)
+  const name = 'argocd-application-controller'
+  const record = procs.isRunning(name) ? procs.record(name) : undefined
+  return record ? new Date(record.startedAt) : undefined
 }
 
 export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
@@ -249,10 +257,6 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
   if (failed) throw failed.error
   const reused = [redis, repoDone, controllerDone, serverDone].every((c) => c.outcome === 'adopted')
   log.detail(`argocd: ${reused ? 'reused' : 'ready'} in ${formatMs(performance.now() - started)}`)
-  const judging = [
-    ['argocd-application-controller', controllerDone],
-    ['argocd-repo-server', repoDone],
-  ] as const
   return {
     namespace,
     repoServer,
@@ -260,7 +264,7 @@ export async function ensureArgoCD(options: ArgoCDOptions): Promise<ArgoCD> {
     server,
     runAs,
     reused,
-    started: judging.filter(([, done]) => done.outcome !== 'adopted').map(([name]) => name),
+    repoServerStarted: repoDone.outcome !== 'adopted',
   }
 }
 
