@@ -3,13 +3,15 @@ import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import type { Run, RunOptions } from '../core/exec.ts'
 import { versions } from '../core/versions.ts'
-import type { KObject } from '../kube/client.ts'
+import type { KObject, Kube } from '../kube/client.ts'
 import {
   changedPaths,
+  decodeStoredRelease,
   deployedRelease,
   type HelmRelease,
   helmUpgrade,
   helmUpgradeArgs,
+  markRevisionFailed,
   planRelease,
   RELEASE_LABEL,
 } from './binary.ts'
@@ -91,7 +93,7 @@ function storedRevision(
   const stored = {
     name: 'argocd',
     version: revision,
-    info: { status: options.status ?? 'deployed' },
+    info: { status: options.status ?? 'deployed', last_deployed: '2026-12-06T10:00:00.123456789Z' },
     chart: { metadata: { name, version } },
     config: options.values === undefined ? release.values : options.values,
   }
@@ -144,9 +146,38 @@ describe('deployedRelease (helm v3 Secret storage) + planRelease', () => {
       chart: 'argo-cd-10.1.1',
       values: release.values,
       ours: true,
+      startedAt: Date.parse('2026-12-06T10:00:00.123Z'),
+      record: 'sh.helm.release.v1.argocd.v3',
     })
     expect(planRelease(deployed, release)).toEqual({ action: 'unchanged', revision: 3 })
     expect(asked).toEqual(['Secret argocd owner=helm,name=argocd'])
+  })
+
+  it('a revision marked failed is written back as helm writes it: the same release, its status and description new', async () => {
+    const secret = storedRevision(4, { status: 'pending-upgrade' })
+    const patches: Record<string, unknown>[] = []
+    const kube = {
+      get: async () => secret,
+      mergePatch: async (_ref: unknown, patch: Record<string, unknown>) => {
+        patches.push(patch)
+      },
+    } as unknown as Kube
+    await markRevisionFailed(kube, 'argocd', secret.metadata.name, 'died')
+    const patch = patches[0] as { metadata: { labels: Record<string, string> }; data: { release: string } }
+    expect(patch.metadata.labels.status).toBe('failed')
+    const written = decodeStoredRelease(patch.data.release, 'patch') as Record<string, unknown>
+    const before = decodeStoredRelease(
+      String((secret.data as { release: string }).release),
+      'secret',
+    ) as Record<string, unknown>
+    expect(written).toEqual({
+      ...before,
+      info: { ...(before.info as object), status: 'failed', description: 'died' },
+    })
+    // Helm's own encoding: base64 of the gzipped JSON, base64 once more for the Secret's data.
+    expect(
+      Buffer.from(Buffer.from(patch.data.release, 'base64').toString(), 'base64').subarray(0, 2),
+    ).toEqual(Buffer.from([0x1f, 0x8b]))
   })
 
   it('another chart version: upgrade, saying from which to which', async () => {

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util'
-import { gunzipSync } from 'node:zlib'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import { parseAllDocuments, stringify } from 'yaml'
 import { BootstrapError, errorMessage } from '../core/errors.ts'
 import type { Run } from '../core/exec.ts'
@@ -47,6 +47,10 @@ export interface UpgradeOptions {
   takeOwnership?: boolean
 }
 
+/** The longest a helm operation of this runbook lives: the run stops it then (its own timeout and a minute). */
+export const helmLifetimeMs = (release: Pick<HelmRelease, 'timeoutSeconds'>) =>
+  (release.timeoutSeconds + 60) * 1000
+
 export function helmUpgradeArgs(release: HelmRelease, options: UpgradeOptions = {}): string[] {
   return [
     'upgrade',
@@ -77,7 +81,7 @@ export async function helmUpgrade(
   await run('helm', helmUpgradeArgs(release, options), {
     input: stringify(release.values),
     hint: HINT,
-    timeoutMs: (release.timeoutSeconds + 60) * 1000,
+    timeoutMs: helmLifetimeMs(release),
     env: HELM_ENV,
   })
 }
@@ -92,6 +96,10 @@ export interface DeployedRelease {
   values: Record<string, unknown>
   /** Labelled by this runbook. */
   ours: boolean
+  /** When its operation started (info.last_deployed), ms since the epoch. */
+  startedAt?: number
+  /** The storage Secret that records this revision. */
+  record: string
 }
 
 /**
@@ -112,7 +120,7 @@ export const HELM_STORAGE = {
 const HELM_ENV = { HELM_DRIVER: HELM_STORAGE.driver }
 
 interface StoredRelease {
-  info?: { status?: string }
+  info?: { status?: string; last_deployed?: string }
   chart?: { metadata?: { name?: string; version?: string } }
   config?: Record<string, unknown> | null
 }
@@ -141,6 +149,8 @@ export async function deployedRelease(
     chart: `${stored.chart?.metadata?.name}-${stored.chart?.metadata?.version}`,
     values: stored.config ?? {},
     ours: labels[RELEASE_LABEL.key] === RELEASE_LABEL.value,
+    ...(stored.info?.last_deployed ? { startedAt: Date.parse(stored.info.last_deployed) } : {}),
+    record: latest.metadata.name,
   }
 }
 
@@ -155,6 +165,35 @@ export function decodeStoredRelease(data: string, where: string): StoredRelease 
       hint: 'helm stores each revision of a release there; `helm history` shows whether helm itself can read it',
     })
   }
+}
+
+/**
+ * Marks a revision failed in helm's storage, as helm itself does with an operation it sees
+ * interrupted (a SIGINT or SIGTERM: its status failed, a description saying why): the release's
+ * history keeps it, helm's lock is released, and the next upgrade goes from the last deployed
+ * revision (helm v3 pkg/action/upgrade.go). Written back as helm writes it: the release JSON,
+ * gzipped and base64 encoded, and the `status` label (pkg/storage/driver/secrets.go, util.go).
+ */
+export async function markRevisionFailed(
+  kube: Pick<Kube, 'get' | 'mergePatch'>,
+  namespace: string,
+  record: string,
+  description: string,
+): Promise<void> {
+  const ref = { apiVersion: 'v1', kind: 'Secret', name: record, namespace }
+  const secret = await kube.get(ref)
+  if (!secret)
+    throw new BootstrapError(`Secret/${namespace}/${record}: helm's record of the revision is gone`)
+  const stored = decodeStoredRelease(
+    String((secret.data as Record<string, string> | undefined)?.release ?? ''),
+    `Secret/${namespace}/${record}`,
+  ) as StoredRelease & { info?: Record<string, unknown> }
+  const release = { ...stored, info: { ...stored.info, status: 'failed', description } }
+  const encoded = gzipSync(Buffer.from(JSON.stringify(release))).toString('base64')
+  await kube.mergePatch(ref, {
+    metadata: { labels: { status: 'failed', modifiedAt: String(Math.floor(Date.now() / 1000)) } },
+    data: { release: Buffer.from(encoded).toString('base64') },
+  })
 }
 
 export type ReleasePlan =
@@ -200,7 +239,7 @@ export async function renderRelease(run: Run, release: HelmRelease): Promise<KOb
     input: stringify(release.values),
     hint: HINT,
     env: HELM_ENV,
-    timeoutMs: (release.timeoutSeconds + 60) * 1000,
+    timeoutMs: helmLifetimeMs(release),
   })
   let manifest: string
   try {

@@ -1,22 +1,28 @@
 import { BootstrapError } from '../core/errors.ts'
+import { waitFor } from '../core/wait.ts'
 import { contains } from '../kube/apply.ts'
 import { describeRef, refOf } from '../kube/client.ts'
 import type { Context } from '../runner/context.ts'
 import {
+  type DeployedRelease,
   deployedRelease,
   type HelmRelease,
+  helmLifetimeMs,
   helmUpgrade,
+  markRevisionFailed,
   planRelease,
   type ReleasePlan,
   renderRelease,
 } from './binary.ts'
+import { helmOperationsHere, isPending, judgePending, pendingElsewhere } from './pending.ts'
 
 /**
  * A Helm release the runbook owns, made to match what it would install, and nothing more: read
  * first; equal chart, version and values → `unchanged`, no helm write (no new revision, no wait);
  * different → upgraded, saying what differs (value names, never values); a release someone else
  * made → refused, unless `--force` takes it over. `--dry-run` renders the release against the
- * cluster and reports each object created / configured / unchanged, as the other steps do.
+ * cluster and reports each object created / configured / unchanged, as the other steps do. A
+ * revision left pending by a helm that died is repaired first (settlePending).
  */
 export async function ensureRelease(
   ctx: Context,
@@ -26,10 +32,23 @@ export async function ensureRelease(
     whenAbsent?: () => Promise<void>
     /** helm waits for the release's workloads (default); false when the caller watches them itself. */
     wait?: boolean
+    /** The cluster is reachable from this machine only (kind): a pending revision no helm here works on is dead. */
+    clusterOnlyHere?: boolean
   } = {},
 ): Promise<ReleasePlan> {
   const label = `helm release ${release.namespace}/${release.name} (${release.chart.name} ${release.chart.version})`
-  const deployed = await deployedRelease(await ctx.kube(), release)
+  let deployed = await deployedRelease(await ctx.kube(), release)
+  if (deployed?.ours && isPending(deployed.status)) {
+    deployed = await settlePending(ctx, release, deployed, label, options.clusterOnlyHere ?? false)
+    if (ctx.flags.dryRun) {
+      // helm renders nothing while the revision is pending: what it would do once it is marked failed.
+      const plan = planRelease(deployed, release)
+      ctx.log.detail(
+        `${label}: then ${plan.action === 'install' ? 'would be installed' : plan.action === 'unchanged' ? `unchanged (revision ${plan.revision})` : `would be upgraded from revision ${plan.revision}`}`,
+      )
+      return plan
+    }
+  }
   if (!deployed && !ctx.flags.force) await options.whenAbsent?.()
   const plan = planRelease(deployed, release)
   if (plan.action === 'foreign' && !ctx.flags.force)
@@ -93,4 +112,65 @@ async function reportRender(ctx: Context, release: HelmRelease, plan: ReleasePla
       `  ${describeRef(refOf(object))}: ${result === 'unchanged' ? result : `would be ${result}`}`,
     )
   }
+}
+
+/**
+ * The latest revision is pending (pending.ts): waits for a helm of this machine still working on
+ * it; marks one whose operation died failed, as helm does with one it sees interrupted, so the
+ * upgrade that follows goes from the last deployed revision and applies everything again (a
+ * failed latest revision is never `unchanged`); refuses while a helm elsewhere may still hold
+ * helm's lock. Returns the release as it stands after. --dry-run writes nothing: it says so.
+ */
+async function settlePending(
+  ctx: Context,
+  release: HelmRelease,
+  pending: DeployedRelease,
+  label: string,
+  clusterOnlyHere: boolean,
+): Promise<DeployedRelease | undefined> {
+  const kube = await ctx.kube()
+  let current: DeployedRelease | undefined = pending
+  const facts = () => ({
+    startedAt: current?.startedAt,
+    now: Date.now(),
+    lifetimeMs: helmLifetimeMs(release),
+    helmHere: helmOperationsHere(release).length,
+    clusterOnlyHere,
+  })
+  if (judgePending(facts()).verdict === 'running-here') {
+    ctx.log.detail(
+      `${label}: revision ${pending.revision} is ${pending.status}: waiting for the helm on this machine that works on it`,
+    )
+    current = await waitFor(
+      `the helm operation on ${label} to end`,
+      async () => {
+        if (helmOperationsHere(release).length) return false
+        return { release: await deployedRelease(kube, release) }
+      },
+      { timeoutMs: helmLifetimeMs(release), intervalMs: 1000, hint: '`ps -ef | grep helm` shows it' },
+    ).then((read) => read.release)
+    if (!current || !isPending(current.status)) return current
+  }
+  const judged = judgePending(facts())
+  if (judged.verdict === 'maybe-running-elsewhere')
+    throw pendingElsewhere(label, current.revision, current.status, judged.deadFrom, Date.now())
+  if (judged.verdict !== 'dead') return current
+  const what = `revision ${current.revision}, left ${current.status} by a helm operation that died (${judged.why})`
+  if (ctx.flags.dryRun) {
+    ctx.log.detail(
+      `${label}: ${what}: would be marked failed, as helm marks an operation it sees interrupted`,
+    )
+    return { ...current, status: 'failed' }
+  }
+  await markRevisionFailed(
+    kube,
+    release.namespace,
+    current.record,
+    `${current.status} when its helm operation died; marked failed by platform-bootstrap`,
+  )
+  ctx.changed?.add(`${label}: revision ${current.revision} marked failed`)
+  ctx.log.warn(
+    `${label}: ${what}: marked failed, as helm marks an operation it sees interrupted (\`helm history ${release.name} -n ${release.namespace}\` keeps it); the upgrade that follows applies the release again`,
+  )
+  return deployedRelease(kube, release)
 }

@@ -23,6 +23,7 @@ export async function installArgoCDChart(
   ctx: Context,
   access: ClusterAccess,
   extra: Parameters<typeof helmValues>[0] = {},
+  options: { clusterOnlyHere?: boolean } = {},
 ): Promise<void> {
   const namespace = ctx.env.argocd.namespace
   const chart = versions.charts.argocd
@@ -41,6 +42,7 @@ export async function installArgoCDChart(
   await ensureRelease(ctx, release, {
     whenAbsent: () => refuseForeignArgoCD(kube, namespace),
     wait: false,
+    clusterOnlyHere: options.clusterOnlyHere,
   })
   if (ctx.flags.dryRun) return
   await waitForWorkloads(ctx, kube, namespace)

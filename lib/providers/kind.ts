@@ -137,6 +137,8 @@ export const kindProvider: ClusterProvider = {
       ctx,
       kindProvider.access(ctx),
       ctx.env.gitops.serveCheckout ? { servedRepoNames: servedRepoNames(ctx.env) } : {},
+      // kind publishes its API on this machine's loopback (its default apiServerAddress): no helm elsewhere reaches it.
+      { clusterOnlyHere: true },
     ),
 
   argocdControllerStartedAt: (ctx) => chartControllerStartedAt(ctx),

@@ -14,7 +14,8 @@ import { driftRepairedAfterControllerRestart, type Verdict } from '../assertions
  * (containerd's pause, inside the kind node), so it cannot see the deletion; then killed.
  */
 
-export interface ControllerCrashDeps {
+/** What a crash check is given (kind-phase.ts): the cluster, the environment, a create whose output is masked. */
+export interface CrashCheckDeps {
   kube: Kube
   env: EnvConfig
   create(): Promise<{ code: number; output: string }>
@@ -37,7 +38,7 @@ const controllerStatus = (pod: KObject | undefined) =>
     (status) => status.name === CONTAINER,
   )
 
-export async function controllerCrashCheck(deps: ControllerCrashDeps): Promise<Verdict> {
+export async function controllerCrashCheck(deps: CrashCheckDeps): Promise<Verdict> {
   const { kube, env } = deps
   const namespace = env.argocd.namespace
   const app = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Application', name: 'tenant-a', namespace }

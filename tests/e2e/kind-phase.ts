@@ -5,7 +5,8 @@
  * installer (lib/tools/kind-images), the charts from a mirror folder of STAND-IN charts
  * (tests/standins). Two rounds of destroy → create → openbao-setup → assertions → a second create
  * that writes nothing; then Argo CD's application controller crashes while an object it manages is
- * deleted, and create must repair it (controller-crash.ts); then destroy. Then the "existing" round (tests/e2e/existing-round.ts):
+ * deleted, and create must repair it (controller-crash.ts); a helm upgrade of Argo CD's release
+ * is killed half-way, and create must mark it failed and go on (pending-release.ts); then destroy. Then the "existing" round (tests/e2e/existing-round.ts):
  * staging's provider on a second kind cluster, from create to `destroy --force`. Ends with one line:
  *
  *   kind e2e: 2 rounds + existing, N assertions passed, M failed
@@ -24,10 +25,11 @@ import { repoRoot } from '../../lib/core/paths.ts'
 import { toolsPath } from '../../lib/tools/catalogue.ts'
 import type { Verdict } from '../assertions/assertions.ts'
 import { leakedFields, type Workspace } from '../local/workspace.ts'
-import { controllerCrashCheck } from './controller-crash.ts'
+import { type CrashCheckDeps, controllerCrashCheck } from './controller-crash.ts'
 import { runExistingRound } from './existing-round.ts'
 import { type HarnessDeps, ROUNDS, runE2ERounds } from './harness.ts'
 import { kindNotReady, prepareKindWorkspace } from './kind-workspace.ts'
+import { pendingReleaseCheck } from './pending-release.ts'
 import { realDeps } from './real-deps.ts'
 
 const reports = join(repoRoot, 'reports')
@@ -78,7 +80,24 @@ async function main(): Promise<Outcome> {
     const deps = realDeps(ws.env, reports)
     deps.redactor.addAll(Object.values(ws.planted))
     const outcome = await runE2ERounds(deps)
-    const crash = outcome.failed ? undefined : await controllerCrash(ground.ws, deps)
+    const crashes = outcome.failed
+      ? []
+      : [
+          await afterCrash(
+            ground.ws,
+            deps,
+            'the application controller crashes while an object it manages is deleted',
+            'the controller crash check',
+            controllerCrashCheck,
+          ),
+          await afterCrash(
+            ground.ws,
+            deps,
+            "a helm upgrade of Argo CD's release is killed half-way",
+            'the killed helm upgrade check',
+            (base) => pendingReleaseCheck({ ...base, chartMirror: ground.mirror }),
+          ),
+        ]
     say('kind phase: destroy')
     // After a failed round OpenBao may never have run: no snapshot to take, so it goes without one.
     const destroyed = await ws.cli('scripts/destroy.ts', outcome.failed ? ['--no-snapshot'] : [])
@@ -99,7 +118,7 @@ async function main(): Promise<Outcome> {
     )
     for (const line of leaked) say(`kind phase: ${line}`)
     const verdicts = await existing()
-    const all = [...(crash ? [crash] : []), ...verdicts]
+    const all = [...crashes, ...verdicts]
     return {
       passed: outcome.passed + all.filter((v) => v.ok).length,
       failed: outcome.failed + (failedEnd ? 1 : 0) + leaked.length + all.filter((v) => !v.ok).length,
@@ -109,22 +128,29 @@ async function main(): Promise<Outcome> {
   }
 }
 
-/** After the rounds, on the cluster they left: the controller dies under a deletion, then create. */
-async function controllerCrash(ws: Workspace, deps: HarnessDeps): Promise<Verdict> {
-  say('kind phase: the application controller crashes while an object it manages is deleted')
-  const verdict = await controllerCrashCheck({
-    kube: (await deps.connect()).kube,
-    env: ws.env,
-    create: async () => {
-      const created = await ws.cli('scripts/create.ts')
-      return { code: created.code, output: deps.redactor.mask(created.output) }
-    },
-    say: (line) => say(`kind phase: ${line}`),
-  }).catch((error: unknown) => ({
-    name: 'the controller crash check',
-    ok: false,
-    message: deps.redactor.mask(errorMessage(error)),
-  }))
+/**
+ * After the rounds, on the cluster they left: a crash, then create, judged by `check` (given the
+ * cluster, the workspace's environment, a create whose output is masked, and the phase's voice).
+ * One that throws fails under `name`, its message masked.
+ */
+async function afterCrash(
+  ws: Workspace,
+  deps: HarnessDeps,
+  title: string,
+  name: string,
+  check: (base: CrashCheckDeps) => Promise<Verdict>,
+): Promise<Verdict> {
+  say(`kind phase: ${title}`)
+  const verdict = await (async () =>
+    check({
+      kube: (await deps.connect()).kube,
+      env: ws.env,
+      create: async () => {
+        const created = await ws.cli('scripts/create.ts')
+        return { code: created.code, output: deps.redactor.mask(created.output) }
+      },
+      say: (line) => say(`kind phase: ${line}`),
+    }))().catch((error: unknown) => ({ name, ok: false, message: deps.redactor.mask(errorMessage(error)) }))
   say(`kind phase: ${verdict.ok ? 'passed' : 'FAILED'}: ${verdict.name}: ${verdict.message}`)
   return verdict
 }

@@ -3,15 +3,18 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { BootstrapError } from '../../lib/core/errors.ts'
+import { BootstrapError, type ProcessError } from '../../lib/core/errors.ts'
 import { type Run, run } from '../../lib/core/exec.ts'
-import { deployedRelease, type HelmRelease } from '../../lib/helm/binary.ts'
+import { waitFor } from '../../lib/core/wait.ts'
+import { deployedRelease, type HelmRelease, helmUpgradeArgs } from '../../lib/helm/binary.ts'
 import { ensureRelease } from '../../lib/helm/release.ts'
 import { createKube, loadKubeConfig } from '../../lib/kube/client.ts'
 import { loadConfig } from '../../lib/runner/config.ts'
 import type { Context } from '../../lib/runner/context.ts'
 import { Logger } from '../../lib/runner/log.ts'
+import { toolsPath } from '../../lib/tools/catalogue.ts'
 import { helmRevisionKept } from '../assertions/assertions.ts'
 import { listedRevision } from '../helpers/helm-list.ts'
 import { memorySink } from '../helpers/memory-sink.ts'
@@ -159,7 +162,7 @@ describe('a Helm release the runbook owns (real helm, real apiserver)', () => {
         ])
       ).stdout,
     )
-    expect(await deployedRelease(kubeClient(), release('demo', {}))).toEqual({
+    expect(await deployedRelease(kubeClient(), release('demo', {}))).toMatchObject({
       revision: 2,
       status: 'deployed',
       chart: 'demo-1.0.0',
@@ -210,4 +213,107 @@ describe('a Helm release the runbook owns (real helm, real apiserver)', () => {
       ours: true,
     })
   })
+
+  it('a helm killed mid-upgrade leaves the release pending: waited for while it runs here, refused while one elsewhere may hold it, repaired where none can', async () => {
+    const { ctx } = context()
+    expect(await ensureRelease(ctx, release('held', { greeting: 'hello' }))).toEqual({ action: 'install' })
+    // An upgrade that never ends: a Deployment no node may run, waited for.
+    const hang = join(dir, 'hang')
+    mkdirSync(join(hang, 'templates'), { recursive: true })
+    writeFileSync(join(hang, 'Chart.yaml'), 'apiVersion: v2\nname: hang\nversion: 1.0.0\n')
+    writeFileSync(
+      join(hang, 'templates', 'deployment.yaml'),
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hang\nspec:\n  selector: {matchLabels: {app: hang}}\n  template:\n    metadata: {labels: {app: hang}}\n    spec:\n      nodeSelector: {platform-bootstrap/no-such-node: "true"}\n      containers: [{name: c, image: pause}]\n',
+    )
+    const helm = execa(
+      'helm',
+      helmUpgradeArgs({ ...release('held', {}), source: [hang], timeoutSeconds: 600 }),
+      { input: '{}', reject: false, env: { PATH: toolsPath(process.env.PATH) } },
+    )
+    await waitFor(
+      'revision 2 pending-upgrade',
+      async () => (await deployedRelease(kubeClient(), release('held', {})))?.status === 'pending-upgrade',
+      { timeoutMs: 60_000, intervalMs: 200 },
+    )
+
+    // While it runs here, the next run waits for it; once it is killed, on a cluster others may reach
+    // (existing) a helm elsewhere could still hold the lock: refused, nothing written.
+    const waiting = context()
+    const attempt = ensureRelease(waiting.ctx, release('held', { greeting: 'bonjour' })).catch(
+      (e: unknown) => e,
+    )
+    await waitFor(
+      'the run to wait for helm',
+      async () => waiting.lines.some((l) => /waiting for the helm on this machine/.test(l)),
+      { timeoutMs: 30_000, intervalMs: 100 },
+    )
+    helm.kill('SIGKILL')
+    await helm
+    const refused = await attempt
+    expect(refused).toBeInstanceOf(BootstrapError)
+    expect((refused as BootstrapError).message).toMatch(
+      /revision 2 is pending-upgrade, and no helm on this machine works on it/,
+    )
+    expect(waiting.writes).toEqual([])
+    // What helm itself does with such a release, and what the runbook repairs.
+    const stuck = await run('helm', helmUpgradeArgs(release('held', {}), { wait: false }), {
+      input: '{}',
+    }).catch((e: unknown) => e)
+    expect(`${(stuck as ProcessError).message} ${(stuck as ProcessError).stderr}`).toMatch(
+      /another operation \(install\/upgrade\/rollback\) is in progress/,
+    )
+
+    // --dry-run says it and writes nothing.
+    const dry = context({ dryRun: true })
+    await ensureRelease(dry.ctx, release('held', { greeting: 'bonjour' }), { clusterOnlyHere: true })
+    expect(dry.lines.join('\n')).toMatch(
+      /revision 2, left pending-upgrade by a helm operation that died .*: would be marked failed/,
+    )
+    expect(dry.lines.join('\n')).toMatch(/then would be upgraded from revision 2/)
+    expect((await deployedRelease(kubeClient(), release('held', {})))?.status).toBe('pending-upgrade')
+
+    // Where no helm elsewhere can reach the cluster (kind): marked failed as helm would, then upgraded.
+    const repaired = context()
+    expect(
+      await ensureRelease(repaired.ctx, release('held', { greeting: 'bonjour' }), { clusterOnlyHere: true }),
+    ).toMatchObject({
+      action: 'upgrade',
+      revision: 2,
+      changes: ['chart hang-1.0.0 → demo-1.0.0', 'release status failed', 'values greeting'],
+    })
+    expect(repaired.lines.join('\n')).toMatch(/revision 2, left pending-upgrade .*: marked failed/)
+    expect(await deployedRelease(kubeClient(), release('held', {}))).toMatchObject({
+      revision: 3,
+      status: 'deployed',
+      chart: 'demo-1.0.0',
+      values: { greeting: 'bonjour' },
+    })
+    // helm's own history reads the marked revision, as it wrote it.
+    const history = JSON.parse(
+      (
+        await run('helm', [
+          'history',
+          'held',
+          '--namespace',
+          'default',
+          '--kubeconfig',
+          stack().controlPlane.kubeconfig,
+          '--output',
+          'json',
+        ])
+      ).stdout,
+    ) as { revision: number; status: string; description: string }[]
+    expect(history.map((entry) => `${entry.revision} ${entry.status}`)).toEqual([
+      '1 superseded',
+      '2 failed',
+      '3 deployed',
+    ])
+    expect(history[1]?.description).toMatch(/pending-upgrade when its helm operation died/)
+    await kubeClient().delete({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'hang',
+      namespace: 'default',
+    })
+  }, 180_000)
 })

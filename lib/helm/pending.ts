@@ -1,0 +1,99 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { basename } from 'node:path'
+import { BootstrapError } from '../core/errors.ts'
+import { formatMs } from '../runner/log.ts'
+
+/**
+ * Helm's lock on a release is its latest revision's status: pending-install, -upgrade or -rollback
+ * while an operation runs, deployed or failed once it ends (helm v3 pkg/action/upgrade.go: an
+ * upgrade of a pending release fails with "another operation (install/upgrade/rollback) is in
+ * progress"). A helm killed on the way (SIGKILL, a machine that went down; a SIGINT or SIGTERM it
+ * handles, marking the release failed) leaves the lock taken for good, and every later create
+ * would fail on it. Whether the operation is dead is judged here; release.ts acts on it.
+ */
+
+export const isPending = (status: string) => status.startsWith('pending-')
+
+export type PendingJudgement =
+  /** A helm on this machine still works on the release: wait for it to end. */
+  | { verdict: 'running-here' }
+  /** No operation can still be running: the pending revision may be marked failed. */
+  | { verdict: 'dead'; why: string }
+  /** A helm elsewhere may still be applying it: refused, with the time from which it is taken for dead. */
+  | { verdict: 'maybe-running-elsewhere'; deadFrom: number }
+
+export interface PendingFacts {
+  /** When the pending operation started (its revision's info.last_deployed), ms since the epoch. */
+  startedAt: number | undefined
+  now: number
+  /** The longest a helm operation of this runbook lives: past it, one of ours was killed by the run itself. */
+  lifetimeMs: number
+  /** helm processes on this machine working on the release. */
+  helmHere: number
+  /** The cluster is reachable from this machine only (kind): no helm elsewhere can hold the lock. */
+  clusterOnlyHere: boolean
+}
+
+export function judgePending(facts: PendingFacts): PendingJudgement {
+  if (facts.helmHere > 0) return { verdict: 'running-here' }
+  if (facts.clusterOnlyHere)
+    return {
+      verdict: 'dead',
+      why: 'no helm on this machine works on it, and no other machine reaches this cluster',
+    }
+  if (facts.startedAt === undefined)
+    return { verdict: 'dead', why: 'no helm on this machine works on it, and helm recorded no start for it' }
+  const age = facts.now - facts.startedAt
+  if (age >= facts.lifetimeMs)
+    return {
+      verdict: 'dead',
+      why: `it started ${formatMs(age)} ago, longer than any helm operation of this runbook lives (${formatMs(facts.lifetimeMs)})`,
+    }
+  return { verdict: 'maybe-running-elsewhere', deadFrom: facts.startedAt + facts.lifetimeMs }
+}
+
+const OPERATIONS = new Set(['install', 'upgrade', 'rollback', 'uninstall'])
+
+/**
+ * The helm processes on this machine operating on a release (`helm upgrade|install|rollback|uninstall
+ * <name> … --namespace <ns>`), read from /proc.
+ */
+export function helmOperationsHere(
+  release: { name: string; namespace: string },
+  procRoot = '/proc',
+): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync(procRoot)) {
+    if (!/^\d+$/.test(entry)) continue
+    let argv: string[]
+    try {
+      argv = readFileSync(`${procRoot}/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean)
+    } catch {
+      continue // gone, or not ours to read
+    }
+    if (basename(argv[0] ?? '') !== 'helm') continue
+    const args = argv.slice(1)
+    const namespaceAt = args.findIndex((arg) => arg === '--namespace' || arg === '-n')
+    const namespace =
+      namespaceAt >= 0 ? args[namespaceAt + 1] : args.find((a) => a.startsWith('--namespace='))?.slice(12)
+    if (OPERATIONS.has(args[0] ?? '') && args.includes(release.name) && namespace === release.namespace)
+      pids.push(Number(entry))
+  }
+  return pids
+}
+
+/** The refusal when a helm elsewhere may still hold the lock. */
+export function pendingElsewhere(
+  label: string,
+  revision: number,
+  status: string,
+  deadFrom: number,
+  now: number,
+) {
+  return new BootstrapError(
+    `${label}: revision ${revision} is ${status}, and no helm on this machine works on it: a helm on another machine may still be applying it (helm's own lock)`,
+    {
+      hint: `run create again once that operation is over (\`helm history\` shows the revision leave ${status}); from ${new Date(deadFrom).toISOString()} (in ${formatMs(deadFrom - now)}) this runbook takes it for dead and marks it failed`,
+    },
+  )
+}
