@@ -66,6 +66,21 @@ afterAll(async () => {
 /** What helm itself lists for a release: the independent side of each comparison. */
 const listed = (name: string) =>
   listedRevision(run, { name, namespace: 'default', kubeconfig: stack().controlPlane.kubeconfig })
+/** What helm itself reports of a release in namespace default, as JSON. */
+const helmJson = async (args: string[]): Promise<unknown> =>
+  JSON.parse(
+    (
+      await run('helm', [
+        ...args,
+        '--namespace',
+        'default',
+        '--kubeconfig',
+        stack().controlPlane.kubeconfig,
+        '--output',
+        'json',
+      ])
+    ).stdout,
+  )
 const kubeClient = () => createKube(loadKubeConfig(stack().controlPlane.kubeconfig))
 
 function release(name: string, values: Record<string, unknown>): HelmRelease {
@@ -147,21 +162,7 @@ describe('a Helm release the runbook owns (real helm, real apiserver)', () => {
     expect(lines.join('\n')).toMatch(/upgrading revision 1: values greeting/)
     expect(await listed('demo')).toBe(2)
     // Read from helm's storage: the latest of two revisions, with the values helm itself reports.
-    const values = JSON.parse(
-      (
-        await run('helm', [
-          'get',
-          'values',
-          'demo',
-          '--namespace',
-          'default',
-          '--kubeconfig',
-          stack().controlPlane.kubeconfig,
-          '--output',
-          'json',
-        ])
-      ).stdout,
-    )
+    const values = await helmJson(['get', 'values', 'demo'])
     expect(await deployedRelease(kubeClient(), release('demo', {}))).toMatchObject({
       revision: 2,
       status: 'deployed',
@@ -289,20 +290,11 @@ describe('a Helm release the runbook owns (real helm, real apiserver)', () => {
       values: { greeting: 'bonjour' },
     })
     // helm's own history reads the marked revision, as it wrote it.
-    const history = JSON.parse(
-      (
-        await run('helm', [
-          'history',
-          'held',
-          '--namespace',
-          'default',
-          '--kubeconfig',
-          stack().controlPlane.kubeconfig,
-          '--output',
-          'json',
-        ])
-      ).stdout,
-    ) as { revision: number; status: string; description: string }[]
+    const history = (await helmJson(['history', 'held'])) as {
+      revision: number
+      status: string
+      description: string
+    }[]
     expect(history.map((entry) => `${entry.revision} ${entry.status}`)).toEqual([
       '1 superseded',
       '2 failed',
