@@ -2,7 +2,9 @@ import { waitForConvergence } from '../lib/argocd/converge.ts'
 import { noOpenBaoLine, openbaoDeployed } from '../lib/openbao/endpoint.ts'
 import { openbaoSetup } from '../lib/openbao/setup/index.ts'
 import { main } from '../lib/runner/cli.ts'
+import { envPath } from '../lib/runner/config.ts'
 import { defineStep } from '../lib/runner/step.ts'
+import { decryptAhead } from '../lib/sops/index.ts'
 
 /**
  * OpenBao setup (runtime secrets), once OpenBao runs — `just openbao-setup <env>`:
@@ -35,6 +37,10 @@ export const step = defineStep({
   name: 'openbao-setup',
   summary:
     'OpenBao initialised; KV v2, kubernetes auth, a read-only policy and role per app; initial secrets written once; every Application Synced and Healthy',
+  // sops decrypts the init file while the steps before run.
+  prefetch(ctx) {
+    if (openbaoDeployed(ctx)) decryptAhead(envPath(ctx.env, ctx.env.openbao.initFile))
+  },
   async run(ctx) {
     // Changes made before this step ask every Application to refresh; this step's own do not (converge.ts refreshFor).
     const refreshFor = ctx.changed?.size ?? 0

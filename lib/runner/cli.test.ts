@@ -203,6 +203,19 @@ describe('runSteps', () => {
     expect(existsSync(lockFile())).toBe(false)
   })
 
+  it("starts the selected steps' prefetches before the first of them runs, and no other step's", async () => {
+    const ran: string[] = []
+    const steps = fakeSteps(ran).map((step) => ({
+      ...step,
+      prefetch: () => {
+        ran.push(`prefetch ${step.id}`)
+      },
+    }))
+    const { log } = logger()
+    expect(await runSteps(parseCli(['local', '--from', '04']), steps, log)).toBe(0)
+    expect(ran).toEqual(['prefetch 04', 'prefetch 05', 'prefetch 06', '04', '05', '06'])
+  })
+
   it('a dry run takes no lock, and before a cluster exists stops at the first step that needs one, exit 0', async () => {
     const ran: string[] = []
     const { log, lines } = logger()

@@ -176,8 +176,11 @@ export async function runSteps(
       `platform-bootstrap: environment ${env.name} (provider ${env.cluster.provider})${cli.flags.dryRun ? ' — dry run, nothing is changed' : ''}`,
     )
     if (options.installTools) await installMissingTools(env, cli.flags, log)
+    const selected = selectSteps(steps, cli)
+    // After the tools are in place: a decrypt started before sops is installed would fail for good.
+    for (const step of selected) step.prefetch?.(ctx)
     let clusterChecked = false
-    for (const step of selectSteps(steps, cli)) {
+    for (const step of selected) {
       // A dry run before the cluster exists: what the later steps own would all be created, and
       // there is nothing to compare it with.
       if (cli.flags.dryRun && !clusterChecked && !['00', '01'].includes(step.id)) {

@@ -16,6 +16,12 @@ export interface Step {
   summary: string
   objects?(ctx: Context): Promise<KObject[]>
   run?(ctx: Context): Promise<void>
+  /**
+   * Reads the step may start as the run begins, for their result to be ready when it comes (a
+   * sops decrypt, run beside the steps before). Called for each step the run will run, before
+   * the first; it writes nothing and says nothing, and only the step itself takes what it started.
+   */
+  prefetch?(ctx: Context): void
 }
 
 export function defineStep(step: Step): Step {

@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { BootstrapError } from '../core/errors.ts'
 import { redactor } from '../core/redact.ts'
-import { defaultSopsDeps, runSopsOn, type SopsDeps, type SopsRunOptions } from './binary.ts'
+import { defaultSopsDeps, keyFileOf, runSopsOn, type SopsDeps, type SopsRunOptions } from './binary.ts'
 import { assertExists, formatOf, shownPath } from './file.ts'
 
 /** Decrypting: the plaintext comes back on sops' stdout, as JSON, and never touches a file. */
@@ -19,12 +22,72 @@ export async function decrypt(
 /**
  * A SOPS file's whole document. Nothing is registered with the redactor here: only the caller
  * knows which of its strings are secret (a Secret's data, not its name); it registers them.
+ * A decrypt of the same file started ahead (decryptAhead) is taken instead of running sops again.
  */
 export async function decryptDocument(
   file: string,
   options: DecryptOptions = {},
   deps: SopsDeps = defaultSopsDeps,
 ): Promise<unknown> {
+  const started = ahead.get(deps)
+  const key = started?.size ? aheadKey(file, options, deps) : undefined
+  const early = key === undefined ? undefined : started?.get(key)
+  if (key !== undefined && early) {
+    started?.delete(key)
+    return early
+  }
+  return sopsDecrypt(file, options, deps)
+}
+
+/**
+ * Decrypts started before the step that needs them (Step.prefetch), so sops runs beside the steps
+ * before it instead of after them. Each is taken by the first decryptDocument of the same file
+ * bytes with the same key file bytes, folder and deps; anything else — the file or the key changed
+ * since, a caller with other deps — runs sops anew. One that is never taken costs a sops run and
+ * says nothing: its failure, if any, is the step's to report, with the step's own decrypt.
+ */
+const ahead = new WeakMap<SopsDeps, Map<string, Promise<unknown>>>()
+
+export function decryptAhead(
+  file: string,
+  options: DecryptOptions = {},
+  deps: SopsDeps = defaultSopsDeps,
+): void {
+  const key = aheadKey(file, options, deps)
+  if (key === undefined) return
+  const started = ahead.get(deps) ?? new Map<string, Promise<unknown>>()
+  ahead.set(deps, started)
+  if (started.has(key)) return
+  // One after another: each sops takes a core while it starts, and the steps need the other.
+  const decrypting = aheadQueue.then(() => sopsDecrypt(file, options, deps))
+  // Not left unhandled while no step has asked for it; the step that takes it gets the failure.
+  aheadQueue = decrypting.then(
+    () => undefined,
+    () => undefined,
+  )
+  started.set(key, decrypting)
+}
+let aheadQueue: Promise<void> = Promise.resolve()
+
+/** What a decrypt's outcome depends on: the file's and the key file's bytes (digested), the folder and key file named. */
+function aheadKey(file: string, options: DecryptOptions, deps: SopsDeps): string | undefined {
+  const keyFile = keyFileOf(options, deps)
+  const digest = createHash('sha256')
+  try {
+    digest.update(readFileSync(resolve(options.cwd ?? '', file)))
+  } catch {
+    return undefined
+  }
+  digest.update('\0')
+  try {
+    digest.update(readFileSync(keyFile))
+  } catch {
+    // No key file: sops is refused, the same way each time until one is made (and then the digest differs).
+  }
+  return JSON.stringify([resolve(options.cwd ?? '', file), options.cwd ?? '', keyFile, digest.digest('hex')])
+}
+
+async function sopsDecrypt(file: string, options: DecryptOptions, deps: SopsDeps): Promise<unknown> {
   const format = formatOf(file)
   assertExists(file)
   const { stdout } = await runSopsOn(

@@ -6,7 +6,16 @@ import { caught } from '../../tests/helpers/caught.ts'
 import { type AgeKeyPair, generateIdentity, writeKeyFile } from '../bootstrap-secrets/age.ts'
 import { BootstrapError } from '../core/errors.ts'
 import { type Run, type RunOptions, run } from '../core/exec.ts'
-import { decrypt, encrypt, execEnv, formatOf, recipientsOf, type SopsDeps, writeEncrypted } from './index.ts'
+import {
+  decrypt,
+  decryptAhead,
+  encrypt,
+  execEnv,
+  formatOf,
+  recipientsOf,
+  type SopsDeps,
+  writeEncrypted,
+} from './index.ts'
 
 // Real sops, real age keys, temp files: nothing here is a stand-in.
 const PEM = [
@@ -254,6 +263,60 @@ describe('decrypt errors', () => {
     expect(error.message).toContain(file)
     expect(error.hint).toContain('just tools')
     expect(error.exitCode).toBe(127)
+  })
+})
+
+describe('decryptAhead', () => {
+  const decrypts = (record: { args: string[] }[]) =>
+    record.filter((call) => call.args[0] === '--decrypt').length
+
+  it('is taken by the first decrypt of the same file, once; the next runs sops again', async () => {
+    const file = join(dir, 'ahead.sops.yaml')
+    await writeEncrypted(file, { A: 'first' }, [owner.recipient], deps)
+    const record: { command: string; args: string[] }[] = []
+    const counted: SopsDeps = { ...deps, run: inDir(dir, record) }
+    decryptAhead(file, {}, counted)
+    expect(await decrypt(file, {}, counted)).toEqual({ A: 'first' })
+    expect(decrypts(record)).toBe(1)
+    expect(await decrypt(file, {}, counted)).toEqual({ A: 'first' })
+    expect(decrypts(record)).toBe(2)
+  })
+
+  it('is not taken when the file or the key file changed since, nor by a caller with other deps', async () => {
+    const file = join(dir, 'changed.sops.yaml')
+    const keyFile = join(dir, 'keys', 'changing.txt')
+    await writeKeyFile(keyFile, owner.identity)
+    await writeEncrypted(file, { A: 'before' }, [owner.recipient], deps)
+    const record: { command: string; args: string[] }[] = []
+    const counted: SopsDeps = { run: inDir(dir, record), env: { ...process.env, SOPS_AGE_KEY_FILE: keyFile } }
+
+    decryptAhead(file, {}, counted)
+    await writeEncrypted(file, { A: 'after' }, [owner.recipient], deps)
+    expect(await decrypt(file, {}, counted)).toEqual({ A: 'after' })
+    expect(decrypts(record)).toBe(2)
+
+    decryptAhead(file, {}, counted)
+    await writeFile(keyFile, `# the same key, a comment added\n${await readFile(keyFile, 'utf8')}`)
+    expect(await decrypt(file, {}, counted)).toEqual({ A: 'after' })
+    expect(decrypts(record)).toBe(4)
+
+    decryptAhead(file, {}, counted)
+    const other: SopsDeps = { ...counted, run: inDir(dir, record) }
+    expect(await decrypt(file, {}, other)).toEqual({ A: 'after' })
+    expect(decrypts(record)).toBe(6)
+  })
+
+  it('says nothing of a failure until a step takes it, and the step gets the failure explained', async () => {
+    const file = join(dir, 'not-mine.sops.yaml')
+    await writeEncrypted(file, { A: 'value' }, [owner.recipient], deps)
+    const theirs: SopsDeps = { ...deps, env: { ...process.env, SOPS_AGE_KEY_FILE: otherKeyFile } }
+    decryptAhead(file, {}, theirs)
+    // Long enough for sops to fail: a rejection nobody handled would fail this test run.
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const error = await caught(decrypt(file, {}, theirs))
+    expect(error).toBeInstanceOf(BootstrapError)
+    expect((error as BootstrapError).message).toContain('not-mine.sops.yaml')
+    expect((error as BootstrapError).message).toContain(otherKeyFile)
   })
 })
 
