@@ -1,7 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { fakeProc } from '../../tests/helpers/fake-proc.ts'
 import { helmOperationsHere, isPending, judgePending, pendingElsewhere } from './pending.ts'
 
 const START = Date.parse('2026-12-06T10:00:00Z')
@@ -56,12 +54,10 @@ describe("helm's lock on a release: a pending revision", () => {
 })
 
 describe('the helm processes on this machine working on a release', () => {
-  const proc = mkdtempSync(join(tmpdir(), 'pb-proc-'))
-  afterAll(() => rmSync(proc, { recursive: true, force: true }))
-  const process = (pid: number, argv: string[]) => {
-    mkdirSync(join(proc, String(pid)))
-    writeFileSync(join(proc, String(pid), 'cmdline'), `${argv.join('\0')}\0`)
-  }
+  const fake = fakeProc()
+  afterAll(() => fake.remove())
+  const proc = fake.root
+  const process = fake.add
   process(10, [
     '/root/.cache/platform-bootstrap/tools/helm/helm',
     'upgrade',
@@ -76,7 +72,6 @@ describe('the helm processes on this machine working on a release', () => {
   process(13, ['helm', 'list', '--namespace', 'argocd'])
   process(14, ['/usr/bin/vim', 'upgrade', 'argocd', '--namespace', 'argocd'])
   process(15, ['helm', 'uninstall', 'argocd', '--namespace=argocd'])
-  mkdirSync(join(proc, 'self'))
 
   it('finds install, upgrade, rollback and uninstall of that name in that namespace, nothing else', () => {
     expect(helmOperationsHere({ name: 'argocd', namespace: 'argocd' }, proc).sort()).toEqual([10, 11, 15])

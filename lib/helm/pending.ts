@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs'
 import { basename } from 'node:path'
+import { commandsRunning, flagValue } from '../core/commands-running.ts'
 import { BootstrapError } from '../core/errors.ts'
 import { formatMs } from '../runner/log.ts'
 
@@ -62,24 +62,15 @@ export function helmOperationsHere(
   release: { name: string; namespace: string },
   procRoot = '/proc',
 ): number[] {
-  const pids: number[] = []
-  for (const entry of readdirSync(procRoot)) {
-    if (!/^\d+$/.test(entry)) continue
-    let argv: string[]
-    try {
-      argv = readFileSync(`${procRoot}/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean)
-    } catch {
-      continue // gone, or not ours to read
-    }
-    if (basename(argv[0] ?? '') !== 'helm') continue
+  return commandsRunning((argv) => {
+    if (basename(argv[0] ?? '') !== 'helm') return false
     const args = argv.slice(1)
-    const namespaceAt = args.findIndex((arg) => arg === '--namespace' || arg === '-n')
-    const namespace =
-      namespaceAt >= 0 ? args[namespaceAt + 1] : args.find((a) => a.startsWith('--namespace='))?.slice(12)
-    if (OPERATIONS.has(args[0] ?? '') && args.includes(release.name) && namespace === release.namespace)
-      pids.push(Number(entry))
-  }
-  return pids
+    return (
+      OPERATIONS.has(args[0] ?? '') &&
+      args.includes(release.name) &&
+      flagValue(args, '--namespace', '-n') === release.namespace
+    )
+  }, procRoot)
 }
 
 /** The refusal when a helm elsewhere may still hold the lock. */

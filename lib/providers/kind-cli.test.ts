@@ -1,8 +1,17 @@
-import { describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import { fakeProc } from '../../tests/helpers/fake-proc.ts'
 import type { Run, RunOptions } from '../core/exec.ts'
 import { versions } from '../core/versions.ts'
-import { kindClusters, kindConfig, kindCreate, NODE_IMAGE_LABELS, nodeImageNeeds } from './kind-cli.ts'
+import {
+  kindClusters,
+  kindConfig,
+  kindCreate,
+  kindCreatesRunning,
+  NODE_IMAGE_LABELS,
+  nodeImageNeeds,
+} from './kind-cli.ts'
 
 describe('kindConfig', () => {
   it('makes one control-plane node with the pinned node image', () => {
@@ -114,5 +123,36 @@ describe('kind commands', () => {
   it('lists clusters, and none when kind says so', async () => {
     expect(await kindClusters(recorder('platform-dev\nother\n').run)).toEqual(['platform-dev', 'other'])
     expect(await kindClusters(recorder('No kind clusters found.\n').run)).toEqual([])
+  })
+})
+
+describe('kindCreatesRunning', () => {
+  const fake = fakeProc()
+  afterAll(() => fake.remove())
+  const proc = fake.root
+  const process = fake.add
+  const kubeconfig = '/home/me/.local/state/platform-bootstrap/dev/kubeconfig'
+  const create = ['create', 'cluster', '--name', 'platform-dev', '--config', '-']
+  process(20, [
+    '/root/.cache/platform-bootstrap/tools/kind/v0.33.0/kind',
+    ...create,
+    '--kubeconfig',
+    kubeconfig,
+  ])
+  process(21, ['kind', ...create, `--kubeconfig=${kubeconfig}`, '--wait', '180s'])
+  // Another environment's state folder, another cluster, another command, another binary.
+  process(22, ['kind', ...create, '--kubeconfig', '/tmp/other/kubeconfig'])
+  process(23, ['kind', 'create', 'cluster', '--name', 'platform-staging', '--kubeconfig', kubeconfig])
+  process(24, ['kind', 'delete', 'cluster', '--name', 'platform-dev', '--kubeconfig', kubeconfig])
+  process(25, ['/usr/bin/vim', ...create, '--kubeconfig', kubeconfig])
+
+  it("finds kind creating that cluster into this environment's kubeconfig, nothing else", () => {
+    expect(kindCreatesRunning('platform-dev', kubeconfig, proc).sort()).toEqual([20, 21])
+    expect(kindCreatesRunning('platform-staging', kubeconfig, proc)).toEqual([23])
+    expect(kindCreatesRunning('platform-prod', kubeconfig, proc)).toEqual([])
+  })
+
+  it('sees none where there is no /proc to read (macOS)', () => {
+    expect(kindCreatesRunning('platform-dev', kubeconfig, join(proc, 'no-such-folder'))).toEqual([])
   })
 })

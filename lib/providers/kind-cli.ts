@@ -1,4 +1,6 @@
+import { basename } from 'node:path'
 import { stringify } from 'yaml'
+import { commandsRunning, flagValue } from '../core/commands-running.ts'
 import type { Run } from '../core/exec.ts'
 
 /** The kind binary, typed: create / get / delete a cluster from a generated config, load images into it. */
@@ -94,6 +96,24 @@ export async function kindCreate(run: Run, spec: KindClusterSpec, kubeconfig: st
     ['create', 'cluster', '--name', spec.name, '--config', '-', '--kubeconfig', kubeconfig, '--wait', '180s'],
     { input: kindConfig(spec), hint: HINT, timeoutMs: 600_000 },
   )
+}
+
+/**
+ * The `kind create cluster` processes on this machine making cluster `name` into `kubeconfig` (the
+ * state folder's: only this runbook names it). kind outlives a run killed under it, and goes on
+ * making the cluster on its own.
+ */
+export function kindCreatesRunning(name: string, kubeconfig: string, procRoot = '/proc'): number[] {
+  return commandsRunning((argv) => {
+    const args = argv.slice(1)
+    return (
+      basename(argv[0] ?? '') === 'kind' &&
+      args[0] === 'create' &&
+      args[1] === 'cluster' &&
+      flagValue(args, '--name') === name &&
+      flagValue(args, '--kubeconfig') === kubeconfig
+    )
+  }, procRoot)
 }
 
 export async function kindKubeconfig(run: Run, name: string): Promise<string> {

@@ -115,6 +115,21 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
+/** A create whose run was killed once kind had made the node container: what it leaves in its state folder. */
+async function killedDuringKindCreate() {
+  const made = fakeContext([])
+  const run = made.ctx.run
+  made.ctx.run = (async (command: string, args: string[], options?: RunOptions) => {
+    if (command === 'kind' && args[0] === 'create') {
+      await run(command, args, options)
+      throw new ProcessError('kind create', 137, 'killed')
+    }
+    return run(command, args, options)
+  }) as Context['run']
+  await expect(kindProvider.ensureCluster(made.ctx)).rejects.toThrow(ProcessError)
+  return made
+}
+
 describe('kind provider', () => {
   it('creates a missing cluster from a config with the pinned node image and marks it as its own', async () => {
     const { ctx, calls, stateDir } = fakeContext([])
@@ -129,21 +144,48 @@ describe('kind provider', () => {
   })
 
   it('marks the cluster as its own before kind starts: a run killed during kind create leaves one destroy may delete', async () => {
-    const { ctx, stateDir } = fakeContext([])
-    const run = ctx.run
-    ctx.run = (async (command: string, args: string[], options?: RunOptions) => {
-      if (command === 'kind' && args[0] === 'create') {
-        // kind made the node container, then the run was killed.
-        await run(command, args, options)
-        throw new ProcessError('kind create', 137, 'killed')
-      }
-      return run(command, args, options)
-    }) as Context['run']
-    await expect(kindProvider.ensureCluster(ctx)).rejects.toThrow(ProcessError)
+    const { stateDir } = await killedDuringKindCreate()
     expect(existsSync(join(stateDir, 'created-by-platform-bootstrap'))).toBe(true)
     const again = fakeContext(['platform-dev'], {}, {}, stateDir)
     await kindProvider.destroy(again.ctx)
     expect(again.calls.some((call) => call.args[0] === 'delete')).toBe(true)
+  })
+
+  it('a cluster left half-made by a create stopped during kind create is deleted and made again; a dry run only says so', async () => {
+    const { stateDir } = await killedDuringKindCreate()
+    const unfinished = join(stateDir, 'kind-create-unfinished')
+    expect(existsSync(unfinished)).toBe(true)
+
+    const dry = fakeContext(['platform-dev'], { dryRun: true }, {}, stateDir)
+    await kindProvider.ensureCluster(dry.ctx)
+    expect(dry.calls.filter((call) => ['create', 'delete'].includes(call.args[0] ?? ''))).toEqual([])
+    expect(dry.sink.lines.join('\n')).toMatch(
+      /kind cluster platform-dev: left half-made by a create stopped during `kind create cluster` .*: would be deleted and made again/,
+    )
+
+    const again = fakeContext(['platform-dev'], {}, {}, stateDir)
+    await kindProvider.ensureCluster(again.ctx)
+    expect(
+      again.calls
+        .filter((call) => call.command === 'kind' && ['create', 'delete'].includes(call.args[0] ?? ''))
+        .map((call) => call.args[0]),
+    ).toEqual(['delete', 'create'])
+    expect(again.sink.lines.join('\n')).toMatch(/left half-made .*: deleted, and made again/)
+    expect(existsSync(unfinished)).toBe(false)
+
+    // Made whole: the next run reuses it.
+    const next = fakeContext(['platform-dev'], {}, {}, stateDir)
+    await kindProvider.ensureCluster(next.ctx)
+    expect(next.calls.some((call) => ['create', 'delete'].includes(call.args[0] ?? ''))).toBe(false)
+  })
+
+  it('a run that died after kind create returned, before clearing its mark, finds the nodes stamped: reused', async () => {
+    const made = fakeContext([])
+    await kindProvider.ensureCluster(made.ctx)
+    writeFileSync(join(made.stateDir, 'kind-create-unfinished'), 'platform-dev\n')
+    const again = fakeContext(['platform-dev'], {}, {}, made.stateDir)
+    await kindProvider.ensureCluster(again.ctx)
+    expect(again.calls.some((call) => ['create', 'delete'].includes(call.args[0] ?? ''))).toBe(false)
   })
 
   it('configures what the host and node image need, and says so', async () => {

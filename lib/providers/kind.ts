@@ -27,6 +27,7 @@ import {
   type KindNeeds,
   kindClusters,
   kindCreate,
+  kindCreatesRunning,
   kindDelete,
   kindKubeconfig,
   kindLoadArchive,
@@ -48,9 +49,18 @@ export const kindProvider: ClusterProvider = {
   async ensureCluster(ctx) {
     const name = ctx.env.cluster.name
     const kubeconfig = kindProvider.access(ctx).kubeconfig
+    // What a create stopped during `kind create cluster` left is neither waited for nor reused.
+    await stopOrphanedCreate(ctx, kubeconfig)
     // The cluster's nodes say whether it exists (kind lists none for a missing one) and are what
     // the image check needs: one kind process where `get clusters` then `get nodes` took two.
     let nodes = await kindNodes(ctx.run, name)
+    if (nodes.length > 0 && (await leftHalfMade(ctx, nodes, kubeconfig))) {
+      const what = `kind cluster ${name}: left half-made by a create stopped during \`kind create cluster\` (nothing ran on it yet)`
+      if (ctx.flags.dryRun) return ctx.log.detail(`${what}: would be deleted and made again`)
+      ctx.log.warn(`${what}: deleted, and made again`)
+      await kindDelete(ctx.run, name)
+      nodes = []
+    }
     if (nodes.length > 0) {
       ctx.log.detail(`kind cluster ${name}: exists, reused`)
       await refreshKubeconfig(ctx, nodes, kubeconfig)
@@ -70,8 +80,10 @@ export const kindProvider: ClusterProvider = {
     const needs = await clusterNeeds(ctx, image, workers)
     ctx.log.detail(`kind cluster ${name}: creating from node image ${image}`)
     // Marked before kind starts: a run killed half-way through kind create leaves a cluster that
-    // destroy must still know as this runbook's (kind removes its own only when it fails cleanly).
+    // destroy must still know as this runbook's (kind removes its own only when it fails cleanly),
+    // and that the next create must know as unfinished.
     await writeFile(createdMarker(ctx.stateDir), `${name}\n`)
+    await writeFile(unfinishedMarker(ctx.stateDir), `${name}\n`)
     const creating = { done: false }
     // The archives go into the nodes' containerd while kubeadm brings the control plane up: the
     // import does not need Kubernetes, and it takes as long as the rest of kind create.
@@ -101,8 +113,9 @@ export const kindProvider: ClusterProvider = {
     const failed = await early
     if (failed) throw failed.error
     nodes = await kindNodes(ctx.run, name)
-    // kind wrote the kubeconfig for these very nodes.
+    // kind wrote the kubeconfig for these very nodes, and finished making them.
     await writeFile(nodesStamp(kubeconfig), (await containerIds(ctx.run, nodes)).join('\n'))
+    await rm(unfinishedMarker(ctx.stateDir), { force: true })
     // What the early load missed (a node it did not see yet) is loaded now; the rest is found there.
     await Promise.all([waitForNodes(ctx, kubeconfig), loadImageArchives(ctx, nodes)])
   },
@@ -161,6 +174,7 @@ export const kindProvider: ClusterProvider = {
     if (!existsSync(createdMarker(ctx.stateDir)) && !ctx.flags.force) throw notOurs(ctx)
     await kindDelete(ctx.run, name)
     await rm(createdMarker(ctx.stateDir), { force: true })
+    await rm(unfinishedMarker(ctx.stateDir), { force: true })
     await rm(join(ctx.stateDir, 'kubeconfig'), { force: true })
     await rm(nodesStamp(join(ctx.stateDir, 'kubeconfig')), { force: true })
     ctx.log.detail(`kind cluster ${name}: deleted (keys and secrets files are kept)`)
@@ -201,6 +215,44 @@ async function clusterNeeds(ctx: Context, image: string, workers: number): Promi
  * them costs a process and a `docker exec`. A dry run writes nothing it can do without: the
  * kubeconfig only when there is none to read.
  */
+/**
+ * A `kind create cluster` of this environment still running here belongs to a run that was stopped
+ * under it (the environment's lock is this run's): kind goes on alone, and this run would meet a
+ * control plane kubeadm has not finished (its API refusing the admin, 403) or a second kind
+ * colliding with it. Stopped, so the cluster it leaves is judged below; a dry run only says so.
+ */
+async function stopOrphanedCreate(ctx: Context, kubeconfig: string): Promise<void> {
+  const name = ctx.env.cluster.name
+  const pids = kindCreatesRunning(name, kubeconfig)
+  if (pids.length === 0) return
+  const what = `kind create cluster ${name} (pid ${pids.join(', ')}), left running by a create that was stopped`
+  if (ctx.flags.dryRun) return ctx.log.detail(`${what}: would be stopped`)
+  try {
+    for (const pid of pids) process.kill(pid, 'SIGKILL')
+  } catch (error) {
+    throw new BootstrapError(`${what}, cannot be stopped: ${(error as Error).message}`, {
+      hint: `stop it (\`kill ${pids.join(' ')}\`, as its user), then run create again`,
+    })
+  }
+  await waitFor(`${what} to end`, async () => kindCreatesRunning(name, kubeconfig).length === 0, {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+  })
+  ctx.log.warn(`${what}: stopped`)
+}
+
+/**
+ * Whether the nodes are what a stopped `kind create cluster` left: kind started (its mark is there)
+ * and never returned, or the mark would be gone and the nodes stamped. A run that died between the
+ * two finds the stamp matching these very containers: kind had finished.
+ */
+async function leftHalfMade(ctx: Context, nodes: string[], kubeconfig: string): Promise<boolean> {
+  if (!existsSync(unfinishedMarker(ctx.stateDir))) return false
+  const stamp = nodesStamp(kubeconfig)
+  if (!existsSync(stamp)) return true
+  return (await readFile(stamp, 'utf8')) !== (await containerIds(ctx.run, nodes)).join('\n')
+}
+
 async function refreshKubeconfig(ctx: Context, nodes: string[], kubeconfig: string): Promise<void> {
   const stamp = nodesStamp(kubeconfig)
   const ids = (await containerIds(ctx.run, nodes)).join('\n')
@@ -326,3 +378,5 @@ const reposDir = (stateDir: string) => join(stateDir, 'repos')
 /** The node containers a kubeconfig was written for. */
 const nodesStamp = (kubeconfig: string) => `${kubeconfig}.nodes`
 const createdMarker = (stateDir: string) => join(stateDir, 'created-by-platform-bootstrap')
+/** Written as kind create starts, removed once it returned: found with nodes, they are half-made. */
+const unfinishedMarker = (stateDir: string) => join(stateDir, 'kind-create-unfinished')

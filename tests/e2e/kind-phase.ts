@@ -6,7 +6,9 @@
  * (tests/standins). Two rounds of destroy → create → openbao-setup → assertions → a second create
  * that writes nothing; then Argo CD's application controller crashes while an object it manages is
  * deleted, and create must repair it (controller-crash.ts); a helm upgrade of Argo CD's release
- * is killed half-way, and create must mark it failed and go on (pending-release.ts); then destroy. Then the "existing" round (tests/e2e/existing-round.ts):
+ * is killed half-way, and create must mark it failed and go on (pending-release.ts); destroy, and a
+ * create killed during `kind create cluster` must be finished by the next (killed-kind-create.ts);
+ * then destroy. Then the "existing" round (tests/e2e/existing-round.ts):
  * staging's provider on a second kind cluster, from create to `destroy --force`. Ends with one line:
  *
  *   kind e2e: 2 rounds + existing, N assertions passed, M failed
@@ -28,6 +30,7 @@ import { leakedFields, type Workspace } from '../local/workspace.ts'
 import { type CrashCheckDeps, controllerCrashCheck } from './controller-crash.ts'
 import { runExistingRound } from './existing-round.ts'
 import { type HarnessDeps, ROUNDS, runE2ERounds } from './harness.ts'
+import { KILLED_KIND_CREATE, killedKindCreateCheck } from './killed-kind-create.ts'
 import { kindNotReady, prepareKindWorkspace } from './kind-workspace.ts'
 import { pendingReleaseCheck } from './pending-release.ts'
 import { realDeps } from './real-deps.ts'
@@ -97,6 +100,18 @@ async function main(): Promise<Outcome> {
             'the killed helm upgrade check',
             (base) => pendingReleaseCheck({ ...base, chartMirror: ground.mirror }),
           ),
+          await judged(
+            deps,
+            'destroy, then a create killed during `kind create cluster`',
+            KILLED_KIND_CREATE,
+            () =>
+              killedKindCreateCheck({
+                ws,
+                name,
+                mask: (text) => deps.redactor.mask(text),
+                say: (line) => say(`kind phase: ${line}`),
+              }),
+          ),
         ]
     say('kind phase: destroy')
     // After a failed round OpenBao may never have run: no snapshot to take, so it goes without one.
@@ -140,8 +155,7 @@ async function afterCrash(
   name: string,
   check: (base: CrashCheckDeps) => Promise<Verdict>,
 ): Promise<Verdict> {
-  say(`kind phase: ${title}`)
-  const verdict = await (async () =>
+  return judged(deps, title, name, async () =>
     check({
       kube: (await deps.connect()).kube,
       env: ws.env,
@@ -150,7 +164,23 @@ async function afterCrash(
         return { code: created.code, output: deps.redactor.mask(created.output) }
       },
       say: (line) => say(`kind phase: ${line}`),
-    }))().catch((error: unknown) => ({ name, ok: false, message: deps.redactor.mask(errorMessage(error)) }))
+    }),
+  )
+}
+
+/** A check after the rounds, said before and judged after; one that throws fails under `name`, its message masked. */
+async function judged(
+  deps: HarnessDeps,
+  title: string,
+  name: string,
+  check: () => Promise<Verdict>,
+): Promise<Verdict> {
+  say(`kind phase: ${title}`)
+  const verdict = await check().catch((error: unknown) => ({
+    name,
+    ok: false,
+    message: deps.redactor.mask(errorMessage(error)),
+  }))
   say(`kind phase: ${verdict.ok ? 'passed' : 'FAILED'}: ${verdict.name}: ${verdict.message}`)
   return verdict
 }
