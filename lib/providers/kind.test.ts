@@ -155,6 +155,8 @@ describe('kind provider', () => {
     const { stateDir } = await killedDuringKindCreate()
     const unfinished = join(stateDir, 'kind-create-unfinished')
     expect(existsSync(unfinished)).toBe(true)
+    // It holds nothing: destroy takes no OpenBao snapshot of it, a dry run compares nothing with it.
+    expect(await kindProvider.hasCluster(fakeContext(['platform-dev'], {}, {}, stateDir).ctx)).toBe(false)
 
     const dry = fakeContext(['platform-dev'], { dryRun: true }, {}, stateDir)
     await kindProvider.ensureCluster(dry.ctx)
@@ -173,6 +175,7 @@ describe('kind provider', () => {
     expect(again.sink.lines.join('\n')).toMatch(/left half-made .*: deleted, and made again/)
     expect(existsSync(unfinished)).toBe(false)
 
+    expect(await kindProvider.hasCluster(fakeContext(['platform-dev'], {}, {}, stateDir).ctx)).toBe(true)
     // Made whole: the next run reuses it.
     const next = fakeContext(['platform-dev'], {}, {}, stateDir)
     await kindProvider.ensureCluster(next.ctx)

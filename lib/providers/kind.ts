@@ -160,7 +160,11 @@ export const kindProvider: ClusterProvider = {
 
   accessHints: (ctx) => argocdUiHints(ctx, kindProvider.access(ctx)),
 
-  hasCluster: async (ctx) => (await kindClusters(ctx.run)).includes(ctx.env.cluster.name),
+  // A cluster a stopped create left half-made holds nothing: no OpenBao to snapshot, nothing to compare a dry run with.
+  async hasCluster(ctx) {
+    const nodes = await kindNodes(ctx.run, ctx.env.cluster.name)
+    return nodes.length > 0 && !(await leftHalfMade(ctx, nodes, kindProvider.access(ctx).kubeconfig))
+  },
 
   async refuseDestroy(ctx) {
     if (ctx.flags.force || existsSync(createdMarker(ctx.stateDir))) return
@@ -209,13 +213,6 @@ async function clusterNeeds(ctx: Context, image: string, workers: number): Promi
 }
 
 /**
- * The kubeconfig kind gives for the cluster, written again only when its nodes are other containers
- * than the ones it was written for: the address (a host port fixed when kind made the node) and the
- * certificates (the node's admin.conf) last as long as the node's container, and asking kind for
- * them costs a process and a `docker exec`. A dry run writes nothing it can do without: the
- * kubeconfig only when there is none to read.
- */
-/**
  * A `kind create cluster` of this environment still running here belongs to a run that was stopped
  * under it (the environment's lock is this run's): kind goes on alone, and this run would meet a
  * control plane kubeadm has not finished (its API refusing the admin, 403) or a second kind
@@ -253,6 +250,13 @@ async function leftHalfMade(ctx: Context, nodes: string[], kubeconfig: string): 
   return (await readFile(stamp, 'utf8')) !== (await containerIds(ctx.run, nodes)).join('\n')
 }
 
+/**
+ * The kubeconfig kind gives for the cluster, written again only when its nodes are other containers
+ * than the ones it was written for: the address (a host port fixed when kind made the node) and the
+ * certificates (the node's admin.conf) last as long as the node's container, and asking kind for
+ * them costs a process and a `docker exec`. A dry run writes nothing it can do without: the
+ * kubeconfig only when there is none to read.
+ */
 async function refreshKubeconfig(ctx: Context, nodes: string[], kubeconfig: string): Promise<void> {
   const stamp = nodesStamp(kubeconfig)
   const ids = (await containerIds(ctx.run, nodes)).join('\n')
