@@ -8,9 +8,9 @@ import type { ToolDeps } from './deps.ts'
 
 /**
  * zx's `which`, loaded on the first PATH search. Every run checks its cached tools (isExecutable)
- * and almost none searches PATH: loading zx up front cost each of them ~30 ms, a tenth of a
- * create with nothing to do. Required, not imported: the dependency bundle, evaluated whole on
- * every start, holds only what the sources import statically.
+ * and almost none searches PATH, while loading zx takes ~30 ms, a tenth of a create with nothing
+ * to do. Required, not imported: the dependency bundle, evaluated whole on every start, holds only
+ * what the sources import statically.
  */
 function zxWhich(): typeof import('zx').which {
   return (createRequire(import.meta.url)('zx') as typeof import('zx')).which

@@ -8,12 +8,11 @@ import type { Workspace } from '../local/workspace.ts'
 
 /**
  * Crash-safety of step 00 on a real kind cluster: a create killed (SIGKILL) while `kind create
- * cluster` runs kubeadm. kind outlives it and goes on alone; before the runbook knew, the next
- * create took the node for a cluster to reuse and met a control plane kubeadm had not finished
- * ("exists, reused", then 403 for kubernetes-admin). The next create must stop the kind left
- * running, delete the half-made cluster, make it again and converge. Starts from the platform the
- * rounds left: destroyed first (OpenBao's snapshot taken), so the create after the kill is also a
- * create after a destroy.
+ * cluster` runs kubeadm. kind outlives it and goes on alone; taken for a cluster to reuse, its node
+ * gives a control plane kubeadm has not finished (403 for kubernetes-admin). The next create must
+ * stop the kind left running, delete the half-made cluster, make it again and converge. Starts
+ * from the platform the rounds left: destroyed first (OpenBao's snapshot taken), so the create
+ * after the kill is also a create after a destroy.
  */
 
 export interface KilledKindCreateDeps {
