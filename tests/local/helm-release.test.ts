@@ -31,15 +31,24 @@ const dir = mkdtempSync(join(tmpdir(), 'pb-helm-'))
 let server: Server
 let repo = ''
 
+/** Chart `name` 1.0.0 (app 1.0) in a folder of that name in the test's folder, with one template. */
+function writeChart(name: string, template: string): string {
+  const chart = join(dir, name)
+  mkdirSync(join(chart, 'templates'), { recursive: true })
+  writeFileSync(
+    join(chart, 'Chart.yaml'),
+    `apiVersion: v2\nname: ${name}\nversion: 1.0.0\nappVersion: "1.0"\n`,
+  )
+  writeFileSync(join(chart, 'templates', 'manifest.yaml'), template)
+  return chart
+}
+
 beforeAll(async () => {
   // Helm keeps its cache and config here, never in the user's home.
   for (const what of ['CACHE', 'CONFIG', 'DATA'])
     vi.stubEnv(`HELM_${what}_HOME`, join(dir, `helm-${what.toLowerCase()}`))
-  const chart = join(dir, 'chart')
-  mkdirSync(join(chart, 'templates'), { recursive: true })
-  writeFileSync(join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: demo\nversion: 1.0.0\nappVersion: "1.0"\n')
-  writeFileSync(
-    join(chart, 'templates', 'configmap.yaml'),
+  const chart = writeChart(
+    'demo',
     'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  greeting: {{ .Values.greeting | default "hi" | quote }}\n',
   )
   const served = join(dir, 'repo')
@@ -219,11 +228,8 @@ describe('a Helm release the runbook owns (real helm, real apiserver)', () => {
     const { ctx } = context()
     expect(await ensureRelease(ctx, release('held', { greeting: 'hello' }))).toEqual({ action: 'install' })
     // An upgrade that never ends: a Deployment no node may run, waited for.
-    const hang = join(dir, 'hang')
-    mkdirSync(join(hang, 'templates'), { recursive: true })
-    writeFileSync(join(hang, 'Chart.yaml'), 'apiVersion: v2\nname: hang\nversion: 1.0.0\n')
-    writeFileSync(
-      join(hang, 'templates', 'deployment.yaml'),
+    const hang = writeChart(
+      'hang',
       'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hang\nspec:\n  selector: {matchLabels: {app: hang}}\n  template:\n    metadata: {labels: {app: hang}}\n    spec:\n      nodeSelector: {platform-bootstrap/no-such-node: "true"}\n      containers: [{name: c, image: pause}]\n',
     )
     const helm = execa(
