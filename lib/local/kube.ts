@@ -1,4 +1,4 @@
-import { CoreV1Api, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node'
+import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node'
 import type { WaitOptions } from '../core/wait.ts'
 import { createKube, type KObject, type Kube } from '../kube/client.ts'
 
@@ -8,6 +8,8 @@ export interface KubeApis {
   kc: KubeConfig
   core: CoreV1Api
   objects: KubernetesObjectApi
+  /** Custom resources and their discovery (`/apis/<group>/<version>`). */
+  custom: CustomObjectsApi
   /**
    * What the stack applies goes through lib/kube/apply.ts applyObjects with this client, forced:
    * under its own field manager, apart from the runbook's, so applying a Namespace the runbook
@@ -45,6 +47,7 @@ export function kubeApis(kubeconfigFile: string): KubeApis {
     kc,
     core: kc.makeApiClient(CoreV1Api),
     objects: KubernetesObjectApi.makeApiClient(kc),
+    custom: kc.makeApiClient(CustomObjectsApi),
     kube: createKube(kc, { fieldManager: LOCAL_FIELD_MANAGER }),
   }
 }

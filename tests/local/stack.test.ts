@@ -17,6 +17,7 @@ import { run } from '../../lib/core/exec.ts'
 import { redactor } from '../../lib/core/redact.ts'
 import { waitFor } from '../../lib/core/wait.ts'
 import { isNodeReady } from '../../lib/kube/client.ts'
+import { applyCrds } from '../../lib/local/argocd/objects.ts'
 import { podRepoServerPaths } from '../../lib/local/argocd/pod.ts'
 import { ensureControlPlane } from '../../lib/local/control-plane.ts'
 import { kubeApis, LOCAL_POLL } from '../../lib/local/kube.ts'
@@ -27,6 +28,7 @@ import { httpGet } from '../../lib/local/process/probe.ts'
 import { Processes } from '../../lib/local/process/processes.ts'
 import { stopStack } from '../../lib/local/stack.ts'
 import { encryptYaml } from '../../lib/sops/index.ts'
+import { crdManifest } from '../helpers/crd-manifest.ts'
 import { useLocalStack } from './fixture.ts'
 import { restartApiserver } from './restart-apiserver.ts'
 import { stackStatus } from './stack-status.ts'
@@ -103,6 +105,34 @@ describe('the local stack (real processes on 127.0.0.1)', () => {
     expect(pods.items).toHaveLength(1)
     expect(pods.items[0]?.status?.phase).toBe('Running')
     expect(pods.items[0]?.spec?.nodeName).toMatch(/^kwok-node-\d$/)
+  })
+
+  it('serves the CRDs applyCrds applied when it returns: a client new to them creates one at once', async () => {
+    const s = stack()
+    const dir = await mkdtemp(join(tmpdir(), 'pb-local-crds-'))
+    try {
+      // Groups of their own, new to the API server: each is applied, established and discovered
+      // afresh, side by side, so discovery has work queued when applyCrds returns.
+      const groups = Array.from({ length: 6 }, (_, i) => `g${i}-${Date.now().toString(36)}.crd-test.example`)
+      const files = groups.map((group) => {
+        const file = join(dir, `${group}.yaml`)
+        writeFileSync(file, crdManifest(group))
+        return file
+      })
+      await s.phase('fresh CRDs established and served', () =>
+        applyCrds(kubeApis(s.controlPlane.kubeconfig), files, 60_000, s.controlPlane.kubeconfig),
+      )
+      // A client that has looked up none of them: its create asks discovery first.
+      const { objects } = kubeApis(s.controlPlane.kubeconfig)
+      for (const group of groups)
+        await objects.create({
+          apiVersion: `${group}/v1`,
+          kind: 'Widget',
+          metadata: { name: 'one', namespace: 'default' },
+        })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   describe('Argo CD', () => {

@@ -44,6 +44,18 @@ export function argocdCrdFiles(env: NodeJS.ProcessEnv = process.env): string[] {
 
 type CrdStatus = KObject & { status?: { conditions?: { type: string; status: string }[] } }
 
+/** The group versions and kind a CRD serves, as discovery lists them. */
+export function servedKinds(crd: KObject): { group: string; version: string; kind: string }[] {
+  const spec = crd.spec as
+    | { group?: string; names?: { kind?: string }; versions?: { name: string; served?: boolean }[] }
+    | undefined
+  const kind = spec?.names?.kind
+  if (!spec?.group || !kind) return []
+  return (spec.versions ?? [])
+    .filter((version) => version.served !== false)
+    .map((version) => ({ group: spec.group as string, version: version.name, kind }))
+}
+
 export async function applyCrds(
   apis: KubeApis,
   files: string[],
@@ -62,24 +74,33 @@ export async function applyCrds(
     crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false
   // The files side by side: each is a read of a large object, and none depends on another.
   const outcomes = await Promise.all(
-    files.map(async (file): Promise<{ names: string[]; applied: boolean }> => {
+    files.map(async (file): Promise<{ names: string[]; applied: KObject[] }> => {
       const crd = readCrdFile(file)
       if (crd.name) {
         const current = await read(crd.name)
-        if (appliedFrom(current, crd) && established(current)) return { names: [crd.name], applied: false }
+        if (appliedFrom(current, crd) && established(current)) return { names: [crd.name], applied: [] }
       }
       const objects = crdObjects(crd)
       await applyObjects(apis.kube, objects, { force: true })
-      return { names: objects.map((object) => object.metadata.name ?? ''), applied: true }
+      return { names: objects.map((object) => object.metadata.name ?? ''), applied: objects }
     }),
   )
   const names = [...new Set(outcomes.flatMap((outcome) => outcome.names))]
+  const applied = outcomes.flatMap((outcome) => outcome.applied)
   // Every one unchanged was read Established just now: nothing to wait for.
-  if (!outcomes.some((outcome) => outcome.applied)) return
+  if (!applied.length) return
+  // Established is not yet discoverable: the API server's discovery of a new group follows on its own
+  // queue, and until it lists the kind a client that looks the kind up first (client-node's
+  // KubernetesObjectApi, kubectl) is answered 404. Waited for both, so the next request works.
+  const kinds = applied.flatMap(servedKinds)
   await waitFor(
-    `Argo CD CRDs established (${names.join(', ')})`,
+    `Argo CD CRDs established and served (${names.join(', ')})`,
     async () => {
       for (const name of names) if (!established(await read(name))) return false
+      for (const { group, version, kind } of kinds) {
+        const served = await apis.custom.getAPIResources({ group, version })
+        if (!served.resources.some((resource) => resource.kind === kind)) return false
+      }
       return true
     },
     {
