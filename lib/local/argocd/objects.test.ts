@@ -64,11 +64,13 @@ describe('applyCrds', () => {
     expect(lookups).toEqual([])
   })
 
-  it('says which CRDs it waited for when discovery never lists them', async () => {
+  it('says which CRDs it waited for, and how to see what discovery lists, when it never lists them', async () => {
     const { apis } = apiServer(Number.POSITIVE_INFINITY)
-    await expect(applyCrds(apis, [crdFile('c.example')], 600, 'kubeconfig')).rejects.toThrow(
-      /CRDs established and served \(widgets\.c\.example\)/,
-    )
+    const failure = applyCrds(apis, [crdFile('c.example')], 600, 'kubeconfig')
+    await expect(failure).rejects.toThrow(/CRDs established and served \(widgets\.c\.example\)/)
+    await expect(failure).rejects.toMatchObject({
+      hint: expect.stringContaining('get --raw /apis/c.example/v1'),
+    })
   })
 })
 

@@ -93,6 +93,7 @@ export async function applyCrds(
   // queue, and until it lists the kind a client that looks the kind up first (client-node's
   // KubernetesObjectApi, kubectl) is answered 404. Waited for both, so the next request works.
   const kinds = applied.flatMap(servedKinds)
+  const groupVersions = [...new Set(kinds.map(({ group, version }) => `/apis/${group}/${version}`))]
   await waitFor(
     `Argo CD CRDs established and served (${names.join(', ')})`,
     async () => {
@@ -106,7 +107,7 @@ export async function applyCrds(
     {
       ...LOCAL_POLL,
       timeoutMs,
-      hint: `their conditions say why: \`kubectl --kubeconfig ${kubeconfig} get crd ${names.join(' ')} -o yaml\``,
+      hint: `their conditions say why: \`kubectl --kubeconfig ${kubeconfig} get crd ${names.join(' ')} -o yaml\`; what discovery lists: ${groupVersions.map((path) => `\`kubectl --kubeconfig ${kubeconfig} get --raw ${path}\``).join(', ')}`,
     },
   )
 }
