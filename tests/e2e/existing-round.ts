@@ -72,7 +72,7 @@ export async function runExistingRound(options: {
     for (const archive of await archives(options.archiveDir)) await kindLoadArchive(run, name, archive)
     const kube = createKube(loadKubeConfig(kubeconfig))
     await plantTheTeamsObjects(kube)
-    const before = await inventory(kube)
+    const before = await settledInventory(kube)
 
     const host = await kindGateway()
     const password = `planted-git-${randomBytes(6).toString('hex')}`
@@ -320,6 +320,29 @@ async function inventory(kube: Kube): Promise<Set<string>> {
     ),
   )
   return new Set(lists.flat())
+}
+
+/**
+ * The inventory once Kubernetes' own controllers have caught up with the namespaces: each has the
+ * `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap they make, a moment after the
+ * namespace itself. Taken sooner, the comparison after destroy counts them as left behind.
+ */
+async function settledInventory(kube: Kube): Promise<Set<string>> {
+  let missing: string[] = []
+  return waitFor(
+    'the ServiceAccount and ConfigMap Kubernetes makes in every namespace',
+    async () => {
+      const keys = await inventory(kube)
+      const namespaces = [...keys]
+        .filter((k) => k.startsWith('Namespace/'))
+        .map((k) => k.slice('Namespace/'.length))
+      missing = namespaces
+        .flatMap((ns) => [`ServiceAccount/${ns}/default`, `ConfigMap/${ns}/kube-root-ca.crt`])
+        .filter((key) => !keys.has(key))
+      return missing.length ? undefined : keys
+    },
+    { timeoutMs: 60_000, intervalMs: 200, describeLast: () => `missing ${missing.join(', ')}` },
+  )
 }
 
 /** After destroy --force, the inventory is the one before create (a PersistentVolume's release may lag a little). */
