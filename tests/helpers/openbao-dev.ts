@@ -7,6 +7,7 @@ import { execa } from 'execa'
 import { versions } from '../../lib/core/versions.ts'
 import { freePort } from '../../lib/local/process/ports.ts'
 import { toolDir, toolsPath } from '../../lib/tools/index.ts'
+import { armReaper } from './reaper.ts'
 
 /**
  * A real `bao server -dev` for tests: in memory, unsealed, KV v2 at secret/, on a free
@@ -103,25 +104,28 @@ async function launch(
   }
   child.stdout?.on('data', keep)
   child.stderr?.on('data', keep)
+  // A test run that dies before afterAll must not leave a server or its HOME behind.
+  const reaper = armReaper()
+  const pid = child.pid
+  if (pid) reaper.run(pid)
+  reaper.folder(home)
   let exited: number | null | undefined
   child.once('exit', (code) => {
     exited = code
+    if (pid) reaper.ended(pid)
   })
-  // A test run that dies before afterAll must not leave a server behind.
-  const killOnExit = () => child.kill('SIGKILL')
-  process.once('exit', killOnExit)
 
   const stop = async () => {
-    process.removeListener('exit', killOnExit)
     await stopChild(child)
     await rm(home, { recursive: true, force: true })
+    reaper.disarm()
   }
 
   const started = Date.now()
   for (;;) {
     if (exited !== undefined) {
-      process.removeListener('exit', killOnExit)
       await rm(home, { recursive: true, force: true })
+      reaper.disarm()
       throw new Error(`bao server -dev exited (${exited}) before it was ready:\n${output}`)
     }
     try {

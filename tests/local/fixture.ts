@@ -16,7 +16,8 @@ import { localLayout, podRoot, servedReposDir } from '../../lib/local/layout.ts'
 import { ensureOpenBao, type OpenBao } from '../../lib/local/openbao.ts'
 import { stopStack } from '../../lib/local/stack.ts'
 import { formatMs, Logger, type Sink } from '../../lib/runner/log.ts'
-import { killStackSync, stackStatus } from './stack-status.ts'
+import { armReaper, type Reaper } from '../helpers/reaper.ts'
+import { stackStatus } from './stack-status.ts'
 
 /**
  * The local stack, started once per test file (beforeAll) in a fresh temp state dir and
@@ -77,13 +78,16 @@ export function useLocalStack(options: StackOptions = {}): () => LocalStack {
       log.info(`phase ${name}: ${formatMs(phases[name] ?? 0)}`)
     }
   }
-  // A run killed half way (Ctrl-C) would leave detached processes behind: kill them on exit.
-  const killOnExit = () => stateDir && killStackSync(stateDir)
+  // A run killed half way would leave the stack's detached processes and these folders behind.
+  let reaper: Reaper | undefined
 
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'pb-local-state-'))
     keysDir = await mkdtemp(join(tmpdir(), 'pb-local-keys-'))
-    process.once('exit', killOnExit)
+    reaper = armReaper()
+    reaper.stack(stateDir)
+    reaper.folder(stateDir)
+    reaper.folder(keysDir)
     try {
       const ageKeyFile = join(keysDir, 'age.agekey')
       await run('age-keygen', ['-o', ageKeyFile])
@@ -182,7 +186,7 @@ export function useLocalStack(options: StackOptions = {}): () => LocalStack {
     } finally {
       rmSync(stateDir, { recursive: true, force: true })
       rmSync(keysDir, { recursive: true, force: true })
-      process.removeListener('exit', killOnExit)
+      reaper?.disarm()
       log.info(
         `phase times: ${Object.entries(phases)
           .map(([name, ms]) => `${name} ${formatMs(ms)}`)

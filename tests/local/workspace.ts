@@ -23,7 +23,7 @@ import { stopStack } from '../../lib/local/stack.ts'
 import { type EnvConfig, loadConfig } from '../../lib/runner/config.ts'
 import { Logger } from '../../lib/runner/log.ts'
 import { writeEncrypted } from '../../lib/sops/index.ts'
-import { killStackSync } from './stack-status.ts'
+import { armReaper } from '../helpers/reaper.ts'
 
 /**
  * A throwaway copy of this checkout where the real runbook runs as a person runs it
@@ -48,6 +48,7 @@ export interface Workspace {
   spawnCli(
     script: string,
     args?: string[],
+    variables?: NodeJS.ProcessEnv,
   ): { child: ChildProcess; done: Promise<CliResult>; output: () => string }
   kube(): Kube
   dispose(): Promise<void>
@@ -84,10 +85,10 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
     options.configure(config)
     writeFileSync(file, stringifyYaml(config))
   }
-  // A test run killed half way must not leave the stack running: kill it when this process exits.
-  const killOnExit = () => killStackSync(join(stateDir, 'local'))
-  process.once('exit', killOnExit)
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
+  // A test run killed half way must leave neither the stack running nor this folder.
+  const reaper = armReaper()
+  reaper.stack(join(stateDir, 'local'))
+  reaper.folder(root)
   const processEnv = {
     ...process.env,
     PLATFORM_STATE_DIR: stateDir,
@@ -121,19 +122,22 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
   }
 
   const transcript: string[] = []
-  const spawnCli = (script: string, args: string[] = []) => {
+  const spawnCli = (script: string, args: string[] = [], variables: NodeJS.ProcessEnv = {}) => {
     const child = execa(join(repoRoot, 'node_modules/.bin/bun'), [script, '--env', envName, ...args], {
       cwd: dir,
-      env: processEnv,
+      env: { ...processEnv, ...variables },
       extendEnv: false,
       stdin: 'ignore',
       buffer: false,
       reject: false,
     })
+    const pid = child.pid
+    if (pid) reaper.run(pid)
     let output = ''
     child.stdout?.on('data', (chunk) => (output += chunk))
     child.stderr?.on('data', (chunk) => (output += chunk))
     const done = child.then((result): CliResult => {
+      if (pid) reaper.ended(pid)
       transcript.push(output)
       return { code: result.exitCode ?? (result.signal ? 128 + 9 : 1), output }
     })
@@ -149,33 +153,17 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
     clusterIdentity: cluster.identity,
     demoPassword,
     transcript,
-    cli: async (script, args = [], options = {}) => {
-      if (options.env) {
-        const result = await execa(
-          join(repoRoot, 'node_modules/.bin/bun'),
-          [script, '--env', envName, ...args],
-          {
-            cwd: dir,
-            env: { ...processEnv, ...options.env },
-            reject: false,
-            all: true,
-          },
-        )
-        transcript.push(result.all ?? '')
-        return { code: result.exitCode ?? 1, output: result.all ?? '' }
-      }
-      return spawnCli(script, args).done
-    },
+    cli: (script, args = [], options = {}) => spawnCli(script, args, options.env).done,
     spawnCli,
     // Made anew each time: a recreated cluster has a new apiserver port and CA in its kubeconfig.
     kube: () => createKube(loadKubeConfig(localLayout(join(stateDir, 'local')).adminKubeconfig)),
     dispose: async () => {
-      process.off('exit', killOnExit)
       await stopStack(join(stateDir, 'local'), {
         wipe: true,
         log: new Logger({ sink: { out: () => {}, err: () => {} } }),
       })
       rmSync(root, { recursive: true, force: true })
+      reaper.disarm()
     },
   }
   return workspace

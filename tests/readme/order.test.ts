@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { execa, execaSync } from 'execa'
 import { afterAll, describe, expect, it } from 'vitest'
 import { repoRoot } from '../../lib/core/paths.ts'
+import { armReaper } from '../helpers/reaper.ts'
 import { killStackSync } from '../local/stack-status.ts'
 
 /**
@@ -17,9 +18,14 @@ import { killStackSync } from '../local/stack-status.ts'
 const root = mkdtempSync(join(tmpdir(), 'pb-readme-order-'))
 const clone = join(root, 'repo')
 const stateDir = join(root, 'state')
+// Killed half way, this test would leave the stack it started and the clone behind.
+const reaper = armReaper()
+reaper.stack(join(stateDir, 'local'))
+reaper.folder(root)
 afterAll(() => {
   killStackSync(join(stateDir, 'local'))
   rmSync(root, { recursive: true, force: true })
+  reaper.disarm()
 })
 
 /** Tracked and untracked files as on disk, plus what git ignores that the test command made. */
@@ -65,12 +71,15 @@ describe("the README's order: the test command, then create local", () => {
       FORCE_COLOR: '0',
     }
     const bun = join(repoRoot, 'node_modules', '.bin', 'bun')
-    const create = await execa(bun, ['scripts/create.ts', '--env', 'local'], {
+    const creating = execa(bun, ['scripts/create.ts', '--env', 'local'], {
       cwd: clone,
       env,
       reject: false,
       all: true,
     })
+    if (creating.pid) reaper.run(creating.pid)
+    const create = await creating
+    if (creating.pid) reaper.ended(creating.pid)
     expect(
       create.exitCode,
       `create local on the checkout as the tests left it:\n${String(create.all).slice(-3000)}`,

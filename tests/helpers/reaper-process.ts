@@ -1,0 +1,55 @@
+import { rmSync } from 'node:fs'
+import type { ReaperMessage } from './reaper.ts'
+
+/**
+ * The detached half of reaper.ts: collects what to clean, one JSON message a line on stdin, and
+ * cleans it when stdin closes — the test process that holds the other end has ended. A disarmed
+ * reaper is killed before that and does nothing.
+ */
+const stacks = new Set<string>()
+const folders = new Set<string>()
+const runs = new Set<number>()
+
+let pending = ''
+process.stdin.setEncoding('utf8')
+process.stdin.on('data', (chunk: string) => {
+  pending += chunk
+  const lines = pending.split('\n')
+  pending = lines.pop() ?? ''
+  for (const line of lines) {
+    if (!line.trim()) continue
+    const message = JSON.parse(line) as ReaperMessage
+    if ('stack' in message) stacks.add(message.stack)
+    else if ('folder' in message) folders.add(message.folder)
+    else if ('run' in message) runs.add(message.run)
+    else runs.delete(message.ended)
+  }
+})
+process.stdin.once('end', () => void reap().finally(() => process.exit(0)))
+
+async function reap(): Promise<void> {
+  // A CLI run first: left going, it would start the stack's processes again after they were killed.
+  for (const pid of runs) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+  if (stacks.size === 0) return removeFolders()
+  // Loaded only now: a reaper waits through a whole test run, most of them to be disarmed.
+  const { killStackSync } = await import('../local/stack-status.ts')
+  const { stopStack } = await import('../../lib/local/stack.ts')
+  const { Logger } = await import('../../lib/runner/log.ts')
+  const quiet = new Logger({ sink: { out: () => {}, err: () => {} } })
+  for (const stateDir of stacks) {
+    killStackSync(stateDir)
+    // Nothing runs any more: this only wipes what the stack wrote, its node folder under /run included.
+    await stopStack(stateDir, { wipe: true, log: quiet, timeoutMs: 1000 }).catch(() => {})
+  }
+  removeFolders()
+}
+
+function removeFolders(): void {
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true })
+}

@@ -1,0 +1,50 @@
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { repoRoot } from '../../lib/core/paths.ts'
+
+/**
+ * What a test leaves when it dies before its own cleanup runs: the local stack's processes
+ * (detached on purpose, so a cluster outlives the CLI run that starts it), a CLI run still going,
+ * and its temp folders. A process 'exit' handler does not run when the test process is killed by
+ * SIGKILL or by a signal it does not handle — vitest's workers when vitest itself is stopped, a
+ * `timeout` — so a small detached process does the cleaning instead (reaper-process.ts). It holds
+ * one end of a pipe; when the test process ends, however it ends, the pipe closes and the reaper
+ * kills and removes what it was told of. A test that cleans up itself disarms it.
+ */
+export interface Reaper {
+  /** A local stack's state dir: on reaping, its recorded processes killed and what it wrote wiped. */
+  stack(stateDir: string): void
+  /** A folder removed on reaping (after the stacks). */
+  folder(path: string): void
+  /** A CLI run this test waits on, killed first on reaping. */
+  run(pid: number): void
+  /** That run has ended: its pid may be someone else's from now on. */
+  ended(pid: number): void
+  /** The test cleaned up itself: the reaper ends and does nothing. */
+  disarm(): void
+}
+
+export type ReaperMessage = { stack: string } | { folder: string } | { run: number } | { ended: number }
+
+export function armReaper(): Reaper {
+  const child = spawn(
+    join(repoRoot, 'node_modules', '.bin', 'bun'),
+    [join(repoRoot, 'tests', 'helpers', 'reaper-process.ts')],
+    // Its own session: a Ctrl-C to the test's process group does not stop it before it reaps.
+    { detached: true, stdio: ['pipe', 'ignore', 'ignore'], cwd: '/' },
+  )
+  child.unref()
+  // The pipe must not keep the test process alive either.
+  ;(child.stdin as unknown as { unref?: () => void } | null)?.unref?.()
+  child.stdin?.on('error', () => {}) // a reaper already gone: nothing left to tell it
+  const send = (message: ReaperMessage) => child.stdin?.write(`${JSON.stringify(message)}\n`)
+  return {
+    stack: (stateDir) => send({ stack: stateDir }),
+    folder: (path) => send({ folder: path }),
+    run: (pid) => send({ run: pid }),
+    ended: (pid) => send({ ended: pid }),
+    disarm: () => {
+      child.kill('SIGKILL')
+    },
+  }
+}

@@ -1,0 +1,21 @@
+import { Processes } from '../../lib/local/process/processes.ts'
+import { armReaper } from '../helpers/reaper.ts'
+
+/**
+ * reaper.test.ts's test process: arms a reaper over a state dir where it starts one detached
+ * process as the local stack does, a folder and a process of its own, prints what it made, and
+ * then waits to be killed — or, given `disarm`, disarms the reaper and ends.
+ */
+const [stateDir, folder, mode] = process.argv.slice(2) as [string, string, string]
+const reaper = armReaper()
+reaper.stack(stateDir)
+reaper.folder(folder)
+const record = await new Processes(stateDir).start({ name: 'sleeper', command: '/bin/sleep', args: ['600'] })
+const run = Bun.spawn(['/bin/sleep', '601'], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' })
+reaper.run(run.pid)
+console.log(JSON.stringify({ stack: record.pid, run: run.pid }))
+if (mode === 'disarm') {
+  reaper.disarm()
+  process.exit(0)
+}
+setInterval(() => {}, 60_000) // alive until killed
