@@ -28,6 +28,7 @@ import {
   type Verdict,
 } from '../assertions/assertions.ts'
 import { listedRevision } from '../helpers/helm-list.ts'
+import { armReaper } from '../helpers/reaper.ts'
 import { leakedFields, makeWorkspace, type Workspace } from '../local/workspace.ts'
 import { expectedApplications } from './checkout.ts'
 import { type GitServer, startGitServer } from './git-server.ts'
@@ -54,6 +55,10 @@ export async function runExistingRound(options: {
   const { say } = options
   const name = `pb-exist-${randomBytes(3).toString('hex')}`
   const scratch = mkdtempSync(join(tmpdir(), 'pb-existing-'))
+  // This process killed outright: the cluster and the scratch folder go all the same.
+  const reaper = armReaper()
+  reaper.kindCluster(name)
+  reaper.folder(scratch)
   const kubeconfig = join(scratch, 'kubeconfig')
   const reposDir = join(scratch, 'repos')
   let ws: Workspace | undefined
@@ -181,6 +186,7 @@ export async function runExistingRound(options: {
     await kindDelete(run, name).catch(() => undefined)
     await ws?.dispose()
     rmSync(scratch, { recursive: true, force: true })
+    reaper.disarm()
   }
 }
 

@@ -9,6 +9,7 @@ import { OVERRIDE_VARIABLES } from '../../lib/runner/config.ts'
 import { defaultToolDeps } from '../../lib/tools/deps.ts'
 import { dockerEngine } from '../../lib/tools/kind-images/build/docker.ts'
 import { ensureKindImages } from '../../lib/tools/kind-images/index.ts'
+import { armReaper } from '../helpers/reaper.ts'
 import { makeWorkspace, type Workspace } from '../local/workspace.ts'
 import { buildStandinCharts } from '../standins/chart-mirror.ts'
 
@@ -60,6 +61,10 @@ export async function prepareKindWorkspace(
     )
   const name = `pb-e2e-${randomBytes(3).toString('hex')}`
   const helmHome = mkdtempSync(join(tmpdir(), 'pb-kind-helm-'))
+  // This process killed outright: the cluster and helm's folder go all the same.
+  const reaper = armReaper()
+  reaper.kindCluster(name)
+  reaper.folder(helmHome)
   let ws: Workspace | undefined
   const cleanup = async () => {
     try {
@@ -68,6 +73,7 @@ export async function prepareKindWorkspace(
     } finally {
       rmSync(helmHome, { recursive: true, force: true })
       await ws?.dispose()
+      reaper.disarm()
     }
   }
   try {

@@ -7,6 +7,7 @@ import type { ReaperMessage } from './reaper.ts'
  * reaper is killed before that and does nothing.
  */
 const stacks = new Set<string>()
+const kindClusters = new Set<string>()
 const folders = new Set<string>()
 const runs = new Set<number>()
 
@@ -20,6 +21,7 @@ process.stdin.on('data', (chunk: string) => {
     if (!line.trim()) continue
     const message = JSON.parse(line) as ReaperMessage
     if ('stack' in message) stacks.add(message.stack)
+    else if ('kindCluster' in message) kindClusters.add(message.kindCluster)
     else if ('folder' in message) folders.add(message.folder)
     else if ('run' in message) runs.add(message.run)
     else runs.delete(message.ended)
@@ -36,8 +38,13 @@ async function reap(): Promise<void> {
       // already gone
     }
   }
+  if (kindClusters.size > 0) {
+    // Loaded only now: a reaper waits through a whole test run, most of them to be disarmed.
+    const { kindDelete } = await import('../../lib/providers/kind-cli.ts')
+    const { run } = await import('../../lib/core/exec.ts')
+    for (const name of kindClusters) await kindDelete(run, name).catch(() => {})
+  }
   if (stacks.size === 0) return removeFolders()
-  // Loaded only now: a reaper waits through a whole test run, most of them to be disarmed.
   const { killStackSync } = await import('../local/stack-status.ts')
   const { stopStack } = await import('../../lib/local/stack.ts')
   const { Logger } = await import('../../lib/runner/log.ts')

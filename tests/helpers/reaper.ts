@@ -4,8 +4,8 @@ import { repoRoot } from '../../lib/core/paths.ts'
 
 /**
  * What a test leaves when it dies before its own cleanup runs: the local stack's processes
- * (detached on purpose, so a cluster outlives the CLI run that starts it), a CLI run still going,
- * and its temp folders. A process 'exit' handler does not run when the test process is killed by
+ * (detached on purpose, so a cluster outlives the CLI run that starts it), a kind cluster, a CLI
+ * run still going, and its temp folders. A process 'exit' handler does not run when the test process is killed by
  * SIGKILL or by a signal it does not handle — vitest's workers when vitest itself is stopped, a
  * `timeout` — so a small detached process does the cleaning instead (reaper-process.ts). It holds
  * one end of a pipe; when the test process ends, however it ends, the pipe closes and the reaper
@@ -14,6 +14,8 @@ import { repoRoot } from '../../lib/core/paths.ts'
 export interface Reaper {
   /** A local stack's state dir: on reaping, its recorded processes killed and what it wrote wiped. */
   stack(stateDir: string): void
+  /** A kind cluster deleted on reaping (kind from the tools cache, as lib runs it). */
+  kindCluster(name: string): void
   /** A folder removed on reaping (after the stacks). */
   folder(path: string): void
   /** A CLI run this test waits on, killed first on reaping. */
@@ -24,7 +26,12 @@ export interface Reaper {
   disarm(): void
 }
 
-export type ReaperMessage = { stack: string } | { folder: string } | { run: number } | { ended: number }
+export type ReaperMessage =
+  | { stack: string }
+  | { kindCluster: string }
+  | { folder: string }
+  | { run: number }
+  | { ended: number }
 
 export function armReaper(): Reaper {
   const child = spawn(
@@ -40,6 +47,7 @@ export function armReaper(): Reaper {
   const send = (message: ReaperMessage) => child.stdin?.write(`${JSON.stringify(message)}\n`)
   return {
     stack: (stateDir) => send({ stack: stateDir }),
+    kindCluster: (name) => send({ kindCluster: name }),
     folder: (path) => send({ folder: path }),
     run: (pid) => send({ run: pid }),
     ended: (pid) => send({ ended: pid }),
