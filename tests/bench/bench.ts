@@ -13,9 +13,8 @@ import { benchKind } from './kind.ts'
 import { phaseBackup, phaseOpenBao } from './openbao.ts'
 import {
   type Bench,
-  cleanup,
+  disarmReaper,
   figures,
-  killEverythingSync,
   load,
   notes,
   observation,
@@ -136,9 +135,6 @@ async function main(argv: string[]): Promise<number> {
   if (runs < MIN_RUNS) notes.push(`${runs} runs per figure: fewer than the ${MIN_RUNS} a verdict needs`)
   if (selected.length < PHASES.length) notes.push(`phases run: ${selected.join(', ')} (not all)`)
 
-  process.on('exit', killEverythingSync)
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130))
-
   const loadAtStart = load()
   say(
     `${runs} runs per figure; phases ${selected.join(', ')}; ${availableParallelism()} CPUs, load average ${loadAtStart.join(' ')}`,
@@ -160,7 +156,6 @@ async function main(argv: string[]): Promise<number> {
       say('workspace: a throwaway copy of the checkout with planted secrets and its own state dir')
       const ws = await makeWorkspace()
       b.ws = ws
-      cleanup.workspaceRoot = join(ws.stateDir, '..')
       redactor.addAll(Object.values(ws.planted))
       // This process's own calls (sops, OpenBao setup, the local provider) use the workspace's
       // key and state dir, and its files by absolute path, never this checkout's.
@@ -225,8 +220,8 @@ async function main(argv: string[]): Promise<number> {
     say('stopping everything the bench started')
     for (const dir of [...stacks]) await stopAndWipe(dir).catch(() => {})
     if (b.ws) await b.ws.dispose().catch((error) => say(`workspace clean-up: ${errorMessage(error)}`))
-    cleanup.workspaceRoot = undefined
     for (const dir of scratch) rmSync(dir, { recursive: true, force: true })
+    disarmReaper()
   }
 
   const summarised = (byName: Record<string, number[]>) =>

@@ -11,9 +11,9 @@ import {
   quiet,
   record,
   say,
-  stacks,
   stopAndWipe,
   tempDir,
+  trackStack,
 } from './recorder.ts'
 import { formatValue } from './stats.ts'
 import { CreateFailed, stepTimes, timedCreate } from './timed-create.ts'
@@ -25,7 +25,7 @@ export async function phaseStack(b: Bench, nodes: number): Promise<void> {
   for (let i = 1; i <= b.runs; i++) {
     observe() // outside the clock
     const stateDir = tempDir('pb-bench-stack-')
-    stacks.add(stateDir)
+    trackStack(stateDir)
     say(`stack: control plane from nothing, run ${i}/${b.runs}`)
     try {
       const started = performance.now()

@@ -15,7 +15,17 @@ import type { Context } from '../../lib/runner/context.ts'
 import type { Workspace } from '../local/workspace.ts'
 import { benchContext } from './api.ts'
 import { ensurePlatform, FAILURES_TOLERATED } from './create.ts'
-import { type Bench, notes, observe, quiet, record, say, stacks, stopAndWipe, tempDir } from './recorder.ts'
+import {
+  type Bench,
+  notes,
+  observe,
+  quiet,
+  record,
+  say,
+  stopAndWipe,
+  tempDir,
+  trackStack,
+} from './recorder.ts'
 import { stats } from './stats.ts'
 
 /** The openbao and backup phases: openbao-setup cold and as a no-op; backup and restore on the running platform. */
@@ -33,7 +43,7 @@ export async function phaseOpenBao(b: Bench): Promise<void> {
   /** A fresh OpenBao (new state dir, new unseal key) whose kubernetes auth reviews against the workspace's apiserver. */
   const freshOpenBao = async (i: number) => {
     const stateDir = tempDir('pb-bench-openbao-')
-    stacks.add(stateDir)
+    trackStack(stateDir)
     const unsealKeyFile = join(keys, `unseal-${i}.key`)
     const key = randomBytes(32).toString('base64')
     redactor.add(key)

@@ -1,10 +1,11 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { redactor } from '../../lib/core/redact.ts'
 import { stopStack } from '../../lib/local/stack.ts'
 import type { EnvConfig } from '../../lib/runner/config.ts'
 import { Logger } from '../../lib/runner/log.ts'
+import { armReaper, type Reaper } from '../helpers/reaper.ts'
 import { killStackSync, stackStatus } from '../local/stack-status.ts'
 import type { Workspace } from '../local/workspace.ts'
 import {
@@ -129,15 +130,26 @@ export const stacks = new Set<string>()
 /** Temp dirs to remove at the end. */
 export const scratch = new Set<string>()
 
-/** The workspace's root (its copy of the checkout and its state dir), once made. */
-export const cleanup: { workspaceRoot?: string } = {}
+/**
+ * What a bench stopped half way leaves, its stacks and temp dirs, is cleaned by a reaper
+ * (tests/helpers/reaper.ts; the workspace arms its own), armed with the first of them.
+ */
+let reaper: Reaper | undefined
+const armed = (): Reaper => {
+  reaper ??= armReaper()
+  return reaper
+}
 
-/** The last resort when the process exits before the finally ran (a signal): SIGKILL, then remove the temp dirs. */
-export function killEverythingSync(): void {
-  if (cleanup.workspaceRoot) stacks.add(join(cleanup.workspaceRoot, 'state', 'local'))
-  for (const dir of stacks) killStackSync(dir)
-  for (const dir of [...scratch, cleanup.workspaceRoot])
-    if (dir) rmSync(dir, { recursive: true, force: true })
+/** A state dir the bench starts a stack in: stopped and wiped at the end, or by the reaper. */
+export function trackStack(stateDir: string): void {
+  stacks.add(stateDir)
+  armed().stack(stateDir)
+}
+
+/** Everything is stopped and removed: the reaper has nothing left to do. */
+export function disarmReaper(): void {
+  reaper?.disarm()
+  reaper = undefined
 }
 
 export async function stopAndWipe(stateDir: string): Promise<void> {
@@ -152,6 +164,7 @@ export async function stopAndWipe(stateDir: string): Promise<void> {
 export function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   scratch.add(dir)
+  armed().folder(dir)
   return dir
 }
 
