@@ -78,6 +78,10 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
   const dir = join(root, 'repo')
   const stateDir = join(root, 'state')
   const keyFile = join(root, 'keys', 'keys.txt')
+  // A test run killed half way must leave neither the stack running nor this folder.
+  const reaper = armReaper()
+  reaper.stack(join(stateDir, 'local'))
+  reaper.folder(root)
   copyCheckout(dir)
   if (options.configure) {
     const file = join(dir, 'environments', envName, 'config.yaml')
@@ -85,10 +89,6 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
     options.configure(config)
     writeFileSync(file, stringifyYaml(config))
   }
-  // A test run killed half way must leave neither the stack running nor this folder.
-  const reaper = armReaper()
-  reaper.stack(join(stateDir, 'local'))
-  reaper.folder(root)
   const processEnv = {
     ...process.env,
     PLATFORM_STATE_DIR: stateDir,
