@@ -29,6 +29,7 @@ process.stdin.on('data', (chunk: string) => {
 })
 process.stdin.once('end', () => void reap().finally(() => process.exit(0)))
 
+/** What it needs is loaded only here: most reapers wait through a test run and are disarmed. */
 async function reap(): Promise<void> {
   // A CLI run first: left going, it would start the stack's processes again after they were killed.
   for (const pid of runs) {
@@ -39,7 +40,6 @@ async function reap(): Promise<void> {
     }
   }
   if (kindClusters.size > 0) {
-    // Loaded only now: a reaper waits through a whole test run, most of them to be disarmed.
     const { kindDelete } = await import('../../lib/providers/kind-cli.ts')
     const { run } = await import('../../lib/core/exec.ts')
     for (const name of kindClusters) await kindDelete(run, name).catch(() => {})
