@@ -1,23 +1,32 @@
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
+import { dirname } from 'node:path'
 import type { ReaperMessage } from './reaper.ts'
 
 /**
- * The detached half of reaper.ts: collects what to clean, one JSON message a line on stdin, and
- * cleans it when stdin closes — the test process that holds the other end has ended. A disarmed
- * reaper is killed before that and does nothing.
+ * The detached half of reaper.ts: waits for its stdin to close — the test process that holds the
+ * other end has ended — then cleans what the plan file (its first argument) names, and removes the
+ * plan. A disarmed reaper is killed before that and does nothing.
  */
-const stacks = new Set<string>()
-const kindClusters = new Set<string>()
-const folders = new Set<string>()
-const runs = new Set<number>()
+const plan = process.argv[2] as string
+process.stdin.on('data', () => {}) // nothing is sent: the pipe only tells when the test has ended
+process.stdin.once(
+  'end',
+  () =>
+    void reap()
+      .catch(() => {})
+      .finally(() => {
+        rmSync(dirname(plan), { recursive: true, force: true })
+        process.exit(0)
+      }),
+)
 
-let pending = ''
-process.stdin.setEncoding('utf8')
-process.stdin.on('data', (chunk: string) => {
-  pending += chunk
-  const lines = pending.split('\n')
-  pending = lines.pop() ?? ''
-  for (const line of lines) {
+/** What it needs is loaded only here: most reapers wait through a test run and are disarmed. */
+async function reap(): Promise<void> {
+  const stacks = new Set<string>()
+  const kindClusters = new Set<string>()
+  const folders = new Set<string>()
+  const runs = new Set<number>()
+  for (const line of readFileSync(plan, 'utf8').split('\n')) {
     if (!line.trim()) continue
     const message = JSON.parse(line) as ReaperMessage
     if ('stack' in message) stacks.add(message.stack)
@@ -26,11 +35,6 @@ process.stdin.on('data', (chunk: string) => {
     else if ('run' in message) runs.add(message.run)
     else runs.delete(message.ended)
   }
-})
-process.stdin.once('end', () => void reap().finally(() => process.exit(0)))
-
-/** What it needs is loaded only here: most reapers wait through a test run and are disarmed. */
-async function reap(): Promise<void> {
   // A CLI run first: left going, it would start the stack's processes again after they were killed.
   for (const pid of runs) {
     try {
@@ -44,19 +48,16 @@ async function reap(): Promise<void> {
     const { run } = await import('../../lib/core/exec.ts')
     for (const name of kindClusters) await kindDelete(run, name).catch(() => {})
   }
-  if (stacks.size === 0) return removeFolders()
-  const { killStackSync } = await import('../local/stack-status.ts')
-  const { stopStack } = await import('../../lib/local/stack.ts')
-  const { Logger } = await import('../../lib/runner/log.ts')
-  const quiet = new Logger({ sink: { out: () => {}, err: () => {} } })
-  for (const stateDir of stacks) {
-    killStackSync(stateDir)
-    // Nothing runs any more: this only wipes what the stack wrote, its node folder under /run included.
-    await stopStack(stateDir, { wipe: true, log: quiet, timeoutMs: 1000 }).catch(() => {})
+  if (stacks.size > 0) {
+    const { killStackSync } = await import('../local/stack-status.ts')
+    const { stopStack } = await import('../../lib/local/stack.ts')
+    const { Logger } = await import('../../lib/runner/log.ts')
+    const quiet = new Logger({ sink: { out: () => {}, err: () => {} } })
+    for (const stateDir of stacks) {
+      killStackSync(stateDir)
+      // Nothing runs any more: this only wipes what the stack wrote, its node folder under /run included.
+      await stopStack(stateDir, { wipe: true, log: quiet, timeoutMs: 1000 }).catch(() => {})
+    }
   }
-  removeFolders()
-}
-
-function removeFolders(): void {
   for (const folder of folders) rmSync(folder, { recursive: true, force: true })
 }

@@ -109,7 +109,8 @@ describe('the local stack (real processes on 127.0.0.1)', () => {
 
   it('serves the CRDs applyCrds applied when it returns: a client new to them creates one at once', async () => {
     const s = stack()
-    const dir = await mkdtemp(join(tmpdir(), 'pb-local-crds-'))
+    // In the fixture's own folder: a run stopped half way leaves it to the fixture's reaper.
+    const dir = await mkdtemp(join(s.keysDir, 'crds-'))
     try {
       // Groups of their own, new to the API server: each is applied, established and discovered
       // afresh, side by side, so discovery has work queued when applyCrds returns.

@@ -55,11 +55,17 @@ describe('a reaper', () => {
     expect(alive(said.stack) && alive(said.run)).toBe(true)
     child.kill('SIGKILL')
     await child.catch(() => {})
-    await waitFor(
-      'the reaper to clean up',
-      async () => !alive(said.stack) && !alive(said.run) && !existsSync(folder),
-      { timeoutMs: 20_000, intervalMs: 100 },
-    )
+    const left = () =>
+      [
+        alive(said.stack) ? `the stack's process ${said.stack}` : '',
+        alive(said.run) ? `the run ${said.run}` : '',
+        existsSync(folder) ? folder : '',
+      ].filter(Boolean)
+    await waitFor('the reaper to clean up', async () => left().length === 0, {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+      describeLast: () => `left: ${left().join(', ')}`,
+    })
     expect(existsSync(join(stateDir, 'run'))).toBe(false)
   }, 30_000)
 
