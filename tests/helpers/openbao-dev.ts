@@ -106,13 +106,11 @@ async function launch(
   child.stderr?.on('data', keep)
   // A test run that dies before afterAll must not leave a server or its HOME behind.
   const reaper = armReaper()
-  const pid = child.pid
-  if (pid) reaper.run(pid)
+  reaper.run(child)
   reaper.folder(home)
   let exited: number | null | undefined
   child.once('exit', (code) => {
     exited = code
-    if (pid) reaper.ended(pid)
   })
 
   const stop = async () => {

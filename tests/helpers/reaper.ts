@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,10 +22,8 @@ export interface Reaper {
   kindCluster(name: string): void
   /** A folder removed on reaping (after the stacks). */
   folder(path: string): void
-  /** A CLI run this test waits on, killed first on reaping. */
-  run(pid: number): void
-  /** That run has ended: its pid may be someone else's from now on. */
-  ended(pid: number): void
+  /** A process this test started and waits on (a CLI run), killed first on reaping until it exits. */
+  run(child: ChildProcess): void
   /** The test cleaned up itself: the reaper ends and does nothing. */
   disarm(): void
 }
@@ -57,8 +55,13 @@ export function armReaper(): Reaper {
     stack: (stateDir) => send({ stack: stateDir }),
     kindCluster: (name) => send({ kindCluster: name }),
     folder: (path) => send({ folder: path }),
-    run: (pid) => send({ run: pid }),
-    ended: (pid) => send({ ended: pid }),
+    run: (child) => {
+      const pid = child.pid
+      if (!pid) return
+      send({ run: pid })
+      // Once it has exited its pid may be someone else's.
+      child.once('exit', () => send({ ended: pid }))
+    },
     disarm: () => {
       child.kill('SIGKILL')
       rmSync(planDir, { recursive: true, force: true })

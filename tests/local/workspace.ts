@@ -131,13 +131,11 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
       buffer: false,
       reject: false,
     })
-    const pid = child.pid
-    if (pid) reaper.run(pid)
+    reaper.run(child)
     let output = ''
     child.stdout?.on('data', (chunk) => (output += chunk))
     child.stderr?.on('data', (chunk) => (output += chunk))
     const done = child.then((result): CliResult => {
-      if (pid) reaper.ended(pid)
       transcript.push(output)
       return { code: result.exitCode ?? (result.signal ? 128 + 9 : 1), output }
     })

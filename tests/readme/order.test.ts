@@ -77,9 +77,8 @@ describe("the README's order: the test command, then create local", () => {
       reject: false,
       all: true,
     })
-    if (creating.pid) reaper.run(creating.pid)
+    reaper.run(creating)
     const create = await creating
-    if (creating.pid) reaper.ended(creating.pid)
     expect(
       create.exitCode,
       `create local on the checkout as the tests left it:\n${String(create.all).slice(-3000)}`,

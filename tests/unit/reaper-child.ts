@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { Processes } from '../../lib/local/process/processes.ts'
 import { armReaper } from '../helpers/reaper.ts'
 
@@ -11,8 +12,8 @@ const reaper = armReaper()
 reaper.stack(stateDir)
 reaper.folder(folder)
 const record = await new Processes(stateDir).start({ name: 'sleeper', command: '/bin/sleep', args: ['600'] })
-const run = Bun.spawn(['/bin/sleep', '601'], { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' })
-reaper.run(run.pid)
+const run = spawn('/bin/sleep', ['601'], { stdio: 'ignore' })
+reaper.run(run)
 console.log(JSON.stringify({ stack: record.pid, run: run.pid }))
 if (mode === 'disarm') {
   reaper.disarm()
