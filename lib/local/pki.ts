@@ -157,14 +157,25 @@ export async function ensurePki(options: PkiOptions): Promise<Pki> {
     issued.push(name)
   }
 
-  /** A serving certificate for the names a client dials (its SANs), reissued when one is missing. */
-  const serving = (name: string, pair: CertPair, cn: string, sans: string[]) =>
+  /**
+   * A serving certificate for the names a client dials (its SANs), reissued when one is missing
+   * or it lacks a usage asked for.
+   */
+  const serving = (
+    name: string,
+    pair: CertPair,
+    cn: string,
+    sans: string[],
+    usages: readonly (keyof typeof EXTENDED_KEY_USAGES)[] = ['serverAuth'],
+  ) =>
     leaf(
       name,
       pair,
       `/CN=${cn}`,
-      ['extendedKeyUsage=serverAuth', `subjectAltName=${sans.join(',')}`],
-      (cert) => sans.every((san) => (cert.subjectAltName ?? '').includes(sanForm(san))),
+      [`extendedKeyUsage=${usages.join(',')}`, `subjectAltName=${sans.join(',')}`],
+      (cert) =>
+        sans.every((san) => (cert.subjectAltName ?? '').includes(sanForm(san))) &&
+        usages.every((usage) => (cert.keyUsage ?? []).includes(EXTENDED_KEY_USAGES[usage])),
     )
   await serving('apiserver', paths.apiserver, 'kube-apiserver', [
     ...apiserverNames.dns.map((n) => `DNS:${n}`),
@@ -172,7 +183,10 @@ export async function ensurePki(options: PkiOptions): Promise<Pki> {
   ])
   // etcd speaks TLS and takes only this CA's clients: a process that took its port while it was
   // down could otherwise receive everything the apiserver stores, Secrets included.
-  await serving('etcd', paths.etcd, 'etcd', ['DNS:localhost', 'IP:127.0.0.1'])
+  // clientAuth as well: etcd's gRPC gateway dials etcd's own client port presenting this
+  // certificate, and --client-cert-auth rejects one without it ("incompatible key usage" in etcd's
+  // log, the gateway's /v3 endpoints broken). kubeadm issues etcd's server certificate the same way.
+  await serving('etcd', paths.etcd, 'etcd', ['DNS:localhost', 'IP:127.0.0.1'], ['serverAuth', 'clientAuth'])
   await leaf(
     'etcd-client',
     paths.etcdClient,
@@ -211,6 +225,9 @@ export async function ensurePki(options: PkiOptions): Promise<Pki> {
   else options.log.detail(`pki: reusing ${options.dir}`)
   return paths
 }
+
+/** The OIDs X509Certificate.keyUsage lists for the extended key usages openssl's -addext names. */
+const EXTENDED_KEY_USAGES = { serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2' } as const
 
 /** X509Certificate.subjectAltName writes `IP Address:1.2.3.4`; openssl's -addext takes `IP:1.2.3.4`. */
 function sanForm(name: string): string {
