@@ -88,3 +88,19 @@ export function pendingElsewhere(
     },
   )
 }
+
+/** What helm answers when the release's latest revision is pending (helm v3 pkg/action: errPending). */
+export const HELM_LOCKED = 'another operation (install/upgrade/rollback) is in progress'
+
+/**
+ * The refusal when a helm took the release between this run's read and its upgrade: helm refused
+ * before it changed anything.
+ */
+export function lockTakenMeanwhile(label: string, release: { name: string; namespace: string }) {
+  return new BootstrapError(
+    `${label}: another helm operation took the release after this run read it, and helm refused this run's upgrade ("${HELM_LOCKED}"): nothing of the release was changed`,
+    {
+      hint: `run create again once that operation is over (\`helm history ${release.name} -n ${release.namespace}\` shows its revision leave pending-…); a revision left pending by a helm that died is repaired by that run`,
+    },
+  )
+}

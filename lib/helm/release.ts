@@ -1,4 +1,4 @@
-import { BootstrapError } from '../core/errors.ts'
+import { BootstrapError, ProcessError } from '../core/errors.ts'
 import { waitFor } from '../core/wait.ts'
 import { contains } from '../kube/apply.ts'
 import { describeRef, refOf } from '../kube/client.ts'
@@ -14,7 +14,14 @@ import {
   type ReleasePlan,
   renderRelease,
 } from './binary.ts'
-import { helmOperationsHere, isPending, judgePending, pendingElsewhere } from './pending.ts'
+import {
+  HELM_LOCKED,
+  helmOperationsHere,
+  isPending,
+  judgePending,
+  lockTakenMeanwhile,
+  pendingElsewhere,
+} from './pending.ts'
 
 /**
  * A Helm release the runbook owns, made to match what it would install, and nothing more: read
@@ -76,7 +83,13 @@ export async function ensureRelease(
         ? `taking over revision ${plan.revision} (--force)`
         : `upgrading revision ${plan.revision}: ${plan.changes.join('; ')}`
   ctx.log.detail(`${label}: ${why}`)
-  await helmUpgrade(ctx.run, release, { takeOwnership: ctx.flags.force, wait: options.wait })
+  await helmUpgrade(ctx.run, release, { takeOwnership: ctx.flags.force, wait: options.wait }).catch(
+    (error: unknown) => {
+      if (error instanceof ProcessError && error.stderr.includes(HELM_LOCKED))
+        throw lockTakenMeanwhile(label, release)
+      throw error
+    },
+  )
   ctx.changed?.add(label)
   // Helm numbers each install or upgrade one past the release's latest revision (what planRelease read).
   ctx.log.detail(

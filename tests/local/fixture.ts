@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -42,6 +43,8 @@ export interface LocalStack {
   phases: Record<string, number>
   /** Runs `body` as a named phase and records its time. */
   phase<T>(name: string, body: () => Promise<T>): Promise<T>
+  /** A process a test starts beside the stack: killed with it if the test run dies first. */
+  track(child: ChildProcess): void
 }
 
 export interface StackOptions {
@@ -112,6 +115,7 @@ export function useLocalStack(options: StackOptions = {}): () => LocalStack {
         log,
         phases,
         phase,
+        track: (child) => reaper?.run(child),
       }
       if (options.argocd !== false) {
         // What the runbook applies before Argo CD starts, here made by the fixture: argocd-cm and

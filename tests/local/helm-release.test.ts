@@ -72,6 +72,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
+/** A chart whose upgrade never ends when waited for: a Deployment no node may run. */
+const hangingChart = () =>
+  writeChart(
+    'hang',
+    'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hang\nspec:\n  selector: {matchLabels: {app: hang}}\n  template:\n    metadata: {labels: {app: hang}}\n    spec:\n      nodeSelector: {platform-bootstrap/no-such-node: "true"}\n      containers: [{name: c, image: pause}]\n',
+  )
+
 /** What helm itself lists for a release: the independent side of each comparison. */
 const listed = (name: string) =>
   listedRevision(run, { name, namespace: 'default', kubeconfig: stack().controlPlane.kubeconfig })
@@ -228,15 +235,13 @@ describe('a Helm release the runbook owns (real helm, real apiserver)', () => {
     const { ctx } = context()
     expect(await ensureRelease(ctx, release('held', { greeting: 'hello' }))).toEqual({ action: 'install' })
     // An upgrade that never ends: a Deployment no node may run, waited for.
-    const hang = writeChart(
-      'hang',
-      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: hang\nspec:\n  selector: {matchLabels: {app: hang}}\n  template:\n    metadata: {labels: {app: hang}}\n    spec:\n      nodeSelector: {platform-bootstrap/no-such-node: "true"}\n      containers: [{name: c, image: pause}]\n',
-    )
+    const hang = hangingChart()
     const helm = execa(
       'helm',
       helmUpgradeArgs({ ...release('held', {}), source: [hang], timeoutSeconds: 600 }),
       { input: '{}', reject: false, env: { PATH: toolsPath(process.env.PATH) } },
     )
+    stack().track(helm)
     await waitFor(
       'revision 2 pending-upgrade',
       async () => (await deployedRelease(kubeClient(), release('held', {})))?.status === 'pending-upgrade',
@@ -313,5 +318,61 @@ describe('a Helm release the runbook owns (real helm, real apiserver)', () => {
       name: 'hang',
       namespace: 'default',
     })
+  }, 180_000)
+
+  it('a helm that takes the release between the read and the upgrade: refused with what to do, nothing changed', async () => {
+    const { ctx } = context()
+    expect(await ensureRelease(ctx, release('raced', { greeting: 'hello' }))).toEqual({ action: 'install' })
+    // Another helm (someone's, by hand) starts its upgrade after the run has read the release as
+    // deployed, just before the run's own upgrade: it never ends, holding helm's lock.
+    const raced = context()
+    let other: ReturnType<typeof execa> | undefined
+    const upgrade = raced.ctx.run
+    ;(raced.ctx as { run: Run }).run = async (command, args, options) => {
+      if (command === 'helm' && args[0] === 'upgrade' && !other) {
+        other = execa(
+          'helm',
+          helmUpgradeArgs({ ...release('raced', {}), source: [hangingChart()], timeoutSeconds: 600 }),
+          { input: '{}', reject: false, env: { PATH: toolsPath(process.env.PATH) } },
+        )
+        stack().track(other)
+        await waitFor(
+          'the other helm to hold the lock',
+          async () =>
+            (await deployedRelease(kubeClient(), release('raced', {})))?.status === 'pending-upgrade',
+          { timeoutMs: 60_000, intervalMs: 200 },
+        )
+      }
+      return upgrade(command, args, options)
+    }
+    try {
+      const refused = await ensureRelease(raced.ctx, release('raced', { greeting: 'bonjour' })).catch(
+        (e: unknown) => e,
+      )
+      expect(refused).toBeInstanceOf(BootstrapError)
+      expect((refused as BootstrapError).message).toMatch(
+        /helm release default\/raced .*: another helm operation took the release after this run read it.*nothing of the release was changed/,
+      )
+      expect((refused as BootstrapError).hint).toMatch(/helm history raced -n default/)
+      expect((refused as BootstrapError).hint).not.toMatch(/is helm installed/)
+      // The other helm's revision, as it left it: the run wrote no revision of its own.
+      expect(await deployedRelease(kubeClient(), release('raced', {}))).toMatchObject({
+        revision: 2,
+        status: 'pending-upgrade',
+        chart: 'hang-1.0.0',
+      })
+    } finally {
+      other?.kill('SIGKILL')
+      await other
+      await run('helm', [
+        'uninstall',
+        'raced',
+        '--namespace',
+        'default',
+        '--kubeconfig',
+        stack().controlPlane.kubeconfig,
+      ])
+      await kubeClient().delete({ apiVersion: 'v1', kind: 'ConfigMap', name: 'raced', namespace: 'default' })
+    }
   }, 180_000)
 })
