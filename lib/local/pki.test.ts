@@ -2,8 +2,8 @@ import { X509Certificate } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { execa } from 'execa'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { writeServerAuthOnlyEtcdCert } from '../../tests/helpers/server-auth-only-etcd-cert.ts'
 import { Logger } from '../runner/log.ts'
 import { ensurePki, type Pki } from './pki.ts'
 
@@ -39,27 +39,7 @@ describe('ensurePki (real openssl)', () => {
   it('reissues an etcd certificate made for server auth only, and nothing else', async () => {
     const pki = await ensurePki({ dir, log: log() })
     // What an older run issued: the same names, serverAuth alone, signed by the same CA.
-    await execa('openssl', [
-      'req',
-      '-x509',
-      '-new',
-      '-key',
-      pki.etcd.key,
-      '-CA',
-      pki.ca.cert,
-      '-CAkey',
-      pki.ca.key,
-      '-subj',
-      '/CN=etcd',
-      '-days',
-      '365',
-      '-addext',
-      'extendedKeyUsage=serverAuth',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-out',
-      pki.etcd.cert,
-    ])
+    await writeServerAuthOnlyEtcdCert(pki)
     expect(usages(pki.etcd.cert)).toEqual([SERVER_AUTH])
     const before = contents(pki)
     said = []

@@ -31,6 +31,7 @@ import { Processes } from '../../lib/local/process/processes.ts'
 import { stopStack } from '../../lib/local/stack.ts'
 import { encryptYaml } from '../../lib/sops/index.ts'
 import { crdManifest } from '../helpers/crd-manifest.ts'
+import { writeServerAuthOnlyEtcdCert } from '../helpers/server-auth-only-etcd-cert.ts'
 import { useLocalStack } from './fixture.ts'
 import { restartApiserver } from './restart-apiserver.ts'
 import { stackStatus } from './stack-status.ts'
@@ -71,27 +72,7 @@ describe('the local stack (real processes on 127.0.0.1)', () => {
     expect(JSON.parse(first.body).count).toBe('1')
 
     // What runs before this one issued: the same names and CA, server auth alone.
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-new',
-      '-key',
-      pki.etcd.key,
-      '-CA',
-      pki.ca.cert,
-      '-CAkey',
-      pki.ca.key,
-      '-subj',
-      '/CN=etcd',
-      '-days',
-      '365',
-      '-addext',
-      'extendedKeyUsage=serverAuth',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-out',
-      pki.etcd.cert,
-    ])
+    await writeServerAuthOnlyEtcdCert(pki)
     const before = stackStatus(stateDir)
     await stack().phase('etcd certificate reissued', () =>
       ensureControlPlane({ stateDir, nodes: NODES, log }),
