@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { execa } from 'execa'
 import { REFRESH_ANNOTATION } from '../../lib/argocd/status.ts'
 import { lastLines } from '../../lib/core/errors.ts'
@@ -20,6 +21,8 @@ export interface CrashCheckDeps {
   env: EnvConfig
   create(): Promise<{ code: number; output: string }>
   say(line: string): void
+  /** A process the check starts against the cluster: killed with the test run if that dies first. */
+  track?(child: ChildProcess): void
 }
 
 const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello', namespace: 'tenant-a' }

@@ -87,6 +87,7 @@ export async function runExistingRound(options: {
     const helmHome = join(scratch, 'helm')
     ws = await makeWorkspace({
       envName: 'staging',
+      onRun: (child) => reaper.run(child),
       configure: (config) => {
         const secrets = config.secrets as Record<string, unknown>
         delete secrets.vault

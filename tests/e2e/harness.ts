@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BootstrapError, errorMessage, lastLines } from '../../lib/core/errors.ts'
@@ -104,6 +105,8 @@ export interface HarnessDeps {
   now(): number
   sleep(ms: number): Promise<void>
   log(line: string): void
+  /** A process a check starts against the cluster: killed with the test run if that dies first. */
+  track?(child: ChildProcess): void
 }
 
 type Values = Record<string, Record<string, string>>

@@ -80,7 +80,7 @@ async function main(): Promise<Outcome> {
       return { passed: verdicts.filter((v) => v.ok).length, failed: verdicts.filter((v) => !v.ok).length }
     }
     const { ws, name } = ground
-    const deps = realDeps(ws.env, reports)
+    const deps = realDeps(ws.env, reports, ground.track)
     deps.redactor.addAll(Object.values(ws.planted))
     const outcome = await runE2ERounds(deps)
     const crashes = outcome.failed
@@ -164,6 +164,7 @@ async function afterCrash(
         return { code: created.code, output: deps.redactor.mask(created.output) }
       },
       say: (line) => say(`kind phase: ${line}`),
+      track: deps.track,
     }),
   )
 }

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -41,6 +42,11 @@ export interface KindWorkspace {
   mirror: string
   /** Deletes the cluster and the scratch folders, whatever state they are in. */
   cleanup(): Promise<void>
+  /**
+   * A process started against the cluster (a CLI run, a helm): if this process dies first, it is
+   * killed with what it started before the cluster is deleted, so nothing makes one again after.
+   */
+  track(child: ChildProcess): void
 }
 
 /**
@@ -81,6 +87,7 @@ export async function prepareKindWorkspace(
     await buildStandinCharts(mirror, { log: (line) => say(`  ${line}`) })
     ws = await makeWorkspace({
       envName: 'dev',
+      onRun: (child) => reaper.run(child),
       configure: (config) => {
         ;(config.cluster as Record<string, unknown>).name = name
         ;(config.gitops as Record<string, unknown>).include = [
@@ -101,7 +108,15 @@ export async function prepareKindWorkspace(
       },
     })
     Object.assign(process.env, ws.variables)
-    return { ws, name, cleanup, nodeImage: images.nodeImage, archiveDir: images.archiveDir, mirror }
+    return {
+      ws,
+      name,
+      cleanup,
+      nodeImage: images.nodeImage,
+      archiveDir: images.archiveDir,
+      mirror,
+      track: (child) => ws?.track(child),
+    }
   } catch (error) {
     await cleanup()
     throw error

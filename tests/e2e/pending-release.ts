@@ -57,6 +57,7 @@ export async function pendingReleaseCheck(deps: PendingReleaseDeps): Promise<Ver
     ],
     { reject: false, env: { PATH: toolsPath(process.env.PATH), HELM_DRIVER: 'secret' } },
   )
+  deps.track?.(helm)
   try {
     await waitFor(
       `revision ${before.revision + 1} pending-upgrade`,

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { CoreV1Api } from '@kubernetes/client-node'
@@ -43,6 +44,7 @@ function runCli(
   step: StepName,
   redactor: Redactor,
   out: (line: string) => void,
+  track?: (child: ChildProcess) => void,
 ): Promise<CliResult> {
   const bun = process.versions.bun ? process.execPath : 'bun'
   // A hung child gets SIGTERM at the step's ceiling (execa's timeout).
@@ -54,6 +56,7 @@ function runCli(
     reject: false,
     timeout: STEP_TIMEOUT_MS[step],
   })
+  track?.(child)
   let output = ''
   let pending = ''
   const take = (chunk: Buffer) => {
@@ -134,14 +137,20 @@ export function deploysConsumers(env: EnvConfig): boolean {
   )
 }
 
-export function realDeps(env: EnvConfig, reportsRoot = join(repoRoot, 'reports')): HarnessDeps {
+/** `track`: told of every process started against the cluster (the kind tier's reaper). */
+export function realDeps(
+  env: EnvConfig,
+  reportsRoot = join(repoRoot, 'reports'),
+  track?: (child: ChildProcess) => void,
+): HarnessDeps {
   const log = new Logger()
   const print = (line: string) => process.stdout.write(`${processRedactor.mask(line)}\n`)
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   return {
     env,
     redactor: processRedactor,
-    cli: (step) => runCli(env, step, processRedactor, print),
+    cli: (step) => runCli(env, step, processRedactor, print, track),
+    track,
     kindClusters: () => kindClusters(run),
     connect: () => connectKind(env, log),
     // lib/sops registers every decrypted value with the process redactor.

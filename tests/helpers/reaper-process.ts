@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { ReaperMessage } from './reaper.ts'
 
@@ -35,8 +35,10 @@ async function reap(): Promise<void> {
     else if ('run' in message) runs.add(message.run)
     else runs.delete(message.ended)
   }
-  // A CLI run first: left going, it would start the stack's processes again after they were killed.
-  for (const pid of runs) {
+  // A CLI run first, with what it started: left going, it would start the stack's processes again
+  // after they were killed, and a `kind create cluster` under it would make a cluster after the
+  // delete below. Its children are found before it dies, while they are still its children.
+  for (const pid of withDescendants(runs)) {
     try {
       process.kill(pid, 'SIGKILL')
     } catch {
@@ -60,4 +62,26 @@ async function reap(): Promise<void> {
     }
   }
   for (const folder of folders) rmSync(folder, { recursive: true, force: true })
+}
+
+/** `roots` and every process below them, roots first, from each process's parent in /proc. */
+function withDescendants(roots: Set<number>): number[] {
+  const children = new Map<number, number[]>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+    } catch {
+      continue // gone meanwhile
+    }
+    // The parent is the second field after "(comm)"; comm may contain spaces and parentheses.
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    children.set(parent, [...(children.get(parent) ?? []), Number(entry)])
+  }
+  const found = [...roots]
+  for (let i = 0; i < found.length; i++) {
+    for (const child of children.get(found[i] as number) ?? []) if (!found.includes(child)) found.push(child)
+  }
+  return found
 }

@@ -50,6 +50,11 @@ export interface Workspace {
     args?: string[],
     variables?: NodeJS.ProcessEnv,
   ): { child: ChildProcess; done: Promise<CliResult>; output: () => string }
+  /**
+   * A process started against this workspace (every run is, and a harness's own): killed with what
+   * it started if the test run dies first, before this workspace's folder is removed.
+   */
+  track(child: ChildProcess): void
   kube(): Kube
   dispose(): Promise<void>
 }
@@ -70,6 +75,8 @@ export interface WorkspaceOptions {
   fresh?: boolean
   /** Bootstrap values the caller chooses (a git server's password), planted instead of generated ones. */
   plant?: Record<string, string>
+  /** Told of every process tracked (the kind workspace's reaper kills them before deleting its cluster). */
+  onRun?: (child: ChildProcess) => void
 }
 
 export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Workspace> {
@@ -122,6 +129,10 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
   }
 
   const transcript: string[] = []
+  const track = (child: ChildProcess) => {
+    reaper.run(child)
+    options.onRun?.(child)
+  }
   const spawnCli = (script: string, args: string[] = [], variables: NodeJS.ProcessEnv = {}) => {
     const child = execa(join(repoRoot, 'node_modules/.bin/bun'), [script, '--env', envName, ...args], {
       cwd: dir,
@@ -131,7 +142,7 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
       buffer: false,
       reject: false,
     })
-    reaper.run(child)
+    track(child)
     let output = ''
     child.stdout?.on('data', (chunk) => (output += chunk))
     child.stderr?.on('data', (chunk) => (output += chunk))
@@ -153,6 +164,7 @@ export async function makeWorkspace(options: WorkspaceOptions = {}): Promise<Wor
     transcript,
     cli: (script, args = [], options = {}) => spawnCli(script, args, options.env).done,
     spawnCli,
+    track,
     // Made anew each time: a recreated cluster has a new apiserver port and CA in its kubeconfig.
     kube: () => createKube(loadKubeConfig(localLayout(join(stateDir, 'local')).adminKubeconfig)),
     dispose: async () => {

@@ -41,24 +41,25 @@ async function testProcess(name: string, mode: 'wait' | 'disarm') {
     folder,
     mode,
   ])
-  const said = await new Promise<{ stack: number; run: number }>((resolve, reject) => {
+  const said = await new Promise<{ stack: number; run: number; below: number }>((resolve, reject) => {
     child.stdout?.on('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString())))
     child.catch(reject)
   })
-  started.push(said.stack, said.run)
+  started.push(said.stack, said.run, said.below)
   return { child, said, stateDir, folder }
 }
 
 describe('a reaper', () => {
-  it('kills the stack and the run, and removes the folder, when its test process is SIGKILLed', async () => {
+  it('kills the stack and the run with what it started, and removes the folder, when its test process is SIGKILLed', async () => {
     const { child, said, stateDir, folder } = await testProcess('killed', 'wait')
-    expect(alive(said.stack) && alive(said.run)).toBe(true)
+    expect(alive(said.stack) && alive(said.run) && alive(said.below)).toBe(true)
     child.kill('SIGKILL')
     await child.catch(() => {})
     const left = () =>
       [
         alive(said.stack) ? `the stack's process ${said.stack}` : '',
         alive(said.run) ? `the run ${said.run}` : '',
+        alive(said.below) ? `the run's own process ${said.below}` : '',
         existsSync(folder) ? folder : '',
       ].filter(Boolean)
     await waitFor('the reaper to clean up', async () => left().length === 0, {
