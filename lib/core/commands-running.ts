@@ -34,3 +34,23 @@ export function flagValue(args: string[], flag: string, short?: string): string 
   if (at >= 0) return args[at + 1]
   return args.find((arg) => arg.startsWith(`${flag}=`))?.slice(flag.length + 1)
 }
+
+/** What /proc/<pid>/stat says of a process: its state letter, its parent and its process group. */
+export interface ProcessStat {
+  state: string
+  parent: number
+  group: number
+}
+
+/** A process's /proc/<pid>/stat, read; undefined once it is gone (or where there is no /proc). */
+export function processStat(pid: number | 'self', procRoot = '/proc'): ProcessStat | undefined {
+  let stat: string
+  try {
+    stat = readFileSync(`${procRoot}/${pid}/stat`, 'utf8')
+  } catch {
+    return undefined
+  }
+  // The fields after "(comm)": comm may contain spaces and parentheses.
+  const [state = '', parent, group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return { state, parent: Number(parent), group: Number(group) }
+}

@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { processStat } from '../../lib/core/commands-running.ts'
 import { redactor } from '../../lib/core/redact.ts'
 import { stopStack } from '../../lib/local/stack.ts'
 import type { EnvConfig } from '../../lib/runner/config.ts'
@@ -168,23 +169,13 @@ export function tempDir(prefix: string): string {
   return dir
 }
 
-/** Process group of a pid (field 5 of /proc/<pid>/stat, counted after the command name's closing parenthesis). */
-function processGroup(pid: string): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * Processes on the machine that are not this benchmark's, by kind: what else loaded it. Ours are
  * this process's group (the create and kubectl runs it spawns) and the groups of the stacks it
  * started (each stack process leads its own group).
  */
 function otherProcesses(stateDirs: string[]): Record<string, number> {
-  const ours = new Set<number>([processGroup('self') ?? process.pid])
+  const ours = new Set<number>([processStat('self')?.group ?? process.pid])
   for (const dir of stateDirs) for (const p of stackStatus(dir)) if (p.running && p.pid) ours.add(p.pid)
   const kinds: Record<string, number> = {}
   const classify = (argv: string[]): string | undefined => {
@@ -204,7 +195,7 @@ function otherProcesses(stateDirs: string[]): Record<string, number> {
     } catch {
       continue
     }
-    if (argv.length === 0 || ours.has(processGroup(entry) ?? -1)) continue
+    if (argv.length === 0 || ours.has(processStat(Number(entry))?.group ?? -1)) continue
     const kind = classify(argv)
     if (kind) kinds[kind] = (kinds[kind] ?? 0) + 1
   }

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { processStat } from '../../lib/core/commands-running.ts'
 import type { ReaperMessage } from './reaper.ts'
 
 /**
@@ -69,14 +70,8 @@ function withDescendants(roots: Set<number>): number[] {
   const children = new Map<number, number[]>()
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
-    let stat: string
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-    } catch {
-      continue // gone meanwhile
-    }
-    // The parent is the second field after "(comm)"; comm may contain spaces and parentheses.
-    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    const parent = processStat(Number(entry))?.parent
+    if (parent === undefined) continue // gone meanwhile
     children.set(parent, [...(children.get(parent) ?? []), Number(entry)])
   }
   const found = [...roots]

@@ -11,6 +11,7 @@ import {
   writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
+import { processStat } from '../../core/commands-running.ts'
 import { BootstrapError, lastLines } from '../../core/errors.ts'
 import { waitFor } from '../../core/wait.ts'
 import { toolsPath } from '../../tools/catalogue.ts'
@@ -253,14 +254,8 @@ export class Processes {
   }
 
   private isZombie(pid: number): boolean {
-    try {
-      const stat = readFileSync(join(this.procRoot, String(pid), 'stat'), 'utf8')
-      // The state is the field after "(comm)"; comm may contain spaces and parentheses.
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-      return state === 'Z' || state === 'X'
-    } catch {
-      return true
-    }
+    const state = processStat(pid, this.procRoot)?.state
+    return state === undefined || state === 'Z' || state === 'X'
   }
 
   private pidRuns(pid: number, argv: string[]): boolean {
