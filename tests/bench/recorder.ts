@@ -184,6 +184,8 @@ function otherProcesses(stateDirs: string[]): Record<string, number> {
     if (bin === 'kube-apiserver' || bin === 'etcd' || bin === 'bao' || bin === 'argocd') return bin
     if (bin === 'go' || bin === 'compile' || bin === 'link') return 'go build'
     if (all.includes('vitest')) return 'vitest'
+    // A reaper (tests/helpers/reaper.ts), this bench's or a test run's, only waits on a pipe.
+    if (all.includes('tests/helpers/reaper-process.ts')) return undefined
     if (bin === 'bun' || (bin === 'node' && all.includes('scripts/'))) return 'bun/node scripts'
     return undefined
   }
