@@ -22,7 +22,7 @@ export interface Reaper {
   kindCluster(name: string): void
   /** A folder removed on reaping (after the stacks). */
   folder(path: string): void
-  /** A process this test started and waits on (a CLI run), killed first on reaping until it exits. */
+  /** A process this test started and waits on (a CLI run): killed first on reaping, with every process below it, until it exits. */
   run(child: ChildProcess): void
   /** The test cleaned up itself: the reaper ends and does nothing. */
   disarm(): void
